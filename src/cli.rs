@@ -1,0 +1,78 @@
+//! Command-line flags (clap derive). Parsing only: no I/O happens here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// See the protocol stack of real network traffic, layer by layer.
+#[derive(Debug, Parser)]
+#[command(
+    name = "osiscope",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// A capture file to open (pcap or pcapng; `-` reads standard input).
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every frame, layer by layer (like `tshark -V`, grouped by OSI layer).
+    Dump(DumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The capture file (pcap or pcapng; `-` reads standard input).
+    pub file: PathBuf,
+    /// One JSON object per frame per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Link speed assumed for layer 1 timing, e.g. 100M, 1G, 10G (bits per second).
+    #[arg(long, default_value = "1G", value_parser = parse_speed)]
+    pub link_speed: u64,
+}
+
+/// Parses a speed such as `1G`, `100M`, `10k` or `1000000` into bits per second.
+pub fn parse_speed(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, factor) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (text.get(..at), 1_000),
+        Some((at, 'm' | 'M')) => (text.get(..at), 1_000_000),
+        Some((at, 'g' | 'G')) => (text.get(..at), 1_000_000_000),
+        _ => (Some(text), 1),
+    };
+    let value: u64 = digits
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a speed like 100M or 1G"))?;
+    value
+        .checked_mul(factor)
+        .filter(|&bps| bps > 0)
+        .ok_or_else(|| format!("`{text}` is not a usable speed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds_parse() {
+        assert_eq!(parse_speed("1G"), Ok(1_000_000_000));
+        assert_eq!(parse_speed("100M"), Ok(100_000_000));
+        assert_eq!(parse_speed("9600"), Ok(9600));
+        assert!(parse_speed("fast").is_err());
+        assert!(parse_speed("0").is_err());
+        assert!(parse_speed("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,80 @@
+//! The commands behind the command line: open a source, run the pipeline,
+//! stream the chosen view. Errors here are `anyhow` with context; `main`
+//! maps them to exit codes.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Cli, Command, DumpArgs};
+use crate::dissect::BuildConfig;
+use crate::pipeline::Pipeline;
+use crate::source::{FileSource, Source};
+use crate::view;
+
+/// The capture opened when osiscope is started without arguments.
+pub const FIRST_CAPTURE: &str = "captures/ws-basic.pcapng";
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Some(Command::Dump(args)) => dump(&args),
+        None => {
+            let file = match cli.file {
+                Some(file) => file,
+                None => first_capture()?,
+            };
+            dump(&DumpArgs {
+                file,
+                json: false,
+                link_speed: BuildConfig::default().link_speed_bps,
+            })
+        }
+    }
+}
+
+/// Finds the first lesson's capture: beside the working directory, or in the
+/// source tree osiscope was built from.
+fn first_capture() -> Result<PathBuf> {
+    let candidates = [
+        PathBuf::from(FIRST_CAPTURE),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(FIRST_CAPTURE),
+    ];
+    candidates
+        .into_iter()
+        .find(|path| path.is_file())
+        .with_context(|| {
+            format!("cannot find {FIRST_CAPTURE}; give a capture file: osiscope dump FILE")
+        })
+}
+
+/// `osiscope dump`: every frame, streamed as text or JSON lines.
+fn dump(args: &DumpArgs) -> Result<ExitCode> {
+    let mut source = FileSource::open(&args.file)?;
+    let mut pipeline = Pipeline::new(BuildConfig {
+        link_speed_bps: args.link_speed,
+    });
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    loop {
+        let frame = match source.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(err) => {
+                out.flush()?;
+                return Err(err.into());
+            }
+        };
+        let dissection = pipeline.dissect(&frame);
+        if args.json {
+            view::json::write_frame(&mut out, &dissection)?;
+        } else {
+            view::text::write_frame(&mut out, &dissection)?;
+            view::text::write_unplaced_problems(&mut out, &dissection)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

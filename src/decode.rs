@@ -1,0 +1,136 @@
+//! Layers 2 to 4: turns a captured frame into borrowed views of its headers.
+//!
+//! [`decode_frame`] walks the frame with an explicit cursor, one header at a
+//! time, using etherparse's header slices to validate each one. It is total:
+//! whatever decodes is kept, and the first thing that does not becomes a
+//! [`DecodeProblem`] with its layer and byte range. Nothing here allocates on
+//! the common path or copies packet bytes; the dissection builder turns these
+//! views into the owned model.
+//!
+//! Byte offsets are absolute within the data source being decoded (the frame,
+//! or a reassembled IPv4 datagram for transport headers).
+
+pub mod checksum;
+pub mod link;
+pub mod network;
+pub mod transport;
+
+use crate::dissect::{Protocol, Severity, Span};
+use crate::source::RawFrame;
+
+pub use checksum::ChecksumStatus;
+pub use link::{Link, Vlan};
+pub use network::{Arp, Ipv4, Ipv6, Ipv6Ext, Net};
+pub use transport::{Icmp, Tcp, TcpOption, Transport, Udp};
+
+/// Something that stopped or troubled decoding, located in the frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodeProblem {
+    /// The protocol whose header had the problem.
+    pub protocol: Protocol,
+    pub severity: Severity,
+    /// A stable key naming the kind of problem.
+    pub key: &'static str,
+    pub message: String,
+    pub span: Option<Span>,
+}
+
+/// A frame's headers from layer 2 to layer 4, as borrowed views.
+#[derive(Clone, Debug)]
+pub struct Decoded<'a> {
+    /// The captured bytes.
+    pub data: &'a [u8],
+    pub link: Link<'a>,
+    /// VLAN tags, outermost first.
+    pub vlans: Vec<Vlan<'a>>,
+    pub net: Option<Net<'a>>,
+    pub transport: Option<Transport<'a>>,
+    /// Link-layer padding or trailer after the network packet (Ethernet minimum size).
+    pub trailer: Option<Span>,
+    /// Captured bytes left after the highest decoded header, if any.
+    pub rest: Option<Span>,
+    pub problems: Vec<DecodeProblem>,
+}
+
+impl<'a> Decoded<'a> {
+    fn new(data: &'a [u8], link: Link<'a>) -> Decoded<'a> {
+        Decoded {
+            data,
+            link,
+            vlans: Vec::new(),
+            net: None,
+            transport: None,
+            trailer: None,
+            rest: None,
+            problems: Vec::new(),
+        }
+    }
+
+    pub(crate) fn problem(
+        &mut self,
+        protocol: Protocol,
+        severity: Severity,
+        key: &'static str,
+        message: String,
+        span: Option<Span>,
+    ) {
+        self.problems.push(DecodeProblem {
+            protocol,
+            severity,
+            key,
+            message,
+            span,
+        });
+    }
+}
+
+/// Decodes one frame's link, network and transport headers.
+pub fn decode_frame<'a>(frame: &RawFrame<'a>) -> Decoded<'a> {
+    let data = frame.data;
+    let (link, next) = link::decode(frame.link_type, data);
+    let mut decoded = Decoded::new(data, link);
+    let Some((mut ether_type, mut offset)) = next else {
+        if let Link::Truncated { needed, .. } = decoded.link {
+            decoded.problem(
+                decoded.link.protocol(),
+                Severity::Error,
+                "_ws.malformed",
+                format!(
+                    "link header needs {needed} bytes, only {} captured",
+                    data.len()
+                ),
+                Some(Span::new(0, data.len())),
+            );
+        } else if data.is_empty() {
+            decoded.rest = None;
+        } else {
+            decoded.rest = Some(Span::new(decoded.link.header_len(), data.len()));
+        }
+        return decoded;
+    };
+    // VLAN tags (802.1Q, 802.1ad, and the old 0x9100 QinQ) stack before the payload type.
+    while link::is_vlan(ether_type) {
+        match link::decode_vlan(data, offset, ether_type) {
+            Ok(vlan) => {
+                ether_type = vlan.header.ether_type().0;
+                offset += link::vlan_field::LEN;
+                decoded.vlans.push(vlan);
+            }
+            Err(needed) => {
+                decoded.problem(
+                    Protocol::Vlan,
+                    Severity::Error,
+                    "_ws.malformed",
+                    format!(
+                        "VLAN tag needs {needed} bytes, only {} left",
+                        data.len() - offset
+                    ),
+                    Some(Span::new(offset, data.len())),
+                );
+                return decoded;
+            }
+        }
+    }
+    network::decode(&mut decoded, ether_type, offset, frame.orig_len);
+    decoded
+}

@@ -1,0 +1,266 @@
+//! The only assembler of [`Dissection`]s: decoded headers in, labelled layers out.
+//!
+//! Each protocol has a file under `build/` that turns its decoded view into a
+//! [`Layer`] of [`Field`]s. Field spans come from the same layout tables the
+//! decoders use, so what a view highlights is exactly what was read.
+
+mod link;
+mod network;
+mod physical;
+mod transport;
+
+use crate::decode::{Decoded, Link, Net, Transport};
+use crate::dissect::{
+    keys, DataSource, Dissection, Field, FieldValue, FrameInfo, Layer, Problem, Protocol, Span,
+};
+use crate::source::RawFrame;
+
+/// Settings that change how a frame is described, not how it is decoded.
+#[derive(Clone, Debug)]
+pub struct BuildConfig {
+    /// The link speed assumed for the physical layer's timing, in bits per second.
+    pub link_speed_bps: u64,
+}
+
+impl Default for BuildConfig {
+    fn default() -> Self {
+        BuildConfig {
+            link_speed_bps: 1_000_000_000,
+        }
+    }
+}
+
+/// Builds the layered model of one frame from its decoded headers.
+pub fn build(frame: &RawFrame<'_>, decoded: &Decoded<'_>, config: &BuildConfig) -> Dissection {
+    let mut layers = Vec::with_capacity(6);
+    layers.push(physical::layer(frame, decoded, config));
+    match &decoded.link {
+        Link::Ethernet(header) => layers.push(link::ethernet(header, decoded)),
+        Link::LinuxSll(bytes) => layers.push(link::sll(bytes)),
+        Link::LinuxSll2(bytes) => layers.push(link::sll2(bytes)),
+        Link::Null { family, big_endian } => layers.push(link::null(*family, *big_endian)),
+        Link::Raw | Link::Unknown { .. } | Link::Truncated { .. } => {}
+    }
+    for vlan in &decoded.vlans {
+        layers.push(link::vlan(vlan));
+    }
+    let mut ip_payload_len = 0;
+    match &decoded.net {
+        Some(Net::Ipv4(ip)) => {
+            ip_payload_len =
+                usize::from(ip.header.total_len()).saturating_sub(ip.header.slice().len());
+            layers.push(network::ipv4(ip));
+        }
+        Some(Net::Ipv6(ip)) => {
+            ip_payload_len = usize::from(ip.header.payload_length()).saturating_sub(
+                ip.payload.start - ip.offset - crate::decode::network::ipv6_field::LEN,
+            );
+            layers.push(network::ipv6(ip, decoded.data));
+        }
+        Some(Net::Arp(arp)) => layers.push(network::arp(arp)),
+        None => {}
+    }
+    match &decoded.transport {
+        Some(Transport::Tcp(tcp)) => {
+            let wire_payload = if ip_payload_len == 0 {
+                tcp.payload.len()
+            } else {
+                tcp.payload_len(ip_payload_len)
+            };
+            layers.push(transport::tcp(tcp, decoded.data, wire_payload));
+        }
+        Some(Transport::Udp(udp)) => layers.push(transport::udp(udp, decoded.data)),
+        Some(Transport::Icmp(icmp)) => layers.push(transport::icmp(icmp)),
+        None => {}
+    }
+    if let Some(rest) = decoded.rest {
+        layers.push(data_layer(decoded.data, rest));
+    }
+    let problems = decoded
+        .problems
+        .iter()
+        .map(|problem| Problem {
+            severity: problem.severity,
+            key: problem.key,
+            message: problem.message.clone(),
+            layer: layers
+                .iter()
+                .rposition(|layer| layer.protocol == problem.protocol),
+            span: problem.span,
+        })
+        .collect();
+    Dissection {
+        frame: FrameInfo {
+            number: frame.number,
+            ts: frame.ts,
+            cap_len: frame.data.len(),
+            orig_len: frame.orig_len,
+            link_type: frame.link_type,
+        },
+        sources: vec![DataSource {
+            name: format!("Frame ({} bytes)", frame.data.len()),
+            bytes: frame.data.to_vec(),
+            frames: Vec::new(),
+        }],
+        layers,
+        problems,
+    }
+}
+
+/// Bytes that no decoder claimed, shown as data.
+fn data_layer(data: &[u8], rest: Span) -> Layer {
+    let bytes = data.get(rest.start..rest.end).unwrap_or(&[]);
+    Layer {
+        protocol: Protocol::Data,
+        source: 0,
+        span: rest,
+        payload: None,
+        summary: format!("Data ({} bytes)", bytes.len()),
+        did: format!(
+            "{} bytes that osiscope does not decode further; shown as raw bytes.",
+            bytes.len()
+        ),
+        fields: vec![
+            bytes_field(keys::data::DATA, "Data", bytes, rest, "The raw bytes."),
+            uint(
+                keys::data::LEN,
+                "Length",
+                bytes.len() as u64,
+                Span::at(rest.start, 0),
+                "How many bytes there are.",
+            ),
+        ],
+    }
+}
+
+// Small constructors shared by the per-protocol builders.
+
+/// A field with every part given.
+pub(crate) fn field(
+    key: &'static str,
+    label: &'static str,
+    value: FieldValue,
+    display: String,
+    span: Span,
+    explain: &'static str,
+) -> Field {
+    Field {
+        key,
+        label,
+        value,
+        display,
+        span,
+        mask: None,
+        explain,
+        children: Vec::new(),
+    }
+}
+
+/// An unsigned number shown in decimal.
+pub(crate) fn uint(
+    key: &'static str,
+    label: &'static str,
+    value: u64,
+    span: Span,
+    explain: &'static str,
+) -> Field {
+    field(
+        key,
+        label,
+        FieldValue::UInt(value),
+        value.to_string(),
+        span,
+        explain,
+    )
+}
+
+/// A bit field: `raw` is the whole big-endian value of the span's bytes, and
+/// the field's value is the bits under `mask`, shifted down.
+pub(crate) fn bits(
+    key: &'static str,
+    label: &'static str,
+    raw: u64,
+    mask: u64,
+    span: Span,
+    explain: &'static str,
+) -> Field {
+    let value = (raw & mask) >> mask.trailing_zeros();
+    let display = if mask.count_ones() == 1 {
+        if value == 1 { "Set" } else { "Not set" }.to_string()
+    } else {
+        value.to_string()
+    };
+    let value = if mask.count_ones() == 1 {
+        FieldValue::Bool(value == 1)
+    } else {
+        FieldValue::UInt(value)
+    };
+    Field {
+        mask: Some(mask),
+        ..field(key, label, value, display, span, explain)
+    }
+}
+
+/// Raw bytes shown in hex.
+pub(crate) fn bytes_field(
+    key: &'static str,
+    label: &'static str,
+    bytes: &[u8],
+    span: Span,
+    explain: &'static str,
+) -> Field {
+    field(
+        key,
+        label,
+        FieldValue::Bytes(bytes.to_vec()),
+        short_hex(bytes),
+        span,
+        explain,
+    )
+}
+
+/// A MAC address field.
+pub(crate) fn mac_field(
+    key: &'static str,
+    label: &'static str,
+    mac: [u8; 6],
+    span: Span,
+    explain: &'static str,
+) -> Field {
+    field(
+        key,
+        label,
+        FieldValue::Mac(mac),
+        format_mac(mac),
+        span,
+        explain,
+    )
+}
+
+/// Adds children to a field.
+pub(crate) fn with(mut parent: Field, children: Vec<Field>) -> Field {
+    parent.children = children;
+    parent
+}
+
+/// A MAC address as six colon-separated hex pairs.
+pub fn format_mac(mac: [u8; 6]) -> String {
+    let [a, b, c, d, e, f] = mac;
+    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+}
+
+/// Hex for displays, shortened after 32 bytes.
+pub(crate) fn short_hex(bytes: &[u8]) -> String {
+    const MAX: usize = 32;
+    match bytes.get(..MAX) {
+        Some(head) if bytes.len() > MAX => {
+            format!("{}… ({} bytes)", hex::encode(head), bytes.len())
+        }
+        _ => hex::encode(bytes),
+    }
+}
+
+/// A span of a field range shifted to a header's offset.
+pub(crate) fn span_at(offset: usize, range: std::ops::Range<usize>) -> Span {
+    Span::new(offset + range.start, offset + range.end)
+}

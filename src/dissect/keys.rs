@@ -1,0 +1,191 @@
+//! Field keys: Wireshark display-filter names, so users carry knowledge both ways.
+//!
+//! Every key a layer emits is a constant here; no other module spells one.
+//! Where Wireshark has no field (the physical layer's preamble, for example)
+//! the key uses a prefix Wireshark does not (`phy.`).
+
+/// The frame as captured, and the physical layer around it.
+pub mod frame {
+    pub const NUMBER: &str = "frame.number";
+    pub const TIME_EPOCH: &str = "frame.time_epoch";
+    pub const LEN: &str = "frame.len";
+    pub const CAP_LEN: &str = "frame.cap_len";
+    pub const LINK_TYPE: &str = "frame.link_type";
+    pub const PREAMBLE: &str = "phy.preamble";
+    pub const SFD: &str = "phy.sfd";
+    pub const FCS: &str = "phy.fcs";
+    pub const IFG: &str = "phy.ifg";
+    pub const WIRE_BYTES: &str = "phy.wire_bytes";
+    pub const DURATION: &str = "phy.duration_ns";
+    pub const LINK_SPEED: &str = "phy.link_speed";
+}
+
+pub mod eth {
+    pub const DST: &str = "eth.dst";
+    pub const DST_LG: &str = "eth.dst.lg";
+    pub const DST_IG: &str = "eth.dst.ig";
+    pub const SRC: &str = "eth.src";
+    pub const SRC_LG: &str = "eth.src.lg";
+    pub const SRC_IG: &str = "eth.src.ig";
+    pub const TYPE: &str = "eth.type";
+    pub const PADDING: &str = "eth.padding";
+    pub const TRAILER: &str = "eth.trailer";
+}
+
+pub mod vlan {
+    pub const PRIORITY: &str = "vlan.priority";
+    pub const DEI: &str = "vlan.dei";
+    pub const ID: &str = "vlan.id";
+    pub const ETYPE: &str = "vlan.etype";
+}
+
+pub mod sll {
+    pub const PKTTYPE: &str = "sll.pkttype";
+    pub const HATYPE: &str = "sll.hatype";
+    pub const HALEN: &str = "sll.halen";
+    pub const SRC_ETH: &str = "sll.src.eth";
+    pub const SRC_OTHER: &str = "sll.src.other";
+    pub const UNUSED: &str = "sll.unused";
+    pub const ETYPE: &str = "sll.etype";
+    pub const RESERVED: &str = "sll.reserved";
+    pub const IFINDEX: &str = "sll.ifindex";
+}
+
+pub mod null {
+    pub const FAMILY: &str = "null.family";
+}
+
+pub mod arp {
+    pub const HW_TYPE: &str = "arp.hw.type";
+    pub const PROTO_TYPE: &str = "arp.proto.type";
+    pub const HW_SIZE: &str = "arp.hw.size";
+    pub const PROTO_SIZE: &str = "arp.proto.size";
+    pub const OPCODE: &str = "arp.opcode";
+    pub const SRC_HW_MAC: &str = "arp.src.hw_mac";
+    pub const SRC_PROTO_IPV4: &str = "arp.src.proto_ipv4";
+    pub const DST_HW_MAC: &str = "arp.dst.hw_mac";
+    pub const DST_PROTO_IPV4: &str = "arp.dst.proto_ipv4";
+    pub const SRC_HW: &str = "arp.src.hw";
+    pub const SRC_PROTO: &str = "arp.src.proto";
+    pub const DST_HW: &str = "arp.dst.hw";
+    pub const DST_PROTO: &str = "arp.dst.proto";
+}
+
+pub mod ip {
+    pub const VERSION: &str = "ip.version";
+    pub const HDR_LEN: &str = "ip.hdr_len";
+    pub const DSFIELD: &str = "ip.dsfield";
+    pub const DSFIELD_DSCP: &str = "ip.dsfield.dscp";
+    pub const DSFIELD_ECN: &str = "ip.dsfield.ecn";
+    pub const LEN: &str = "ip.len";
+    pub const ID: &str = "ip.id";
+    pub const FLAGS: &str = "ip.flags";
+    pub const FLAGS_RB: &str = "ip.flags.rb";
+    pub const FLAGS_DF: &str = "ip.flags.df";
+    pub const FLAGS_MF: &str = "ip.flags.mf";
+    pub const FRAG_OFFSET: &str = "ip.frag_offset";
+    pub const TTL: &str = "ip.ttl";
+    pub const PROTO: &str = "ip.proto";
+    pub const CHECKSUM: &str = "ip.checksum";
+    pub const CHECKSUM_STATUS: &str = "ip.checksum.status";
+    pub const SRC: &str = "ip.src";
+    pub const DST: &str = "ip.dst";
+    pub const OPTIONS: &str = "ip.options";
+}
+
+pub mod ipv6 {
+    pub const VERSION: &str = "ipv6.version";
+    pub const TCLASS: &str = "ipv6.tclass";
+    pub const TCLASS_DSCP: &str = "ipv6.tclass.dscp";
+    pub const TCLASS_ECN: &str = "ipv6.tclass.ecn";
+    pub const FLOW: &str = "ipv6.flow";
+    pub const PLEN: &str = "ipv6.plen";
+    pub const NXT: &str = "ipv6.nxt";
+    pub const HLIM: &str = "ipv6.hlim";
+    pub const SRC: &str = "ipv6.src";
+    pub const DST: &str = "ipv6.dst";
+    pub const HOPOPTS: &str = "ipv6.hopopts";
+    pub const ROUTING: &str = "ipv6.routing";
+    pub const FRAGMENT: &str = "ipv6.fragment";
+    pub const DSTOPTS: &str = "ipv6.dstopts";
+    pub const AUTH: &str = "ah";
+    pub const EXT_NXT: &str = "ipv6.opt.nxt";
+    pub const FRAGMENT_OFFSET: &str = "ipv6.fragment.offset";
+    pub const FRAGMENT_MORE: &str = "ipv6.fragment.more";
+    pub const FRAGMENT_ID: &str = "ipv6.fragment.id";
+}
+
+pub mod tcp {
+    pub const SRCPORT: &str = "tcp.srcport";
+    pub const DSTPORT: &str = "tcp.dstport";
+    pub const SEQ_RAW: &str = "tcp.seq_raw";
+    pub const ACK_RAW: &str = "tcp.ack_raw";
+    pub const HDR_LEN: &str = "tcp.hdr_len";
+    pub const FLAGS: &str = "tcp.flags";
+    pub const FLAGS_RES: &str = "tcp.flags.res";
+    pub const FLAGS_AE: &str = "tcp.flags.ae";
+    pub const FLAGS_CWR: &str = "tcp.flags.cwr";
+    pub const FLAGS_ECE: &str = "tcp.flags.ece";
+    pub const FLAGS_URG: &str = "tcp.flags.urg";
+    pub const FLAGS_ACK: &str = "tcp.flags.ack";
+    pub const FLAGS_PUSH: &str = "tcp.flags.push";
+    pub const FLAGS_RESET: &str = "tcp.flags.reset";
+    pub const FLAGS_SYN: &str = "tcp.flags.syn";
+    pub const FLAGS_FIN: &str = "tcp.flags.fin";
+    pub const WINDOW_SIZE_VALUE: &str = "tcp.window_size_value";
+    pub const CHECKSUM: &str = "tcp.checksum";
+    pub const CHECKSUM_STATUS: &str = "tcp.checksum.status";
+    pub const URGENT_POINTER: &str = "tcp.urgent_pointer";
+    pub const OPTIONS: &str = "tcp.options";
+    pub const OPTION_KIND: &str = "tcp.option_kind";
+    pub const OPTION_LEN: &str = "tcp.option_len";
+    pub const OPT_EOL: &str = "tcp.options.eol";
+    pub const OPT_NOP: &str = "tcp.options.nop";
+    pub const OPT_MSS: &str = "tcp.options.mss";
+    pub const OPT_MSS_VAL: &str = "tcp.options.mss_val";
+    pub const OPT_WSCALE: &str = "tcp.options.wscale";
+    pub const OPT_WSCALE_SHIFT: &str = "tcp.options.wscale.shift";
+    pub const OPT_WSCALE_MULTIPLIER: &str = "tcp.options.wscale.multiplier";
+    pub const OPT_SACK_PERM: &str = "tcp.options.sack_perm";
+    pub const OPT_SACK: &str = "tcp.options.sack";
+    pub const OPT_SACK_LE: &str = "tcp.options.sack_le";
+    pub const OPT_SACK_RE: &str = "tcp.options.sack_re";
+    pub const OPT_TIMESTAMP: &str = "tcp.options.timestamp";
+    pub const OPT_TSVAL: &str = "tcp.options.timestamp.tsval";
+    pub const OPT_TSECR: &str = "tcp.options.timestamp.tsecr";
+    pub const OPT_UNKNOWN: &str = "tcp.options.unknown";
+    pub const LEN: &str = "tcp.len";
+    pub const PAYLOAD: &str = "tcp.payload";
+}
+
+pub mod udp {
+    pub const SRCPORT: &str = "udp.srcport";
+    pub const DSTPORT: &str = "udp.dstport";
+    pub const LENGTH: &str = "udp.length";
+    pub const CHECKSUM: &str = "udp.checksum";
+    pub const CHECKSUM_STATUS: &str = "udp.checksum.status";
+    pub const PAYLOAD: &str = "udp.payload";
+}
+
+pub mod icmp {
+    pub const TYPE: &str = "icmp.type";
+    pub const CODE: &str = "icmp.code";
+    pub const CHECKSUM: &str = "icmp.checksum";
+    pub const CHECKSUM_STATUS: &str = "icmp.checksum.status";
+    pub const IDENT: &str = "icmp.ident";
+    pub const SEQ: &str = "icmp.seq";
+}
+
+pub mod icmpv6 {
+    pub const TYPE: &str = "icmpv6.type";
+    pub const CODE: &str = "icmpv6.code";
+    pub const CHECKSUM: &str = "icmpv6.checksum";
+    pub const CHECKSUM_STATUS: &str = "icmpv6.checksum.status";
+    pub const ECHO_ID: &str = "icmpv6.echo.identifier";
+    pub const ECHO_SEQ: &str = "icmpv6.echo.sequence_number";
+}
+
+pub mod data {
+    pub const DATA: &str = "data.data";
+    pub const LEN: &str = "data.len";
+}

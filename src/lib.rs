@@ -1,0 +1,26 @@
+//! osiscope: see the protocol stack of real network traffic, layer by layer.
+//!
+//! The pipeline, in the order the modules are declared:
+//!
+//! ```text
+//! source (pcap/pcapng file, live interface)    RawFrame: number, time, bytes
+//!   -> decode (layers 2-4, borrowed views)      Decoded: link, VLANs, IP, TCP/UDP/ICMP
+//!   -> dissect (the one model)                  Dissection: layers, fields, spans, problems
+//!   -> view (text, JSON, terminal UI)           never decodes; sanitizes wire text
+//! ```
+//!
+//! [`pipeline::Pipeline`] runs the stages for each frame; the command-line
+//! front end in [`command`] chooses a view.
+
+pub mod source;
+
+pub mod decode;
+
+pub mod dissect;
+
+pub mod pipeline;
+
+pub mod view;
+
+pub mod cli;
+pub mod command;

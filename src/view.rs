@@ -1,0 +1,10 @@
+//! Views: everything that shows the model to a person or a program.
+//!
+//! Invariant: views read the dissection model only; nothing under `view/`
+//! imports a decoder. All text that came off the wire passes through
+//! [`sanitize`] before it is printed.
+
+pub mod json;
+pub mod sanitize;
+pub mod text;
+pub mod time;

@@ -1,0 +1,117 @@
+//! Wire text made safe for a terminal: every view prints through here.
+//!
+//! Bytes from a capture may hold escape sequences that would move the cursor,
+//! change colours, retitle the window or worse. Control characters (C0, DEL,
+//! C1), and Unicode characters that reorder or hide text (bidirectional
+//! overrides, zero-width marks), are replaced by visible escapes; invalid
+//! UTF-8 becomes `\xNN`. The result holds only printable text.
+
+/// Makes `text` printable: control and invisible characters become escapes.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_char(&mut out, c);
+    }
+    out
+}
+
+/// Decodes `bytes` as UTF-8 where valid and makes the result printable;
+/// invalid bytes become `\xNN`.
+pub fn sanitize_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_char(&mut out, c);
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Like [`sanitize_bytes`], cut to at most `max_chars` characters with an
+/// ellipsis; never splits an escape or a character.
+pub fn shorten(bytes: &[u8], max_chars: usize) -> String {
+    let full = sanitize_bytes(bytes);
+    if full.chars().count() <= max_chars {
+        return full;
+    }
+    let mut out: String = full.chars().take(max_chars.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Whether a character must not reach a terminal as it is.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}'   // zero-width and direction marks
+            | '\u{2028}' | '\u{2029}' // line and paragraph separators
+            | '\u{202A}'..='\u{202E}' // bidirectional embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // invisible operators
+            | '\u{2066}'..='\u{2069}' // bidirectional isolates
+            | '\u{FEFF}'              // byte-order mark
+            | '\u{FFF9}'..='\u{FFFB}' // interlinear annotations
+        )
+}
+
+fn push_char(out: &mut String, c: char) {
+    if !is_unsafe(c) {
+        out.push(c);
+        return;
+    }
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{1b}' => out.push_str("\\e"),
+        c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn escape_sequences_are_shown_not_obeyed() {
+        assert_eq!(
+            sanitize("\u{1b}[2J\u{1b}]0;pwned\u{7}"),
+            "\\e[2J\\e]0;pwned\\x07"
+        );
+    }
+
+    #[test]
+    fn c1_controls_and_bidi_overrides_are_escaped() {
+        assert_eq!(sanitize("a\u{9b}31mb"), "a\\x9b31mb");
+        assert_eq!(sanitize("x\u{202E}y"), "x\\u{202e}y");
+    }
+
+    #[test]
+    fn newlines_and_tabs_are_visible() {
+        assert_eq!(sanitize("a\r\nb\tc"), "a\\r\\nb\\tc");
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_hex() {
+        assert_eq!(sanitize_bytes(b"ok\xff\xfe!"), "ok\\xff\\xfe!");
+        assert_eq!(sanitize_bytes("日本".as_bytes()), "日本");
+    }
+
+    #[test]
+    fn shorten_keeps_whole_characters() {
+        assert_eq!(shorten("日本語のテキスト".as_bytes(), 4), "日本語…");
+        assert_eq!(shorten(b"short", 10), "short");
+    }
+
+    proptest! {
+        #[test]
+        fn output_never_holds_control_characters(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let out = sanitize_bytes(&bytes);
+            prop_assert!(!out.chars().any(is_unsafe));
+        }
+    }
+}
