@@ -11,6 +11,7 @@
 //! or a reassembled IPv4 datagram for transport headers).
 
 pub mod checksum;
+pub mod defrag;
 pub mod link;
 pub mod network;
 pub mod transport;

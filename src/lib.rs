@@ -16,6 +16,8 @@ pub mod source;
 
 pub mod decode;
 
+pub mod flow;
+
 pub mod dissect;
 
 pub mod pipeline;

@@ -6,8 +6,6 @@
 //! sending host shows "wrong" checksums that the hardware later fixed; that
 //! case is recognised and reported as offloaded, not as corruption.
 
-use etherparse::checksum::Sum16BitWords;
-
 /// The outcome of checking a checksum field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChecksumStatus {
@@ -48,19 +46,55 @@ impl ChecksumStatus {
     }
 }
 
+/// A running RFC 1071 sum: big-endian 16-bit words added with end-around carry.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sum(u64);
+
+impl Sum {
+    /// Adds bytes as big-endian 16-bit words; an odd last byte is padded with zero.
+    fn add(self, bytes: &[u8]) -> Sum {
+        let mut sum = self.0;
+        let mut words = bytes.chunks_exact(2);
+        for word in &mut words {
+            if let [hi, lo] = word {
+                sum += u64::from(u16::from_be_bytes([*hi, *lo]));
+            }
+        }
+        if let [last] = words.remainder() {
+            sum += u64::from(u16::from_be_bytes([*last, 0]));
+        }
+        // Fold now and then so the sum can never overflow.
+        Sum(fold(sum))
+    }
+
+    /// The folded 16-bit ones' complement sum (not yet complemented).
+    fn folded(self) -> u16 {
+        // `fold` leaves at most 16 bits.
+        u16::try_from(fold(self.0)).unwrap_or(u16::MAX)
+    }
+}
+
+fn fold(mut sum: u64) -> u64 {
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    sum
+}
+
 /// Verifies a header checksum covering exactly `bytes` (the IPv4 header, ICMP).
 pub fn verify(bytes: &[u8], field: u16) -> ChecksumStatus {
-    let sum = Sum16BitWords::new().add_slice(bytes);
-    if sum.ones_complement() == 0 {
-        ChecksumStatus::Good
-    } else {
-        // Recompute as if the field were zero to say what it should be.
-        let without = Sum16BitWords::new()
-            .add_slice(bytes)
-            .add_2bytes((!field).to_be_bytes());
-        ChecksumStatus::Bad {
-            expected: without.ones_complement(),
-        }
+    judge(Sum::default().add(bytes), field)
+}
+
+/// A sum over data that includes the checksum field is all ones when correct.
+fn judge(total: Sum, field: u16) -> ChecksumStatus {
+    if total.folded() == 0xFFFF {
+        return ChecksumStatus::Good;
+    }
+    // Take the field back out to say what it should have been.
+    let without = Sum(u64::from(total.folded()) + u64::from(!field));
+    ChecksumStatus::Bad {
+        expected: !without.folded(),
     }
 }
 
@@ -72,12 +106,12 @@ pub enum Pseudo {
 }
 
 impl Pseudo {
-    fn sum(self, protocol: u8, len: u32) -> Sum16BitWords {
+    fn sum(self, protocol: u8, len: u32) -> Sum {
         let sum = match self {
-            Pseudo::V4 { src, dst } => Sum16BitWords::new().add_slice(&src).add_slice(&dst),
-            Pseudo::V6 { src, dst } => Sum16BitWords::new().add_slice(&src).add_slice(&dst),
+            Pseudo::V4 { src, dst } => Sum::default().add(&src).add(&dst),
+            Pseudo::V6 { src, dst } => Sum::default().add(&src).add(&dst),
         };
-        sum.add_2bytes([0, protocol]).add_slice(&len.to_be_bytes())
+        sum.add(&[0, protocol]).add(&len.to_be_bytes())
     }
 }
 
@@ -92,20 +126,14 @@ pub fn verify_transport(
     let Ok(len) = u32::try_from(segment.len()) else {
         return ChecksumStatus::Unverified;
     };
-    let header_sum = pseudo.sum(protocol, len);
-    let total = header_sum.add_slice(segment);
-    if total.ones_complement() == 0 {
-        return ChecksumStatus::Good;
-    }
-    // Offload leaves the (not complemented) pseudo-header sum in the field.
-    let partial = !pseudo.sum(protocol, len).ones_complement();
-    if field == partial || field == !partial {
+    let header = pseudo.sum(protocol, len);
+    let status = judge(header.add(segment), field);
+    // Offload leaves the pseudo-header sum (not complemented) in the field.
+    let partial = header.folded();
+    if matches!(status, ChecksumStatus::Bad { .. }) && (field == partial || field == !partial) {
         return ChecksumStatus::Offloaded;
     }
-    let without = total.add_2bytes((!field).to_be_bytes());
-    ChecksumStatus::Bad {
-        expected: without.ones_complement(),
-    }
+    status
 }
 
 #[cfg(test)]
@@ -141,7 +169,7 @@ mod tests {
             dst: [10, 0, 0, 2],
         };
         // A UDP header (ports 1 -> 2, length 8) whose field holds the pseudo sum.
-        let partial = !pseudo.sum(17, 8).ones_complement();
+        let partial = pseudo.sum(17, 8).folded();
         let [hi, lo] = partial.to_be_bytes();
         let segment = [0, 1, 0, 2, 0, 8, hi, lo];
         assert_eq!(
@@ -157,7 +185,7 @@ mod tests {
             dst: [1; 16],
         };
         let mut segment = [0u8, 1, 0, 2, 0, 8, 0, 0];
-        let sum = pseudo.sum(17, 8).add_slice(&segment).ones_complement();
+        let sum = !pseudo.sum(17, 8).add(&segment).folded();
         segment[6..8].copy_from_slice(&sum.to_be_bytes());
         assert_eq!(
             verify_transport(pseudo, 17, &segment, sum),

@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""WebSocket peer built on the Python `websockets` library (asyncio API).
+
+It plays one scenario (tools/record/scenarios/NAME.json) as the client or the server and writes
+one JSON line per WebSocket message it sends or receives (the truth log, see ../README.md).
+
+Usage:
+    peer.py --role server --scenario FILE --host ADDR --port N --log FILE
+    peer.py --role client --scenario FILE --host ADDR --port N --log FILE
+
+The server prints "READY" on stdout once it listens, serves exactly one connection, then exits.
+Both roles exit 0 when the scenario was played to the end and the connection is closed.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import json
+import sys
+import time
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Close, Opcode
+
+# How long a whole scenario may take before the peer gives up.
+WATCHDOG_SECONDS = 30
+
+# Text of a given size is this sentence repeated and cut (ASCII, so bytes equal characters).
+TEXT_PATTERN = "The quick brown fox jumps over the lazy dog. "
+
+OPCODE_NAMES = {
+    Opcode.TEXT: "text",
+    Opcode.BINARY: "binary",
+    Opcode.PING: "ping",
+    Opcode.PONG: "pong",
+    Opcode.CLOSE: "close",
+}
+
+
+def payload_of(spec, kind):
+    """Returns the bytes that a step or a fragment part stands for."""
+    if "data" in spec:
+        return spec["data"].encode("utf-8")
+    if "hex" in spec:
+        return bytes.fromhex(spec["hex"])
+    if "size" in spec:
+        size = spec["size"]
+        if kind == "text":
+            repeats = size // len(TEXT_PATTERN) + 2
+            return (TEXT_PATTERN * repeats)[:size].encode("ascii")
+        return bytes(i % 256 for i in range(size))
+    return b""
+
+
+def expected_message(step):
+    """The message a data step delivers to the other side: its type and its whole payload."""
+    if step["send"] == "fragments":
+        parts = [p for p in step["parts"] if "ping" not in p]
+        return step["type"], b"".join(payload_of(p, step["type"]) for p in parts)
+    return step["send"], payload_of(step, step["send"])
+
+
+class Inbox:
+    """Received events that the scenario waits on, taken by kind in arrival order."""
+
+    def __init__(self):
+        self.events = []
+        self.waiters = []
+
+    def push(self, kind, **fields):
+        self.events.append(dict(kind=kind, **fields))
+        self.wake()
+
+    def wake(self):
+        for waiter in list(self.waiters):
+            kind, future = waiter
+            if future.done():
+                self.waiters.remove(waiter)
+                continue
+            for event in self.events:
+                if event["kind"] == kind:
+                    self.events.remove(event)
+                    self.waiters.remove(waiter)
+                    future.set_result(event)
+                    break
+
+    async def next(self, kind):
+        future = asyncio.get_running_loop().create_future()
+        self.waiters.append((kind, future))
+        self.wake()
+        return await future
+
+
+class TruthLog:
+    """Writes the truth lines of one side and tracks fragmented messages in both directions."""
+
+    def __init__(self, side, path, inbox):
+        self.side = side
+        self.file = open(path, "w", encoding="utf-8")
+        self.inbox = inbox
+        # A data message being sent or received in several frames: [opcode name, parts].
+        self.partial = {"send": None, "recv": None}
+
+    def write(self, event, opcode, payload, frames, close_code=None, close_reason=None):
+        towards_server = (self.side == "client") == (event == "send")
+        line = {
+            "side": self.side,
+            "event": event,
+            "dir": "c2s" if towards_server else "s2c",
+            "opcode": opcode,
+            "length": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "close_code": close_code,
+            "close_reason": close_reason,
+            "frames": frames,
+            # CLOCK_MONOTONIC, shared with the Node peer, so the logs merge in time order.
+            "t": str(time.monotonic_ns()),
+        }
+        self.file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.file.flush()
+
+    def frame(self, event, frame):
+        """Logs one frame that the protocol sends or received (payload already uncompressed)."""
+        data = bytes(frame.data)
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            if frame.opcode is not Opcode.CONT:
+                self.partial[event] = [OPCODE_NAMES[frame.opcode], []]
+            opcode, parts = self.partial[event]
+            parts.append(data)
+            if frame.fin:
+                self.partial[event] = None
+                payload = b"".join(parts)
+                self.write(event, opcode, payload, len(parts))
+                if event == "recv":
+                    self.inbox.push("message", type=opcode, data=payload)
+            return
+        if frame.opcode is Opcode.CLOSE:
+            code, reason = None, None
+            if data:
+                close = Close.parse(data)
+                code, reason = int(close.code), close.reason
+            self.write(event, "close", data, 1, code, reason)
+            return
+        opcode = OPCODE_NAMES[frame.opcode]
+        self.write(event, opcode, data, 1)
+        if event == "recv":
+            self.inbox.push(opcode, data=data)
+
+
+def watch(protocol, truth):
+    """Wraps the protocol's frame entry and exit points.
+
+    Every frame goes through `send_frame` (including the automatic pong and the echoed close) and
+    every parsed frame through `recv_frame`. The received frame is logged before the library
+    reacts to it, so the log keeps the causal order.
+    """
+    send_frame = protocol.send_frame
+    recv_frame = protocol.recv_frame
+
+    def logged_send_frame(frame):
+        truth.frame("send", frame)
+        send_frame(frame)
+
+    def logged_recv_frame(frame):
+        truth.frame("recv", frame)
+        recv_frame(frame)
+
+    protocol.send_frame = logged_send_frame
+    protocol.recv_frame = logged_recv_frame
+
+
+# The truth log of this process; the connection classes attach it as soon as they exist, before
+# any frame is parsed.
+TRUTH = None
+
+
+class WatchedClientConnection(ClientConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        watch(self.protocol, TRUTH)
+
+
+class WatchedServerConnection(ServerConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        watch(self.protocol, TRUTH)
+
+
+class ScenarioError(Exception):
+    """The other side did not do what the scenario says."""
+
+
+def check(condition, message):
+    if not condition:
+        raise ScenarioError(message)
+
+
+async def ping_and_wait(ws, payload):
+    pong = await ws.ping(payload)
+    await pong
+
+
+async def perform(ws, step):
+    kind = step["send"]
+    if kind == "text":
+        await ws.send(payload_of(step, "text").decode("utf-8"))
+    elif kind == "binary":
+        await ws.send(payload_of(step, "binary"))
+    elif kind == "ping":
+        await ping_and_wait(ws, payload_of(step, "binary"))
+    elif kind == "fragments":
+
+        async def fragments():
+            for part in step["parts"]:
+                if "ping" in part:
+                    await ping_and_wait(ws, part["ping"].encode("utf-8"))
+                    continue
+                data = payload_of(part, step["type"])
+                yield data.decode("utf-8") if step["type"] == "text" else data
+
+        await ws.send(fragments())
+    elif kind == "close":
+        await ws.close(step["code"], step.get("reason", ""))
+        await ws.wait_closed()
+    else:
+        raise ScenarioError(f"unknown step {step!r}")
+
+
+async def expect(ws, inbox, step):
+    kind = step["send"]
+    if kind in ("text", "binary", "fragments"):
+        want_type, want_payload = expected_message(step)
+        got = await inbox.next("message")
+        check(got["type"] == want_type, f"expected a {want_type} message, got {got['type']}")
+        check(got["data"] == want_payload, f"payload of {want_type} message differs from scenario")
+    elif kind == "ping":
+        got = await inbox.next("ping")
+        check(got["data"] == payload_of(step, "binary"), "ping payload differs from scenario")
+    elif kind == "close":
+        await ws.wait_closed()
+    else:
+        raise ScenarioError(f"unknown step {step!r}")
+
+
+async def drain(ws):
+    """Consumes the library's message queue; the truth log reads messages from the frames."""
+    try:
+        async for _ in ws:
+            pass
+    except ConnectionClosed:
+        pass
+
+
+async def play(ws, scenario, side, inbox):
+    drainer = asyncio.create_task(drain(ws))
+    for step in scenario["steps"]:
+        if step["from"] == side:
+            await perform(ws, step)
+        else:
+            await expect(ws, inbox, step)
+    await drainer
+    check(ws.close_code is not None, "scenario ended without closing the connection")
+
+
+def compression(scenario):
+    return "deflate" if scenario.get("deflate") else None
+
+
+async def run_server(args, scenario, inbox):
+    done = asyncio.get_running_loop().create_future()
+
+    async def handler(ws):
+        try:
+            await play(ws, scenario, "server", inbox)
+        except Exception as error:  # Reported by the main task below.
+            done.set_exception(error)
+        else:
+            done.set_result(None)
+
+    async with serve(
+        handler,
+        args.host,
+        args.port,
+        compression=compression(scenario),
+        ping_interval=None,
+        create_connection=WatchedServerConnection,
+    ):
+        print("READY", flush=True)
+        await done
+
+
+async def run_client(args, scenario, inbox):
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    uri = f"ws://{host}:{args.port}{scenario.get('path', '/')}"
+    async with connect(
+        uri,
+        compression=compression(scenario),
+        ping_interval=None,
+        create_connection=WatchedClientConnection,
+    ) as ws:
+        await play(ws, scenario, "client", inbox)
+
+
+async def main():
+    global TRUTH
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--role", choices=["client", "server"], required=True)
+    parser.add_argument("--scenario", required=True)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args()
+    with open(args.scenario, encoding="utf-8") as file:
+        scenario = json.load(file)
+    inbox = Inbox()
+    TRUTH = TruthLog(args.role, args.log, inbox)
+    run = run_server if args.role == "server" else run_client
+    try:
+        await asyncio.wait_for(run(args, scenario, inbox), WATCHDOG_SECONDS)
+    except TimeoutError:
+        raise ScenarioError(f"scenario did not finish within {WATCHDOG_SECONDS} s") from None
+    TRUTH.file.close()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except Exception as error:
+        print(f"peer.py: {type(error).__name__}: {error}", file=sys.stderr)
+        sys.exit(1)
