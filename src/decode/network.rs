@@ -290,7 +290,7 @@ fn decode_ipv4(decoded: &mut Decoded<'_>, offset: usize, orig_len: usize) {
     set_trailer(decoded, end);
     let ip = Ipv4 {
         offset,
-        header: header.clone(),
+        header,
         checksum,
         payload: Span::new(start, end),
         payload_cut: cut,
@@ -400,7 +400,7 @@ fn decode_ipv6(decoded: &mut Decoded<'_>, offset: usize, orig_len: usize) {
     let payload = Span::new(cursor, end);
     let ip = Ipv6 {
         offset,
-        header: header.clone(),
+        header,
         exts,
         upper: upper.0,
         payload,

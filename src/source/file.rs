@@ -73,6 +73,8 @@ impl Source for FileSource {
             Ok(packet) => {
                 self.n_read += 1;
                 let header = packet.header;
+                // `time_t` is 32 bits wide on some platforms.
+                #[allow(clippy::useless_conversion)]
                 let secs = i64::from(header.ts.tv_sec);
                 // With nanosecond precision libpcap stores nanoseconds in `tv_usec`.
                 let nanos = u32::try_from(header.ts.tv_usec)

@@ -2,28 +2,68 @@
 """Merges the two peers' truth logs and checks a capture against the merged log.
 
     truth.py merge SERVER.jsonl CLIENT.jsonl > NAME.truth.jsonl
-    truth.py verify CAPTURE NAME.truth.jsonl PORT
+    truth.py verify CAPTURE NAME.truth.jsonl PORT [--scenario FILE] [--full FULL_CAPTURE]
+    truth.py analysis CAPTURE
 
-`verify` makes three checks and exits 1 if any fails:
+`verify` checks a WebSocket capture with three checks and exits 1 if any fails:
   1. the log is consistent: what one side sent, the other side received, in the same order;
-  2. tshark's WebSocket dissector finds, per direction, as many frames of each opcode as the log
-     says were sent (a message sent in N frames is one text or binary frame and N-1
-     continuation frames);
-  3. the TCP stream bytes (from `tshark -z follow,tcp,raw`), split into WebSocket frames here,
-     unmasked and, with permessage-deflate, inflated, give the same messages (opcode, length,
-     SHA-256, close code and reason) in the same order as the log.
+  2. tshark's WebSocket dissector finds, per connection and direction, as many frames of each
+     opcode as the log says were sent (a message sent in N frames is one text or binary frame
+     and N-1 continuation frames);
+  3. the TCP stream bytes, rebuilt here from the captured segments by sequence number (so
+     retransmitted, duplicated and out-of-order segments are put in their place, overlapping
+     bytes must agree, and a hole fails the check), equal tshark's own `follow,tcp,raw` output,
+     and, split into WebSocket frames, unmasked and, with permessage-deflate, inflated, give the
+     same messages (opcode, length, SHA-256, close code and reason) in the same order as the log.
+
+The scenario (`--scenario`) adds what the capture alone cannot tell:
+  - several connections (`connections`): the log lines carry `conn` (the request path), and the
+    checks run per connection, matched by the path in the captured Upgrade request;
+  - a `pause` step (a capture that starts mid-stream): there is no SYN and no Upgrade, so the
+    deflate settings come from the scenario, and the captured messages must be the last ones of
+    the log; the full capture (`--full`, started before the connection) is verified as usual and
+    the mid-stream capture must be its last frames, byte for byte;
+  - `capture.snaplen`: the cut capture cannot be rebuilt, so the full capture (`--full`, taken at
+    the same time without a limit) is verified as usual and the cut one must hold the same
+    frames, each cut to the snap length;
+  - `protocol: "http"`: the HTTP checks below instead of the WebSocket ones;
+  - `expect_analysis`: tshark TCP analysis flags that must occur at least once.
+
+For HTTP captures (`protocol: "http"`), per connection (numbered in the order of their SYNs):
+the requests and responses parsed here from the rebuilt streams (Content-Length, chunked and
+close-delimited bodies), and the Server-Sent Events in `text/event-stream` bodies, equal the
+log of both sides; tshark's HTTP dissector sees the same request methods and URIs and response
+status codes, in order.
+
+`analysis` prints how many frames tshark flags with each TCP analysis flag.
 """
 
+import argparse
 import hashlib
 import json
+import struct
 import subprocess
 import sys
 import zlib
 from collections import Counter
 
-KEYS = ["side", "event", "dir", "opcode", "length", "sha256", "close_code", "close_reason", "frames"]
 OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 CONTROL = {"close", "ping", "pong"}
+
+# The TCP analysis flags that `analysis` counts, by tshark field name.
+ANALYSIS_FLAGS = [
+    "retransmission",
+    "fast_retransmission",
+    "spurious_retransmission",
+    "out_of_order",
+    "duplicate_ack",
+    "lost_segment",
+    "ack_lost_segment",
+]
+
+
+class VerifyError(Exception):
+    """The capture cannot be checked at all (for example, a stream has a hole)."""
 
 
 def read_lines(path):
@@ -36,12 +76,7 @@ def merge(paths):
     lines = [line for path in paths for line in read_lines(path)]
     lines.sort(key=lambda line: int(line["t"]))
     for line in lines:
-        print(json.dumps({key: line[key] for key in KEYS}, ensure_ascii=False))
-
-
-def summary(line):
-    """The fields both ends and the capture must agree on."""
-    return (line["opcode"], line["length"], line["sha256"], line["close_code"], line["close_reason"])
+        print(json.dumps({k: v for k, v in line.items() if k != "t"}, ensure_ascii=False))
 
 
 def tshark(*args):
@@ -51,72 +86,232 @@ def tshark(*args):
     return result.stdout
 
 
-def check_log(truth, problems):
-    """Check 1: every message sent by one side was received by the other, in order."""
-    for direction in ("c2s", "s2c"):
-        sent = [summary(l) for l in truth if l["dir"] == direction and l["event"] == "send"]
-        received = [summary(l) for l in truth if l["dir"] == direction and l["event"] == "recv"]
-        if sent != received:
-            problems.append(f"{direction}: sent and received messages differ in the truth log")
+# --- reading capture files --------------------------------------------------------------------
 
 
-def check_tshark_opcodes(capture, truth, port, problems):
-    """Check 2: per direction, tshark's count of WebSocket frames per opcode matches the log."""
-    out = tshark(
-        "-r", capture, "-Y", "websocket", "-T", "fields", "-E", "aggregator=;",
-        "-e", "frame.number", "-e", "tcp.srcport", "-e", "websocket.opcode",
-        "-e", "websocket.payload_length",
-    )
-    seen = {"c2s": Counter(), "s2c": Counter()}
-    rows = 0
-    for row in out.splitlines():
-        _number, srcport, opcodes, _lengths = row.split("\t")
-        direction = "s2c" if int(srcport) == port else "c2s"
-        for opcode in opcodes.split(";"):
-            seen[direction][OPCODES.get(int(opcode), opcode)] += 1
-            rows += 1
-    expected = {"c2s": Counter(), "s2c": Counter()}
-    for line in truth:
-        if line["event"] != "send":
+def read_capture(path):
+    """Returns (link type, [(original length, captured bytes)]) of a pcap or pcapng file with one
+    link type."""
+    with open(path, "rb") as file:
+        data = file.read()
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        return read_pcap(data, "<")
+    if magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        return read_pcap(data, ">")
+    if magic == b"\x0a\x0d\x0d\x0a":
+        return read_pcapng(data)
+    raise VerifyError(f"{path}: not a pcap or pcapng file")
+
+
+def read_pcap(data, order):
+    linktype = struct.unpack_from(order + "I", data, 20)[0] & 0x0FFFFFFF
+    frames = []
+    pos = 24
+    while pos + 16 <= len(data):
+        _sec, _frac, caplen, origlen = struct.unpack_from(order + "IIII", data, pos)
+        pos += 16
+        frames.append((origlen, data[pos : pos + caplen]))
+        pos += caplen
+    return linktype, frames
+
+
+def read_pcapng(data):
+    order = "<"
+    linktypes = []
+    frames = []
+    pos = 0
+    while pos + 12 <= len(data):
+        block_type = struct.unpack_from(order + "I", data, pos)[0]
+        if block_type == 0x0A0D0D0A:
+            order = "<" if data[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+        length = struct.unpack_from(order + "I", data, pos + 4)[0]
+        body = data[pos + 8 : pos + length - 4]
+        if block_type == 1:
+            linktypes.append(struct.unpack_from(order + "H", body, 0)[0])
+        elif block_type == 6:
+            _iface, _high, _low, caplen, origlen = struct.unpack_from(order + "IIIII", body, 0)
+            frames.append((origlen, body[20 : 20 + caplen]))
+        elif block_type == 3:
+            origlen = struct.unpack_from(order + "I", body, 0)[0]
+            frames.append((origlen, body[4 : 4 + origlen]))
+        pos += length
+    if len(set(linktypes)) != 1:
+        raise VerifyError(f"expected one link type, found {linktypes}")
+    return linktypes[0], frames
+
+
+def network_layer(linktype, frame):
+    """Returns (ethertype, offset of the network header) for the link types the captures use."""
+    if linktype == 1:  # Ethernet
+        return struct.unpack_from("!H", frame, 12)[0], 14
+    if linktype == 113:  # Linux cooked v1
+        return struct.unpack_from("!H", frame, 14)[0], 16
+    if linktype == 276:  # Linux cooked v2
+        return struct.unpack_from("!H", frame, 0)[0], 20
+    raise VerifyError(f"link type {linktype} not handled")
+
+
+def tcp_segments(path):
+    """Yields (frame index, source, destination, seq, flags, payload) for every TCP segment,
+    where source and destination are (address bytes, port)."""
+    linktype, frames = read_capture(path)
+    for index, (_origlen, frame) in enumerate(frames):
+        ethertype, ip = network_layer(linktype, frame)
+        if ethertype == 0x0800:
+            ihl = (frame[ip] & 0x0F) * 4
+            total = struct.unpack_from("!H", frame, ip + 2)[0]
+            if frame[ip + 9] != 6:
+                continue
+            src, dst = frame[ip + 12 : ip + 16], frame[ip + 16 : ip + 20]
+            tcp, end = ip + ihl, ip + total
+        elif ethertype == 0x86DD:
+            if frame[ip + 6] != 6:
+                continue
+            src, dst = frame[ip + 8 : ip + 24], frame[ip + 24 : ip + 40]
+            tcp, end = ip + 40, ip + 40 + struct.unpack_from("!H", frame, ip + 4)[0]
+        else:
             continue
-        frames = line["frames"] or 1
-        expected[line["dir"]][line["opcode"]] += 1
-        if frames > 1:
-            expected[line["dir"]]["continuation"] += frames - 1
-    for direction in ("c2s", "s2c"):
-        if seen[direction] != expected[direction]:
-            problems.append(
-                f"{direction}: tshark frames per opcode {dict(seen[direction])}, "
-                f"truth log says {dict(expected[direction])}"
+        sport, dport, seq = struct.unpack_from("!HHI", frame, tcp)
+        offset = (frame[tcp + 12] >> 4) * 4
+        flags = frame[tcp + 13]
+        if end > len(frame):
+            raise VerifyError(f"frame {index + 1} is cut short; the stream cannot be rebuilt")
+        yield index, (bytes(src), sport), (bytes(dst), dport), seq, flags, frame[tcp + offset : end]
+
+
+# --- rebuilding TCP streams -------------------------------------------------------------------
+
+SYN, FIN = 0x02, 0x01
+
+
+class Connection:
+    """One TCP connection: the segments of both directions, in capture order."""
+
+    def __init__(self, client, server, first_frame, saw_syn):
+        self.client = client
+        self.server = server
+        self.first_frame = first_frame
+        self.saw_syn = saw_syn
+        self.segments = {"c2s": [], "s2c": []}  # (frame index, seq, flags, payload)
+
+
+def connections_in(path, port):
+    """Returns the TCP connections to or from `port`, in the order of their first frame."""
+    found = {}
+    for index, src, dst, seq, flags, payload in tcp_segments(path):
+        if dst[1] == port:
+            key, direction = (src, dst), "c2s"
+        elif src[1] == port:
+            key, direction = (dst, src), "s2c"
+        else:
+            continue
+        if key not in found:
+            found[key] = Connection(key[0], key[1], index, bool(flags & SYN))
+        found[key].segments[direction].append((index, seq, flags, payload))
+    return sorted(found.values(), key=lambda c: c.first_frame)
+
+
+def signed(delta):
+    """A 32-bit sequence number difference as a signed number."""
+    delta %= 1 << 32
+    return delta - (1 << 32) if delta >= 1 << 31 else delta
+
+
+def rebuild(segments):
+    """Returns (bytes, statistics) of one direction, putting every segment at its sequence
+    number. Fails on a hole or on retransmitted bytes that differ from the first copy."""
+    syns = [seq for _i, seq, flags, _p in segments if flags & SYN]
+    data_segments = [(i, seq, p) for i, seq, flags, p in segments if p]
+    if syns:
+        base = (syns[0] + 1) % (1 << 32)
+    elif data_segments:
+        # Mid-stream: the stream starts at the lowest sequence number seen.
+        first = data_segments[0][1]
+        base = min((seq for _i, seq, _p in data_segments), key=lambda seq: signed(seq - first))
+    else:
+        return b"", Counter()
+    stats = Counter()
+    placed = []
+    highest = 0
+    for index, seq, payload in data_segments:
+        offset = signed(seq - base)
+        if offset < 0:
+            raise VerifyError(f"frame {index + 1}: data before the start of the stream")
+        end = offset + len(payload)
+        if offset > highest:
+            stats["gap_before"] += 1  # tshark: "previous segment not captured"
+        elif end <= highest:
+            stats["old_data"] += 1  # a retransmission or a duplicate
+        elif offset < highest:
+            stats["partly_old"] += 1
+        highest = max(highest, end)
+        placed.append((offset, index, payload))
+    placed.sort(key=lambda item: (item[0], item[1]))
+    stream = bytearray()
+    for offset, index, payload in placed:
+        if offset > len(stream):
+            raise VerifyError(
+                f"hole of {offset - len(stream)} bytes at stream offset {len(stream)} "
+                f"(before frame {index + 1})"
             )
-    return rows
+        overlap = stream[offset : offset + len(payload)]
+        if overlap != payload[: len(overlap)]:
+            raise VerifyError(f"frame {index + 1}: retransmitted bytes differ from the first copy")
+        stream += payload[len(overlap) :]
+    return bytes(stream), stats
 
 
-def stream_bytes(capture, port):
-    """Returns the client-to-server and server-to-client bytes of the first TCP stream."""
-    out = tshark("-r", capture, "-q", "-z", "follow,tcp,raw,0")
+def follow_tcp(capture, stream_index, port):
+    """Returns tshark's view of one TCP stream: (client-to-server bytes, server-to-client bytes)."""
+    out = tshark("-r", capture, "-q", "-z", f"follow,tcp,raw,{stream_index}")
     nodes = {}
     data = {"c2s": bytearray(), "s2c": bytearray()}
     body = False
     for raw in out.splitlines():
         if raw.startswith("Node "):
-            index, address = raw[len("Node "):].split(": ", 1)
+            index, address = raw[len("Node ") :].split(": ", 1)
             nodes[index] = int(address.rsplit(":", 1)[1])
             body = True
             continue
         if not body or not raw.strip() or raw.startswith("="):
             continue
-        from_node1 = raw.startswith("\t")
-        node_port = nodes["1" if from_node1 else "0"]
+        node_port = nodes["1" if raw.startswith("\t") else "0"]
         direction = "s2c" if node_port == port else "c2s"
         data[direction] += bytes.fromhex(raw.strip())
     return bytes(data["c2s"]), bytes(data["s2c"])
 
 
+def rebuild_all(capture, port, problems):
+    """Rebuilds every connection and checks it against tshark's follow output. Returns a list of
+    (connection, c2s bytes, s2c bytes, statistics)."""
+    result = []
+    for stream_index, conn in enumerate(connections_in(capture, port)):
+        c2s, c2s_stats = rebuild(conn.segments["c2s"])
+        s2c, s2c_stats = rebuild(conn.segments["s2c"])
+        tshark_c2s, tshark_s2c = follow_tcp(capture, stream_index, port)
+        if (c2s, s2c) != (tshark_c2s, tshark_s2c):
+            problems.append(
+                f"connection {stream_index}: rebuilt stream ({len(c2s)}+{len(s2c)} bytes) differs "
+                f"from tshark's follow output ({len(tshark_c2s)}+{len(tshark_s2c)} bytes)"
+            )
+        stats = {"c2s": c2s_stats, "s2c": s2c_stats}
+        result.append((conn, c2s, s2c, stats))
+    return result
+
+
+# --- WebSocket --------------------------------------------------------------------------------
+
+
+def summary(line):
+    """The fields both ends and the capture must agree on."""
+    return (line["opcode"], line["length"], line["sha256"], line["close_code"], line["close_reason"])
+
+
 def split_http(stream):
     end = stream.find(b"\r\n\r\n")
     if end < 0:
-        raise ValueError("no end of HTTP header in stream")
+        raise VerifyError("no end of HTTP header in stream")
     return stream[: end + 4].decode("latin-1"), stream[end + 4 :]
 
 
@@ -139,7 +334,7 @@ def parse_frames(data):
             pos += 4
         payload = data[pos : pos + length]
         if len(payload) < length:
-            raise ValueError("stream ends inside a frame")
+            raise VerifyError("stream ends inside a frame")
         pos += length
         if key is not None:
             payload = bytes(byte ^ key[i % 4] for i, byte in enumerate(payload))
@@ -163,14 +358,17 @@ def stream_messages(data, inflate_takeover):
             continue
         if name != "continuation":
             current = [name, rsv1, []]
+        if current is None:
+            raise VerifyError("continuation frame without a message to continue")
         current[2].append(payload)
         if not fin:
             continue
         name, compressed, parts = current
+        current = None
         payload = b"".join(parts)
         if compressed:
             if inflate_takeover is None:
-                raise ValueError("RSV1 set without permessage-deflate")
+                raise VerifyError("RSV1 set without permessage-deflate")
             if not inflate_takeover:
                 inflater = zlib.decompressobj(-15)
             payload = inflater.decompress(payload + b"\x00\x00\xff\xff")
@@ -191,59 +389,421 @@ def deflate_settings(response):
     return None, None
 
 
-def check_stream(capture, truth, port, problems):
-    """Check 3: the messages in the TCP stream equal the messages the log says were sent."""
-    c2s, s2c = stream_bytes(capture, port)
-    _request, c2s = split_http(c2s)
-    response, s2c = split_http(s2c)
-    client_takeover, server_takeover = deflate_settings(response)
-    found = {"c2s": stream_messages(c2s, client_takeover), "s2c": stream_messages(s2c, server_takeover)}
+def scenario_deflate(scenario):
+    """The deflate settings as `deflate_settings` returns them, from the scenario alone."""
+    if not scenario.get("deflate"):
+        return None, None
+    takeover = not scenario.get("deflate_no_context_takeover", False)
+    return takeover, takeover
+
+
+def is_midstream(scenario):
+    steps = [step for _path, steps in scenario_connections(scenario) for step in steps]
+    return any(step.get("send") == "pause" for step in steps)
+
+
+def scenario_connections(scenario):
+    if "connections" in scenario:
+        return [(c["path"], c["steps"]) for c in scenario["connections"]]
+    return [(scenario.get("path", "/"), scenario.get("steps", []))]
+
+
+def without_pause(scenario):
+    """The scenario as seen by a capture that runs from the start: without its pause steps."""
+    plain = dict(scenario)
+    if "connections" in plain:
+        plain["connections"] = [
+            dict(c, steps=[s for s in c["steps"] if s.get("send") != "pause"]) for c in plain["connections"]
+        ]
+    else:
+        plain["steps"] = [s for s in plain.get("steps", []) if s.get("send") != "pause"]
+    return plain
+
+
+def check_log(truth, label, problems):
+    """Check 1: every message sent by one side was received by the other, in order."""
     for direction in ("c2s", "s2c"):
         sent = [summary(l) for l in truth if l["dir"] == direction and l["event"] == "send"]
-        # Control frames may sit between the fragments of a message, so the log (which writes a
-        # message when its last frame goes) and the stream are compared per kind.
-        for kind in ("data", "control"):
-            keep = (lambda m: m[0] in CONTROL) if kind == "control" else (lambda m: m[0] not in CONTROL)
-            want = [m for m in sent if keep(m)]
-            got = [m for m in found[direction] if keep(m)]
-            if want != got:
-                problems.append(f"{direction}: {kind} messages in the TCP stream differ from the log")
-                for i, (w, g) in enumerate(zip(want, got)):
-                    if w != g:
-                        problems.append(f"  first difference at #{i}: log {w[:2]}, stream {g[:2]}")
-                        break
-                if len(want) != len(got):
-                    problems.append(f"  log has {len(want)}, stream has {len(got)}")
-    return sum(len(m) for m in found.values())
+        received = [summary(l) for l in truth if l["dir"] == direction and l["event"] == "recv"]
+        if sent != received:
+            problems.append(f"{label}{direction}: sent and received messages differ in the truth log")
 
 
-def verify(capture, truth_path, port):
+def tshark_opcodes(capture, port, midstream):
+    """Returns {client port: {direction: Counter of opcode names}} from tshark's dissector."""
+    args = ["-r", capture, "-o", "tcp.reassemble_out_of_order:TRUE"]
+    if midstream:
+        # Without the Upgrade, tshark must be told that the port carries WebSocket.
+        args += ["-d", f"tcp.port=={port},websocket"]
+    out = tshark(
+        *args, "-Y", "websocket", "-T", "fields", "-E", "aggregator=;",
+        "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "websocket.opcode",
+    )
+    seen = {}
+    for row in out.splitlines():
+        srcport, dstport, opcodes = row.split("\t")
+        if int(srcport) == port:
+            client, direction = int(dstport), "s2c"
+        else:
+            client, direction = int(srcport), "c2s"
+        counts = seen.setdefault(client, {"c2s": Counter(), "s2c": Counter()})
+        for opcode in opcodes.split(";"):
+            counts[direction][OPCODES.get(int(opcode), opcode)] += 1
+    return seen
+
+
+def expected_opcodes(sent_lines):
+    expected = Counter()
+    for line in sent_lines:
+        frames = line["frames"] or 1
+        expected[line["opcode"]] += 1
+        if frames > 1:
+            expected["continuation"] += frames - 1
+    return expected
+
+
+def tail_of(log_messages, found, kind):
+    """With a mid-stream capture, the log's last messages of this kind that the stream holds."""
+    want = [m for m in log_messages if (m[0] in CONTROL) == (kind == "control")]
+    got = [m for m in found if (m[0] in CONTROL) == (kind == "control")]
+    return want[len(want) - len(got) :] if len(got) <= len(want) else want, got
+
+
+def verify_websocket(capture, truth, port, scenario, problems):
+    """Checks 1 to 3 for every connection of a WebSocket capture; returns a description."""
+    midstream = is_midstream(scenario)
+    tagged = "connections" in scenario
+    paths = [path for path, _steps in scenario_connections(scenario)]
+    rebuilt = rebuild_all(capture, port, problems)
+    if len(rebuilt) != len(paths):
+        problems.append(f"{len(rebuilt)} TCP connections in the capture, scenario has {len(paths)}")
+    opcodes = tshark_opcodes(capture, port, midstream)
+    messages = frames = 0
+    for conn, c2s, s2c, _stats in rebuilt:
+        if midstream:
+            if conn.saw_syn or c2s.startswith(b"GET "):
+                problems.append("mid-stream capture holds the start of the connection")
+            path = paths[0]
+            client_takeover, server_takeover = scenario_deflate(scenario)
+        else:
+            request, c2s = split_http(c2s)
+            response, s2c = split_http(s2c)
+            path = request.split(" ")[1]
+            client_takeover, server_takeover = deflate_settings(response)
+        lines = [l for l in truth if not tagged or l.get("conn") == path]
+        label = f"{path} " if tagged else ""
+        check_log(lines, label, problems)
+        found = {
+            "c2s": stream_messages(c2s, client_takeover),
+            "s2c": stream_messages(s2c, server_takeover),
+        }
+        seen = opcodes.get(conn.client[1], {"c2s": Counter(), "s2c": Counter()})
+        for direction in ("c2s", "s2c"):
+            sent_lines = [l for l in lines if l["dir"] == direction and l["event"] == "send"]
+            sent = [summary(l) for l in sent_lines]
+            messages += len(found[direction])
+            frames += sum(seen[direction].values())
+            # Control frames may sit between the fragments of a message, so the log (which
+            # writes a message when its last frame goes) and the stream are compared per kind.
+            for kind in ("data", "control"):
+                if midstream:
+                    want, got = tail_of(sent, found[direction], kind)
+                else:
+                    keep = (lambda m: m[0] in CONTROL) if kind == "control" else (lambda m: m[0] not in CONTROL)
+                    want = [m for m in sent if keep(m)]
+                    got = [m for m in found[direction] if keep(m)]
+                if want != got:
+                    problems.append(f"{label}{direction}: {kind} messages in the TCP stream differ from the log")
+                    for i, (w, g) in enumerate(zip(want, got)):
+                        if w != g:
+                            problems.append(f"  first difference at #{i}: log {w[:2]}, stream {g[:2]}")
+                            break
+                    if len(want) != len(got):
+                        problems.append(f"  log has {len(want)}, stream has {len(got)}")
+            if midstream:
+                # The frames tshark counts are those of the messages the capture holds.
+                count = len(found[direction])
+                expected = expected_opcodes(sent_lines[len(sent_lines) - count :])
+            else:
+                expected = expected_opcodes(sent_lines)
+            if seen[direction] != expected:
+                problems.append(
+                    f"{label}{direction}: tshark frames per opcode {dict(seen[direction])}, "
+                    f"truth log says {dict(expected)}"
+                )
+    sent = sum(1 for line in truth if line["event"] == "send")
+    return (
+        f"{len(rebuilt)} connection(s), {sent} messages sent, {frames} WebSocket frames in tshark, "
+        f"{messages} messages in the stream"
+    )
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+def parse_head(data, pos):
+    """Parses a request or response head at `pos`; returns (start line, headers, body start)."""
+    end = data.find(b"\r\n\r\n", pos)
+    if end < 0:
+        raise VerifyError(f"no end of HTTP header at stream offset {pos}")
+    lines = data[pos:end].decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], headers, end + 4
+
+
+def parse_body(data, pos, headers, until_close):
+    """Returns (framing, body, next position) of a message body starting at `pos`."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = bytearray()
+        while True:
+            line_end = data.find(b"\r\n", pos)
+            if line_end < 0:
+                raise VerifyError("stream ends inside a chunk size line")
+            size = int(data[pos:line_end].split(b";")[0], 16)
+            pos = line_end + 2
+            if size == 0:
+                # Trailer fields, if any, end with an empty line.
+                trailer_end = data.find(b"\r\n", pos)
+                while trailer_end != pos:
+                    pos = trailer_end + 2
+                    trailer_end = data.find(b"\r\n", pos)
+                return "chunked", bytes(body), pos + 2
+            body += data[pos : pos + size]
+            if data[pos + size : pos + size + 2] != b"\r\n":
+                raise VerifyError("chunk not followed by CRLF")
+            pos += size + 2
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        if pos + length > len(data):
+            raise VerifyError("stream ends inside a body")
+        return "content-length", data[pos : pos + length], pos + length
+    if until_close:
+        return "close", data[pos:], len(data)
+    return "none", b"", pos
+
+
+def http_messages(c2s, s2c):
+    """Returns (requests, responses) of one connection as dicts like the truth log's lines."""
+    requests = []
+    pos = 0
+    while pos < len(c2s):
+        start, headers, pos = parse_head(c2s, pos)
+        method, path, _version = start.split(" ", 2)
+        framing, body, pos = parse_body(c2s, pos, headers, until_close=False)
+        requests.append({"method": method, "path": path, "framing": framing, "body": body})
+    responses = []
+    pos = 0
+    for request in requests:
+        if pos >= len(s2c):
+            break
+        start, headers, pos = parse_head(s2c, pos)
+        _version, status, _reason = start.split(" ", 2)
+        no_body = request["method"] == "HEAD" or status in ("204", "304")
+        if no_body:
+            framing, body = "none", b""
+        else:
+            framing, body, pos = parse_body(s2c, pos, headers, until_close=True)
+        responses.append({
+            "method": request["method"],
+            "path": request["path"],
+            "status": int(status),
+            "framing": framing,
+            "content_type": headers.get("content-type"),
+            "body": body,
+        })
+    if pos != len(s2c):
+        raise VerifyError(f"{len(s2c) - pos} bytes after the last response")
+    return requests, responses
+
+
+def sse_events(body):
+    """Parses a text/event-stream body into events as the truth log writes them."""
+    events = []
+    fields = {}
+    data_lines = []
+    for line in body.decode("utf-8").replace("\r\n", "\n").split("\n"):
+        if line == "":
+            if data_lines or fields:
+                events.append({
+                    "sse_id": fields.get("id"),
+                    "sse_event": fields.get("event"),
+                    "sse_data": "\n".join(data_lines),
+                    "sse_retry": int(fields["retry"]) if "retry" in fields else None,
+                })
+            fields, data_lines = {}, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "data":
+            data_lines.append(value)
+        else:
+            fields[name] = value
+    return events
+
+
+REQUEST_KEYS = ["method", "path", "framing", "length", "sha256"]
+RESPONSE_KEYS = ["method", "path", "status", "framing", "content_type", "length", "sha256"]
+SSE_KEYS = ["sse_id", "sse_event", "sse_data", "sse_retry"]
+
+
+def project(item, keys):
+    if "body" in item:
+        item = dict(item, length=len(item["body"]), sha256=hashlib.sha256(item["body"]).hexdigest())
+    return tuple(item.get(key) for key in keys)
+
+
+def verify_http(capture, truth, port, problems):
+    rebuilt = rebuild_all(capture, port, problems)
+    all_requests = []
+    all_responses = []
+    events = 0
+    for number, (_conn, c2s, s2c, _stats) in enumerate(rebuilt, start=1):
+        requests, responses = http_messages(c2s, s2c)
+        all_requests += requests
+        all_responses += responses
+        lines = [l for l in truth if l["conn"] == number]
+        found_events = []
+        for response in responses:
+            if (response["content_type"] or "").startswith("text/event-stream"):
+                found_events += sse_events(response["body"])
+        events += len(found_events)
+        for kind, found, keys in (
+            ("request", requests, REQUEST_KEYS),
+            ("response", responses, RESPONSE_KEYS),
+            ("sse", found_events, SSE_KEYS),
+        ):
+            got = [project(item, keys) for item in found]
+            for side in ("client", "server"):
+                want = [project(l, keys) for l in lines if l["kind"] == kind and l["side"] == side]
+                if want != got:
+                    problems.append(f"connection {number}: {kind}s of the {side} log differ from the capture")
+                    problems.append(f"  log {want}")
+                    problems.append(f"  capture {got}")
+    connections = {line["conn"] for line in truth}
+    if len(connections) != len(rebuilt):
+        problems.append(f"{len(rebuilt)} connections in the capture, {len(connections)} in the log")
+    # tshark's HTTP dissector must see the same requests and response codes, in order.
+    out = tshark("-r", capture, "-Y", "http.request", "-T", "fields", "-e", "http.request.method", "-e", "http.request.uri")
+    tshark_requests = [tuple(row.split("\t")) for row in out.splitlines()]
+    if tshark_requests != [(r["method"], r["path"]) for r in all_requests]:
+        problems.append(f"tshark's requests {tshark_requests} differ")
+    out = tshark("-r", capture, "-Y", "http.response", "-T", "fields", "-e", "http.response.code")
+    tshark_codes = [int(code) for code in out.split()]
+    if tshark_codes != [r["status"] for r in all_responses]:
+        problems.append(f"tshark's response codes {tshark_codes} differ")
+    return (
+        f"{len(rebuilt)} connections, {len(all_requests)} requests, {len(all_responses)} responses, "
+        f"{events} server-sent events"
+    )
+
+
+# --- frame-by-frame comparisons with a full capture -------------------------------------------
+
+
+def check_cut(capture, full, snaplen, problems):
+    """The cut capture holds the full capture's frames, each cut to `snaplen` bytes."""
+    _lt, cut_frames = read_capture(capture)
+    _lt, full_frames = read_capture(full)
+    if len(cut_frames) != len(full_frames):
+        problems.append(f"{len(cut_frames)} frames, the full capture has {len(full_frames)}")
+    cut = 0
+    for number, ((c_len, c_data), (f_len, f_data)) in enumerate(zip(cut_frames, full_frames), start=1):
+        if c_len != f_len or c_data != f_data[:snaplen]:
+            problems.append(f"frame {number} is not the full capture's frame {number} cut to {snaplen} bytes")
+            break
+        cut += len(c_data) < c_len
+    return f"{cut} of {len(cut_frames)} frames cut to {snaplen} bytes"
+
+
+def check_tail(capture, full, problems):
+    """The mid-stream capture's frames are the last frames of the full capture."""
+    _lt, part = read_capture(capture)
+    _lt, whole = read_capture(full)
+    if not part or whole[len(whole) - len(part) :] != part:
+        problems.append("the mid-stream capture is not the tail of the full capture")
+    return f"the last {len(part)} of the full capture's {len(whole)} frames"
+
+
+# --- analysis ---------------------------------------------------------------------------------
+
+
+def analysis(capture):
+    """Counts the frames tshark flags with each TCP analysis flag."""
+    out = tshark(
+        "-r", capture, "-Y", "tcp.analysis.flags", "-T", "fields",
+        *[arg for flag in ANALYSIS_FLAGS for arg in ("-e", f"tcp.analysis.{flag}")],
+    )
+    counts = Counter()
+    for row in out.splitlines():
+        for flag, value in zip(ANALYSIS_FLAGS, row.split("\t")):
+            if value:
+                counts[flag] += 1
+    return {flag: counts[flag] for flag in ANALYSIS_FLAGS}
+
+
+def verify(capture, truth_path, port, scenario, full):
     truth = read_lines(truth_path)
     problems = []
-    check_log(truth, problems)
-    frames = check_tshark_opcodes(capture, truth, port, problems)
-    messages = check_stream(capture, truth, port, problems)
-    sent = sum(1 for line in truth if line["event"] == "send")
+    notes = []
+    try:
+        if scenario.get("protocol") == "http":
+            notes.append(verify_http(capture, truth, port, problems))
+        elif scenario.get("capture", {}).get("snaplen"):
+            if full is None:
+                raise VerifyError("a capture with a snap length needs --full")
+            notes.append("full capture: " + verify_websocket(full, truth, port, scenario, problems))
+            notes.append(check_cut(capture, full, scenario["capture"]["snaplen"], problems))
+        else:
+            notes.append(verify_websocket(capture, truth, port, scenario, problems))
+            if is_midstream(scenario):
+                if full is None:
+                    raise VerifyError("a mid-stream capture needs --full")
+                notes.append("full capture: " + verify_websocket(full, truth, port, without_pause(scenario), problems))
+                notes.append(check_tail(capture, full, problems))
+    except VerifyError as error:
+        problems.append(str(error))
+    counts = analysis(capture)
+    missing = [flag for flag in scenario.get("expect_analysis", []) if not counts.get(flag)]
+    if missing:
+        problems.append(f"expected TCP analysis flags not found: {', '.join(missing)}")
     if problems:
         print(f"verify {capture}: FAILED", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         sys.exit(1)
-    print(
-        f"verify {capture}: ok ({sent} messages sent, {frames} WebSocket frames in tshark, "
-        f"{messages} messages in the stream)",
-        file=sys.stderr,
-    )
+    flags = ", ".join(f"{flag} {count}" for flag, count in counts.items() if count)
+    print(f"verify {capture}: ok ({'; '.join(notes)}; tshark analysis: {flags or 'none'})", file=sys.stderr)
 
 
 def main():
-    command, args = sys.argv[1], sys.argv[2:]
-    if command == "merge":
-        merge(args)
-    elif command == "verify":
-        verify(args[0], args[1], int(args[2]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    merge_args = sub.add_parser("merge")
+    merge_args.add_argument("logs", nargs="+")
+    verify_args = sub.add_parser("verify")
+    verify_args.add_argument("capture")
+    verify_args.add_argument("truth")
+    verify_args.add_argument("port", type=int)
+    verify_args.add_argument("--scenario")
+    verify_args.add_argument("--full")
+    analysis_args = sub.add_parser("analysis")
+    analysis_args.add_argument("capture")
+    args = parser.parse_args()
+    if args.command == "merge":
+        merge(args.logs)
+    elif args.command == "verify":
+        scenario = {}
+        if args.scenario:
+            with open(args.scenario, encoding="utf-8") as file:
+                scenario = json.load(file)
+        verify(args.capture, args.truth, args.port, scenario, args.full)
     else:
-        sys.exit(f"unknown command {command}")
+        print(json.dumps(analysis(args.capture)))
 
 
 if __name__ == "__main__":

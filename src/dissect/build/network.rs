@@ -417,8 +417,7 @@ pub(crate) fn arp(arp: &Arp<'_>) -> Layer {
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
             .map_or(Ipv4Addr::UNSPECIFIED, Ipv4Addr::from)
     };
-    let summary;
-    if ethernet_ipv4 {
+    let summary = if ethernet_ipv4 {
         let (s_mac, s_ip, t_ip) = (mac(sha), ipv4(spa), ipv4(tpa));
         fields.push(mac_field(
             keys::arp::SRC_HW_MAC,
@@ -450,11 +449,11 @@ pub(crate) fn arp(arp: &Arp<'_>) -> Layer {
             Span::at(offset + tpa, 4),
             "The IP address being looked up.",
         ));
-        summary = if oper == 1 {
+        if oper == 1 {
             format!("Who has {t_ip}? Tell {s_ip}")
         } else {
             format!("{s_ip} is at {}", format_mac(s_mac))
-        };
+        }
     } else {
         let part = |start: usize, len: usize| bytes.get(start..start + len).unwrap_or(&[]);
         fields.push(bytes_field(
@@ -485,8 +484,8 @@ pub(crate) fn arp(arp: &Arp<'_>) -> Layer {
             Span::at(offset + tpa, plen),
             "The target's protocol address.",
         ));
-        summary = format!("ARP {op_name}");
-    }
+        format!("ARP {op_name}")
+    };
     Layer {
         protocol: Protocol::Arp,
         source: 0,

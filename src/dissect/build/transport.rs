@@ -54,6 +54,9 @@ fn option_field(option: &TcpOption, data: &[u8]) -> Field {
             ),
         ]
     };
+    let kind_only = |kind: u64| {
+        uint(keys::tcp::OPTION_KIND, "Kind", kind, Span::at(span.start, 1), "Which option this is.")
+    };
     let group = |key, label, display: String, explain, children| {
         with(
             field(key, label, FieldValue::None, display, span, explain),
@@ -61,21 +64,19 @@ fn option_field(option: &TcpOption, data: &[u8]) -> Field {
         )
     };
     match option {
-        TcpOption::EndOfList { .. } => field(
+        TcpOption::EndOfList { .. } => group(
             keys::tcp::OPT_EOL,
             "End of option list",
-            FieldValue::None,
             format!("{} byte(s)", span.len()),
-            span,
             "Marks the end of the options; the rest is padding.",
+            vec![kind_only(0)],
         ),
-        TcpOption::Nop { .. } => field(
+        TcpOption::Nop { .. } => group(
             keys::tcp::OPT_NOP,
             "No-operation",
-            FieldValue::None,
             "1 byte".into(),
-            span,
             "A filler byte that aligns the next option.",
+            vec![kind_only(1)],
         ),
         TcpOption::Mss { value, .. } => {
             let mut children = kind_len(2);

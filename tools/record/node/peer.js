@@ -6,10 +6,12 @@
 //
 // Usage:
 //   node peer.js --role server --scenario FILE --host ADDR --port N --log FILE
-//   node peer.js --role client --scenario FILE --host ADDR --port N --log FILE
+//   node peer.js --role client --scenario FILE --host ADDR --port N --log FILE [--resume FILE]
 //
-// The server prints "READY" on stdout once it listens, serves exactly one connection, then exits.
-// Both roles exit 0 when the scenario was played to the end and the connection is closed.
+// The server prints "READY" on stdout once it listens, serves exactly the scenario's connections
+// (one, or one per entry of `connections`), then exits. Both roles exit 0 when the scenario was
+// played to the end and every connection is closed. At a `pause` step of its own, a peer prints
+// "PAUSED" on stdout and waits until the file given with --resume exists.
 
 'use strict';
 
@@ -23,6 +25,9 @@ const WATCHDOG_MS = 30000;
 
 // Text of a given size is this sentence repeated and cut (ASCII, so bytes equal characters).
 const TEXT_PATTERN = 'The quick brown fox jumps over the lazy dog. ';
+
+// Before a `pause`, the peer lets the connection go idle (delayed ACKs included) this long.
+const PAUSE_SETTLE_MS = 300;
 
 function parseArgs(argv) {
   const args = {};
@@ -41,6 +46,7 @@ function payloadOf(spec, type) {
   if (spec.data !== undefined) return Buffer.from(spec.data, 'utf8');
   if (spec.hex !== undefined) return Buffer.from(spec.hex, 'hex');
   if (spec.size !== undefined) {
+    if (spec.seed !== undefined) return pseudoRandom(spec.seed, spec.size, type);
     if (type === 'text') {
       const repeats = Math.ceil(spec.size / TEXT_PATTERN.length) + 1;
       return Buffer.from(TEXT_PATTERN.repeat(repeats).slice(0, spec.size), 'ascii');
@@ -50,6 +56,20 @@ function payloadOf(spec, type) {
     return bytes;
   }
   return Buffer.alloc(0);
+}
+
+// Incompressible payload: SHA-256 of "SEED:0", "SEED:1", ... concatenated and cut to `size`
+// bytes; as text, the lowercase hex digits of those bytes, cut to `size` characters.
+function pseudoRandom(seed, size, type) {
+  const blocks = [];
+  let produced = 0;
+  for (let counter = 0; produced < size; counter++) {
+    const digest = crypto.createHash('sha256').update(`${seed}:${counter}`, 'ascii').digest();
+    const block = type === 'text' ? Buffer.from(digest.toString('hex'), 'ascii') : digest;
+    blocks.push(block);
+    produced += block.length;
+  }
+  return Buffer.concat(blocks).subarray(0, size);
 }
 
 // The message a data step delivers to the other side: its type and its whole payload.
@@ -65,6 +85,8 @@ const args = parseArgs(process.argv);
 const scenario = JSON.parse(fs.readFileSync(args.scenario, 'utf8'));
 const side = args.role;
 const logFile = fs.openSync(args.log, 'w');
+// With several connections, each truth line names its connection by request path (`conn`).
+const tagConnections = scenario.connections !== undefined;
 
 function sha256(buf) {
   return crypto.createHash('sha256').update(buf).digest('hex');
@@ -72,7 +94,7 @@ function sha256(buf) {
 
 // Writes one truth line. `t` is CLOCK_MONOTONIC in nanoseconds, shared with the Python peer, so
 // the two logs can be merged in time order; the merge drops it.
-function logMessage(event, opcode, payload, frames, closeCode, closeReason) {
+function logMessage(conn, event, opcode, payload, frames, closeCode, closeReason) {
   const towardsServer = (side === 'client') === (event === 'send');
   const line = {
     side,
@@ -86,6 +108,7 @@ function logMessage(event, opcode, payload, frames, closeCode, closeReason) {
     frames,
     t: process.hrtime.bigint().toString(),
   };
+  if (tagConnections) line.conn = conn;
   fs.writeSync(logFile, JSON.stringify(line) + '\n');
 }
 
@@ -98,18 +121,28 @@ function closeBody(code, reason) {
 
 // Every frame `ws` sends goes through its Sender, including the pongs it answers pings with and
 // the close frame it echoes, so wrapping the Sender methods logs exactly what goes on the wire.
-let pendingFragments = null;
+// Each connection's Sender is mapped to its request path and its message being sent in fragments.
+const senders = new WeakMap();
+function senderState(sender) {
+  let state = senders.get(sender);
+  if (state === undefined) {
+    state = { conn: null, pendingFragments: null };
+    senders.set(sender, state);
+  }
+  return state;
+}
 const originalSend = Sender.prototype.send;
 Sender.prototype.send = function send(data, options, cb) {
+  const state = senderState(this);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-  if (pendingFragments === null) {
-    pendingFragments = { opcode: options.binary ? 'binary' : 'text', parts: [] };
+  if (state.pendingFragments === null) {
+    state.pendingFragments = { opcode: options.binary ? 'binary' : 'text', parts: [] };
   }
-  pendingFragments.parts.push(bytes);
+  state.pendingFragments.parts.push(bytes);
   if (options.fin) {
-    const { opcode, parts } = pendingFragments;
-    pendingFragments = null;
-    logMessage('send', opcode, Buffer.concat(parts), parts.length);
+    const { opcode, parts } = state.pendingFragments;
+    state.pendingFragments = null;
+    logMessage(state.conn, 'send', opcode, Buffer.concat(parts), parts.length);
   }
   return originalSend.call(this, data, options, cb);
 };
@@ -117,7 +150,7 @@ for (const opcode of ['ping', 'pong']) {
   const original = Sender.prototype[opcode];
   Sender.prototype[opcode] = function control(data, mask, cb) {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
-    logMessage('send', opcode, bytes, 1);
+    logMessage(senderState(this).conn, 'send', opcode, bytes, 1);
     return original.call(this, data, mask, cb);
   };
 }
@@ -125,7 +158,8 @@ const originalClose = Sender.prototype.close;
 Sender.prototype.close = function close(code, data, mask, cb) {
   const reason = data === undefined ? '' : Buffer.from(data).toString('utf8');
   const body = closeBody(code, reason);
-  logMessage('send', 'close', body, 1, code === undefined ? null : code, code === undefined ? null : reason);
+  const conn = senderState(this).conn;
+  logMessage(conn, 'send', 'close', body, 1, code === undefined ? null : code, code === undefined ? null : reason);
   return originalClose.call(this, code, data, mask, cb);
 };
 
@@ -162,16 +196,19 @@ class Inbox {
 
 // Listens to the socket's frame receiver. `prependListener` puts the log line before the reaction
 // of `ws` itself (the automatic pong, the echoed close), so the log keeps the causal order.
-function watch(ws, inbox) {
+// `conn` is the connection's request path; the Sender (`ws._sender`, a private field) learns it
+// here, before the connection sends anything.
+function watch(ws, inbox, conn) {
+  senderState(ws._sender).conn = conn;
   const receiver = ws._receiver;
   receiver.prependListener('message', (data, isBinary) => {
     const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data);
-    logMessage('recv', isBinary ? 'binary' : 'text', bytes, null);
+    logMessage(conn, 'recv', isBinary ? 'binary' : 'text', bytes, null);
     inbox.push({ kind: 'message', type: isBinary ? 'binary' : 'text', data: bytes });
   });
   for (const kind of ['ping', 'pong']) {
     receiver.prependListener(kind, (data) => {
-      logMessage('recv', kind, Buffer.from(data), 1);
+      logMessage(conn, 'recv', kind, Buffer.from(data), 1);
       inbox.push({ kind, data: Buffer.from(data) });
     });
   }
@@ -179,7 +216,7 @@ function watch(ws, inbox) {
     const hasCode = code !== 1005;
     const text = Buffer.from(reason).toString('utf8');
     const body = hasCode ? closeBody(code, text) : Buffer.alloc(0);
-    logMessage('recv', 'close', body, 1, hasCode ? code : null, hasCode ? text : null);
+    logMessage(conn, 'recv', 'close', body, 1, hasCode ? code : null, hasCode ? text : null);
   });
   ws.on('close', () => inbox.push({ kind: 'closed' }));
   ws.on('error', (err) => fail(`websocket error: ${err.message}`));
@@ -200,8 +237,24 @@ async function pingAndWait(ws, inbox, payload) {
   check(pong.data.equals(payload), 'pong payload differs from ping payload');
 }
 
+// Lets the connection go idle, says so, and waits until the recorder says to go on.
+async function pause() {
+  await new Promise((resolve) => setTimeout(resolve, PAUSE_SETTLE_MS));
+  process.stdout.write('PAUSED\n');
+  check(args.resume !== undefined, 'a pause step needs --resume FILE');
+  while (!fs.existsSync(args.resume)) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function perform(ws, inbox, step) {
   switch (step.send) {
+    case 'pause':
+      await pause();
+      break;
+    case 'sleep':
+      await new Promise((resolve) => setTimeout(resolve, step.ms));
+      break;
     case 'text':
       ws.send(payloadOf(step, 'text').toString('utf8'));
       break;
@@ -237,6 +290,10 @@ async function perform(ws, inbox, step) {
 
 async function expect(inbox, step) {
   switch (step.send) {
+    case 'pause':
+    case 'sleep':
+      // Only the side that performs them waits.
+      break;
     case 'text':
     case 'binary':
     case 'fragments': {
@@ -259,8 +316,8 @@ async function expect(inbox, step) {
   }
 }
 
-async function play(ws, inbox) {
-  for (const step of scenario.steps) {
+async function play(ws, inbox, steps) {
+  for (const step of steps) {
     if (step.from === side) await perform(ws, inbox, step);
     else await expect(inbox, step);
   }
@@ -269,7 +326,16 @@ async function play(ws, inbox) {
 
 function deflateOption() {
   // `threshold: 0` compresses every message; the default would leave short ones uncompressed.
-  return scenario.deflate ? { threshold: 0 } : false;
+  if (!scenario.deflate) return false;
+  if (!scenario.deflate_no_context_takeover) return { threshold: 0 };
+  return { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true };
+}
+
+// The scenario's connections as [request path, steps]: the `connections` list, or the one
+// connection given by `path` and `steps`.
+function connections() {
+  if (scenario.connections !== undefined) return scenario.connections.map((c) => [c.path, c.steps]);
+  return [[scenario.path || '/', scenario.steps]];
 }
 
 async function main() {
@@ -282,29 +348,37 @@ async function main() {
       perMessageDeflate: deflateOption(),
     });
     server.on('listening', () => process.stdout.write('READY\n'));
-    // The listeners go on inside the event handler, before any frame of the peer is read.
-    const inbox = new Inbox();
-    const ws = await new Promise((resolve) => {
-      server.once('connection', (socket) => {
-        watch(socket, inbox);
-        resolve(socket);
+    const plan = new Map(connections());
+    const games = [];
+    await new Promise((resolve) => {
+      server.on('connection', (socket, request) => {
+        // The listeners go on inside the event handler, before any frame of the peer is read.
+        const inbox = new Inbox();
+        watch(socket, inbox, request.url);
+        const steps = plan.get(request.url);
+        check(steps !== undefined, `unexpected connection to ${request.url}`);
+        plan.delete(request.url);
+        games.push(play(socket, inbox, steps));
+        if (plan.size === 0) resolve();
       });
     });
-    await play(ws, inbox);
+    await Promise.all(games);
     await new Promise((resolve) => server.close(resolve));
   } else {
     const host = args.host.includes(':') ? `[${args.host}]` : args.host;
-    const url = `ws://${host}:${port}${scenario.path || '/'}`;
-    const ws = new WebSocket(url, { perMessageDeflate: deflateOption() });
-    const inbox = new Inbox();
-    await new Promise((resolve, reject) => {
-      ws.once('open', () => {
-        watch(ws, inbox);
-        resolve();
+    const one = async ([path, steps]) => {
+      const ws = new WebSocket(`ws://${host}:${port}${path}`, { perMessageDeflate: deflateOption() });
+      const inbox = new Inbox();
+      await new Promise((resolve, reject) => {
+        ws.once('open', () => {
+          watch(ws, inbox, path);
+          resolve();
+        });
+        ws.once('error', reject);
       });
-      ws.once('error', reject);
-    });
-    await play(ws, inbox);
+      await play(ws, inbox, steps);
+    };
+    await Promise.all(connections().map(one));
   }
   fs.closeSync(logFile);
   process.exit(0);

@@ -6,22 +6,29 @@ one JSON line per WebSocket message it sends or receives (the truth log, see ../
 
 Usage:
     peer.py --role server --scenario FILE --host ADDR --port N --log FILE
-    peer.py --role client --scenario FILE --host ADDR --port N --log FILE
+    peer.py --role client --scenario FILE --host ADDR --port N --log FILE [--resume FILE]
 
-The server prints "READY" on stdout once it listens, serves exactly one connection, then exits.
-Both roles exit 0 when the scenario was played to the end and the connection is closed.
+The server prints "READY" on stdout once it listens, serves exactly the scenario's connections
+(one, or one per entry of `connections`), then exits. Both roles exit 0 when the scenario was
+played to the end and every connection is closed. At a `pause` step of its own, a peer prints
+"PAUSED" on stdout and waits until the file given with --resume exists.
 """
 
 import argparse
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import time
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    ServerPerMessageDeflateFactory,
+)
 from websockets.frames import Close, Opcode
 
 # How long a whole scenario may take before the peer gives up.
@@ -29,6 +36,9 @@ WATCHDOG_SECONDS = 30
 
 # Text of a given size is this sentence repeated and cut (ASCII, so bytes equal characters).
 TEXT_PATTERN = "The quick brown fox jumps over the lazy dog. "
+
+# Before a `pause`, the peer lets the connection go idle (delayed ACKs included) this long.
+PAUSE_SETTLE_SECONDS = 0.3
 
 OPCODE_NAMES = {
     Opcode.TEXT: "text",
@@ -47,11 +57,29 @@ def payload_of(spec, kind):
         return bytes.fromhex(spec["hex"])
     if "size" in spec:
         size = spec["size"]
+        if "seed" in spec:
+            return pseudo_random(spec["seed"], size, kind)
         if kind == "text":
             repeats = size // len(TEXT_PATTERN) + 2
             return (TEXT_PATTERN * repeats)[:size].encode("ascii")
         return bytes(i % 256 for i in range(size))
     return b""
+
+
+def pseudo_random(seed, size, kind):
+    """Incompressible payload: SHA-256 of "SEED:0", "SEED:1", ... concatenated and cut to `size`
+    bytes; as text, the lowercase hex digits of those bytes, cut to `size` characters."""
+    blocks = []
+    produced = 0
+    counter = 0
+    while produced < size:
+        block = hashlib.sha256(f"{seed}:{counter}".encode("ascii")).digest()
+        if kind == "text":
+            block = block.hex().encode("ascii")
+        blocks.append(block)
+        produced += len(block)
+        counter += 1
+    return b"".join(blocks)[:size]
 
 
 def expected_message(step):
@@ -93,13 +121,29 @@ class Inbox:
         return await future
 
 
-class TruthLog:
-    """Writes the truth lines of one side and tracks fragmented messages in both directions."""
+class TruthFile:
+    """The truth log file of this process, shared by its connections."""
 
-    def __init__(self, side, path, inbox):
+    def __init__(self, side, path, tag_connections):
         self.side = side
         self.file = open(path, "w", encoding="utf-8")
-        self.inbox = inbox
+        # With several connections, each line names its connection by request path (`conn`).
+        self.tag_connections = tag_connections
+
+    def close(self):
+        self.file.close()
+
+
+class TruthLog:
+    """Writes the truth lines of one connection and tracks fragmented messages in both
+    directions; received messages also go to the connection's inbox."""
+
+    def __init__(self, truth_file, connection):
+        self.truth_file = truth_file
+        self.side = truth_file.side
+        self.file = truth_file.file
+        self.connection = connection
+        self.inbox = Inbox()
         # A data message being sent or received in several frames: [opcode name, parts].
         self.partial = {"send": None, "recv": None}
 
@@ -118,6 +162,9 @@ class TruthLog:
             # CLOCK_MONOTONIC, shared with the Node peer, so the logs merge in time order.
             "t": str(time.monotonic_ns()),
         }
+        if self.truth_file.tag_connections:
+            # The handshake request is known before the first frame goes either way.
+            line["conn"] = self.connection.request.path
         self.file.write(json.dumps(line, ensure_ascii=False) + "\n")
         self.file.flush()
 
@@ -171,21 +218,23 @@ def watch(protocol, truth):
     protocol.recv_frame = logged_recv_frame
 
 
-# The truth log of this process; the connection classes attach it as soon as they exist, before
-# any frame is parsed.
+# The truth log file of this process; each connection attaches its own TruthLog to it as soon as
+# the connection exists, before any frame is parsed.
 TRUTH = None
 
 
 class WatchedClientConnection(ClientConnection):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        watch(self.protocol, TRUTH)
+        self.truth = TruthLog(TRUTH, self)
+        watch(self.protocol, self.truth)
 
 
 class WatchedServerConnection(ServerConnection):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        watch(self.protocol, TRUTH)
+        self.truth = TruthLog(TRUTH, self)
+        watch(self.protocol, self.truth)
 
 
 class ScenarioError(Exception):
@@ -202,9 +251,23 @@ async def ping_and_wait(ws, payload):
     await pong
 
 
-async def perform(ws, step):
+async def pause(resume_file):
+    """Lets the connection go idle, says so, and waits until the recorder says to go on."""
+    await asyncio.sleep(PAUSE_SETTLE_SECONDS)
+    print("PAUSED", flush=True)
+    if resume_file is None:
+        raise ScenarioError("a pause step needs --resume FILE")
+    while not os.path.exists(resume_file):
+        await asyncio.sleep(0.05)
+
+
+async def perform(ws, step, resume_file):
     kind = step["send"]
-    if kind == "text":
+    if kind == "pause":
+        await pause(resume_file)
+    elif kind == "sleep":
+        await asyncio.sleep(step["ms"] / 1000)
+    elif kind == "text":
         await ws.send(payload_of(step, "text").decode("utf-8"))
     elif kind == "binary":
         await ws.send(payload_of(step, "binary"))
@@ -230,6 +293,9 @@ async def perform(ws, step):
 
 async def expect(ws, inbox, step):
     kind = step["send"]
+    if kind in ("pause", "sleep"):
+        # Only the side that performs them waits.
+        return
     if kind in ("text", "binary", "fragments"):
         want_type, want_payload = expected_message(step)
         got = await inbox.next("message")
@@ -253,54 +319,91 @@ async def drain(ws):
         pass
 
 
-async def play(ws, scenario, side, inbox):
+async def play(ws, steps, side, resume_file):
+    inbox = ws.truth.inbox
     drainer = asyncio.create_task(drain(ws))
-    for step in scenario["steps"]:
+    for step in steps:
         if step["from"] == side:
-            await perform(ws, step)
+            await perform(ws, step, resume_file)
         else:
             await expect(ws, inbox, step)
     await drainer
     check(ws.close_code is not None, "scenario ended without closing the connection")
 
 
-def compression(scenario):
-    return "deflate" if scenario.get("deflate") else None
+def connections(scenario):
+    """The scenario's connections as (request path, steps): the `connections` list, or the one
+    connection given by `path` and `steps`."""
+    if "connections" in scenario:
+        return [(c["path"], c["steps"]) for c in scenario["connections"]]
+    return [(scenario.get("path", "/"), scenario["steps"])]
 
 
-async def run_server(args, scenario, inbox):
+def extensions(scenario, role):
+    """The permessage-deflate settings: the library's defaults ("deflate"), those defaults with
+    no context takeover in both directions, or no compression."""
+    if not scenario.get("deflate"):
+        return {"compression": None}
+    if not scenario.get("deflate_no_context_takeover"):
+        return {"compression": "deflate"}
+    options = {"server_no_context_takeover": True, "client_no_context_takeover": True}
+    if role == "server":
+        # The same window sizes and memory level as the library's "deflate" default.
+        factory = ServerPerMessageDeflateFactory(
+            server_max_window_bits=12,
+            client_max_window_bits=12,
+            compress_settings={"memLevel": 5},
+            **options,
+        )
+    else:
+        factory = ClientPerMessageDeflateFactory(compress_settings={"memLevel": 5}, **options)
+    return {"compression": None, "extensions": [factory]}
+
+
+async def run_server(args, scenario):
+    plan = dict(connections(scenario))
+    remaining = len(plan)
     done = asyncio.get_running_loop().create_future()
 
     async def handler(ws):
+        nonlocal remaining
         try:
-            await play(ws, scenario, "server", inbox)
+            steps = plan.pop(ws.request.path, None)
+            check(steps is not None, f"unexpected connection to {ws.request.path}")
+            await play(ws, steps, "server", args.resume)
         except Exception as error:  # Reported by the main task below.
-            done.set_exception(error)
+            if not done.done():
+                done.set_exception(error)
         else:
-            done.set_result(None)
+            remaining -= 1
+            if remaining == 0:
+                done.set_result(None)
 
     async with serve(
         handler,
         args.host,
         args.port,
-        compression=compression(scenario),
         ping_interval=None,
         create_connection=WatchedServerConnection,
+        **extensions(scenario, "server"),
     ):
         print("READY", flush=True)
         await done
 
 
-async def run_client(args, scenario, inbox):
+async def run_client(args, scenario):
     host = f"[{args.host}]" if ":" in args.host else args.host
-    uri = f"ws://{host}:{args.port}{scenario.get('path', '/')}"
-    async with connect(
-        uri,
-        compression=compression(scenario),
-        ping_interval=None,
-        create_connection=WatchedClientConnection,
-    ) as ws:
-        await play(ws, scenario, "client", inbox)
+
+    async def one(path, steps):
+        async with connect(
+            f"ws://{host}:{args.port}{path}",
+            ping_interval=None,
+            create_connection=WatchedClientConnection,
+            **extensions(scenario, "client"),
+        ) as ws:
+            await play(ws, steps, "client", args.resume)
+
+    await asyncio.gather(*(one(path, steps) for path, steps in connections(scenario)))
 
 
 async def main():
@@ -311,14 +414,14 @@ async def main():
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
+    parser.add_argument("--resume", help="file whose existence ends a pause step")
     args = parser.parse_args()
     with open(args.scenario, encoding="utf-8") as file:
         scenario = json.load(file)
-    inbox = Inbox()
-    TRUTH = TruthLog(args.role, args.log, inbox)
+    TRUTH = TruthFile(args.role, args.log, "connections" in scenario)
     run = run_server if args.role == "server" else run_client
     try:
-        await asyncio.wait_for(run(args, scenario, inbox), WATCHDOG_SECONDS)
+        await asyncio.wait_for(run(args, scenario), WATCHDOG_SECONDS)
     except TimeoutError:
         raise ScenarioError(f"scenario did not finish within {WATCHDOG_SECONDS} s") from None
     TRUTH.file.close()
