@@ -18,6 +18,8 @@ pub mod decode;
 
 pub mod flow;
 
+pub mod application;
+
 pub mod dissect;
 
 pub mod pipeline;

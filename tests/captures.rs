@@ -1,7 +1,12 @@
 //! Every capture in `captures/` opens and decodes, and no frame of any of
 //! them, cut at any length, makes a decoder or a view panic.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -61,7 +66,11 @@ fn every_capture_decodes_to_tcp_without_errors() {
                     .iter()
                     .filter(|p| p.severity == Severity::Error)
                     .collect();
-                assert!(errors.is_empty(), "{name} frame {}: {errors:?}", frame.number);
+                assert!(
+                    errors.is_empty(),
+                    "{name} frame {}: {errors:?}",
+                    frame.number
+                );
             }
         }
     }
@@ -96,7 +105,12 @@ fn every_frame_cut_at_every_length_decodes_without_panic() {
                     let source_len = dissection.sources[layer.source].bytes.len();
                     assert!(layer.span.end <= source_len, "{layer:?}");
                     for field in layer.fields.iter().flat_map(|f| f.walk()) {
-                        assert!(field.span.end <= source_len, "{} {:?}", field.key, field.span);
+                        assert!(
+                            field.span.end <= source_len,
+                            "{} {:?}",
+                            field.key,
+                            field.span
+                        );
                     }
                 }
                 // Views run on every cut through the headers, and on a sample

@@ -1,7 +1,12 @@
 //! The command line as a user meets it: output of `dump`, and clear one-line
 //! errors with exit code 2 for files that cannot be read.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -33,7 +38,10 @@ fn assert_clean_error(output: &Output, expect: &str) {
     assert_eq!(text.lines().count(), 1, "one line expected: {text}");
     assert!(text.starts_with("osiscope: "), "{text}");
     assert!(text.contains(expect), "expected {expect:?} in {text:?}");
-    assert!(!text.contains("panicked") && !text.contains("backtrace"), "{text}");
+    assert!(
+        !text.contains("panicked") && !text.contains("backtrace"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -43,7 +51,12 @@ fn dump_prints_every_frame_layered() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(text.matches("\nFrame ").count() + 1, 20);
     assert!(text.starts_with("Frame 1 · "));
-    for heading in ["  L1 Physical · bits", "  L2 Data link · frame · Ethernet II", "  L3 Network · packet · IPv4", "  L4 Transport · segment · TCP"] {
+    for heading in [
+        "  L1 Physical · bits",
+        "  L2 Data link · frame · Ethernet II",
+        "  L3 Network · packet · IPv4",
+        "  L4 Transport · segment · TCP",
+    ] {
         assert!(text.contains(heading), "missing {heading}");
     }
     assert!(text.contains("(tcp.flags.syn [46..48) mask 0x2)"));
@@ -125,8 +138,15 @@ fn truncated_file_keeps_frames_read_before_the_cut() {
         let output = run(&["dump", "--json"], &cut);
         assert_clean_error(&output, "truncated or corrupt after frame");
         let n_frames = String::from_utf8_lossy(&output.stdout).lines().count();
-        assert!(n_frames > 3 && n_frames < 20, "{name}: {n_frames} frames before the cut");
-        assert!(stderr(&output).contains(&format!("after frame {n_frames}:")), "{}", stderr(&output));
+        assert!(
+            n_frames > 3 && n_frames < 20,
+            "{name}: {n_frames} frames before the cut"
+        );
+        assert!(
+            stderr(&output).contains(&format!("after frame {n_frames}:")),
+            "{}",
+            stderr(&output)
+        );
     }
 }
 

@@ -10,7 +10,12 @@
 //! without it, the test says it was skipped, unless `OSISCOPE_REQUIRE_TSHARK`
 //! is set, as it is in CI, where a missing tshark fails the test.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -107,14 +112,38 @@ fn tshark_values(capture: &Path) -> Vec<FrameValues> {
     command
         .arg("-r")
         .arg(capture)
-        .args(["-n", "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"])
-        .args(["-o", "udp.check_checksum:TRUE", "-o", "tcp.relative_sequence_numbers:FALSE"])
-        .args(["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|"]);
+        .args([
+            "-n",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ])
+        .args([
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "tcp.relative_sequence_numbers:FALSE",
+        ])
+        .args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=|",
+        ]);
     for field in FIELDS {
         command.args(["-e", field]);
     }
     let output = command.output().expect("tshark runs");
-    assert!(output.status.success(), "tshark failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -185,11 +214,20 @@ fn osiscope_values(capture: &Path) -> Vec<FrameValues> {
 }
 
 /// A disagreement osiscope keeps on purpose, with the reason.
-fn defensible(field: &str, ours: &[String], theirs: &[String], capture: &str) -> Option<&'static str> {
+fn defensible(
+    field: &str,
+    ours: &[String],
+    theirs: &[String],
+    capture: &str,
+) -> Option<&'static str> {
     // On the sending host, transmit offload leaves only the pseudo-header sum
     // in the TCP checksum field; tshark calls that bad (0), osiscope calls it
     // not verifiable (2) and says why.
-    if field == "tcp.checksum.status" && capture.contains("offload") && ours == ["2"] && theirs == ["0"] {
+    if field == "tcp.checksum.status"
+        && capture.contains("offload")
+        && ours == ["2"]
+        && theirs == ["0"]
+    {
         return Some("checksum left to transmit offload");
     }
     // Wireshark's IPv6 dissector also files the version under `ip.version`;
@@ -241,6 +279,11 @@ fn every_capture_agrees_with_tshark() {
         disagreements.is_empty(),
         "{} disagreements with tshark:\n{}",
         disagreements.len(),
-        disagreements.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+        disagreements
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

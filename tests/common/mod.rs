@@ -61,13 +61,18 @@ pub fn dump_json(capture: &Path) -> Vec<Value> {
 /// Whether tshark can be run. Without it a test is skipped (and says so),
 /// unless OSISCOPE_REQUIRE_TSHARK is set, when its absence is a failure.
 pub fn tshark_available(test: &str) -> bool {
-    let found = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         assert!(
             std::env::var_os("OSISCOPE_REQUIRE_TSHARK").is_none(),
             "tshark is required (OSISCOPE_REQUIRE_TSHARK is set) but was not found: run scripts/setup --with-tshark"
         );
-        eprintln!("SKIPPED {test}: tshark is not installed (scripts/setup --with-tshark installs it)");
+        eprintln!(
+            "SKIPPED {test}: tshark is not installed (scripts/setup --with-tshark installs it)"
+        );
     }
     found
 }

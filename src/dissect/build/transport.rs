@@ -55,7 +55,13 @@ fn option_field(option: &TcpOption, data: &[u8]) -> Field {
         ]
     };
     let kind_only = |kind: u64| {
-        uint(keys::tcp::OPTION_KIND, "Kind", kind, Span::at(span.start, 1), "Which option this is.")
+        uint(
+            keys::tcp::OPTION_KIND,
+            "Kind",
+            kind,
+            Span::at(span.start, 1),
+            "Which option this is.",
+        )
     };
     let group = |key, label, display: String, explain, children| {
         with(
