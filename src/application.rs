@@ -1,4 +1,12 @@
-//! Layer 7 decoders. They run on reassembled TCP byte streams, never on
+//! Layer 5 to 7 decoders. They run on reassembled TCP byte streams, never on
 //! single packets, and report what they found with stream offsets.
+//!
+//! - [`http`]: HTTP/1.1 heads and bodies (Content-Length, chunked, SSE), Upgrade and CONNECT.
+//! - [`handshake`]: the WebSocket opening handshake checked against RFC 6455 §4.
+//! - [`websocket`]: frames, masking, messages, close codes, permessage-deflate, RFC checks.
+//! - [`tls`]: the TLS record layer (no decryption): records, handshake types, SNI, ALPN.
 
+pub mod handshake;
+pub mod http;
+pub mod tls;
 pub mod websocket;

@@ -50,7 +50,21 @@ pub struct Decoded<'a> {
     pub trailer: Option<Span>,
     /// Captured bytes left after the highest decoded header, if any.
     pub rest: Option<Span>,
+    /// The IPv4 datagram this fragment completed, reassembled (data source 1).
+    pub reassembled: Option<ReassembledIp<'a>>,
     pub problems: Vec<DecodeProblem>,
+    /// These bytes are a datagram quoted inside an ICMP error: quotes in
+    /// them are not decoded again, so nesting cannot recurse.
+    pub quoted: bool,
+}
+
+/// An IPv4 datagram rebuilt from fragments; its transport header is decoded
+/// from these bytes, which are data source 1 of the frame's dissection.
+#[derive(Clone, Debug)]
+pub struct ReassembledIp<'a> {
+    pub bytes: &'a [u8],
+    /// The frames whose fragments made it, ascending.
+    pub frames: Vec<u64>,
 }
 
 impl<'a> Decoded<'a> {
@@ -63,7 +77,9 @@ impl<'a> Decoded<'a> {
             transport: None,
             trailer: None,
             rest: None,
+            reassembled: None,
             problems: Vec::new(),
+            quoted: false,
         }
     }
 
@@ -85,11 +101,54 @@ impl<'a> Decoded<'a> {
     }
 }
 
+impl<'a> Decoded<'a> {
+    /// Decodes the transport header of a datagram this frame completed from
+    /// its reassembled payload `bytes` (data source 1).
+    pub fn attach_reassembled(&mut self, bytes: &'a [u8], frames: Vec<u64>) {
+        let Some(Net::Ipv4(ip)) = &self.net else {
+            return;
+        };
+        let pseudo = checksum::Pseudo::V4 {
+            src: ip.header.source(),
+            dst: ip.header.destination(),
+        };
+        let protocol = ip.header.protocol().0;
+        let result =
+            transport::decode_in(bytes, 1, protocol, pseudo, Span::new(0, bytes.len()), false);
+        self.transport = result.transport;
+        // Problems found in source 1 carry no frame span.
+        self.problems
+            .extend(result.problems.into_iter().map(|problem| DecodeProblem {
+                span: None,
+                ..problem
+            }));
+        self.rest = None;
+        self.reassembled = Some(ReassembledIp { bytes, frames });
+    }
+}
+
 /// Decodes one frame's link, network and transport headers.
 pub fn decode_frame<'a>(frame: &RawFrame<'a>) -> Decoded<'a> {
+    decode_with(frame, false)
+}
+
+/// Decodes the start of a datagram quoted in an ICMP error (raw IP bytes).
+pub(crate) fn decode_quoted(data: &[u8]) -> Decoded<'_> {
+    let frame = RawFrame {
+        number: crate::dissect::FrameNumber(0),
+        ts: crate::dissect::Timestamp::default(),
+        orig_len: usize::MAX,
+        link_type: crate::source::link_type::RAW,
+        data,
+    };
+    decode_with(&frame, true)
+}
+
+fn decode_with<'a>(frame: &RawFrame<'a>, quoted: bool) -> Decoded<'a> {
     let data = frame.data;
     let (link, next) = link::decode(frame.link_type, data);
     let mut decoded = Decoded::new(data, link);
+    decoded.quoted = quoted;
     let Some((mut ether_type, mut offset)) = next else {
         if let Link::Truncated { needed, .. } = decoded.link {
             decoded.problem(

@@ -20,7 +20,7 @@ pub mod keys;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use build::{build, BuildConfig};
+pub use build::{build, BuildConfig, FrameContext, TcpContext};
 
 /// A frame's position in its capture: 1-based, exactly as Wireshark counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -551,7 +551,7 @@ impl Defragmenter {
     /// Checks the rules a fragment must meet on its own; returns its start and end.
     fn check_fragment(&self, fragment: &Fragment<'_>) -> Result<(u32, u32), DefragError> {
         let start = fragment.frag_offset;
-        if start % 8 != 0 {
+        if !start.is_multiple_of(8) {
             return Err(DefragError::UnalignedOffset { frag_offset: start });
         }
         let len = fragment.payload.len();
@@ -570,7 +570,7 @@ impl Defragmenter {
             if len == 0 {
                 return Err(DefragError::EmptyFragment);
             }
-            if len % 8 != 0 {
+            if !len.is_multiple_of(8) {
                 return Err(DefragError::UnalignedFragmentLen { len });
             }
         }

@@ -185,6 +185,31 @@ pub struct Icmp<'a> {
     /// The whole message, header and body.
     pub bytes: &'a [u8],
     pub checksum: ChecksumStatus,
+    /// For error messages (unreachable, time exceeded, ...): the start of the
+    /// datagram that caused the error, decoded. Offsets in it count from
+    /// [`ICMP_ERROR_HEADER_LEN`] bytes into the message.
+    pub original: Option<Box<Decoded<'a>>>,
+}
+
+/// Error messages carry the original datagram after this many bytes.
+pub const ICMP_ERROR_HEADER_LEN: usize = 8;
+
+/// Whether an ICMP type carries the start of the datagram that caused it.
+pub fn is_icmp_error(v6: bool, kind: u8) -> bool {
+    if v6 {
+        matches!(kind, 1..=4)
+    } else {
+        matches!(kind, 3 | 4 | 5 | 11 | 12)
+    }
+}
+
+/// Decodes the datagram quoted in an ICMP error. Its problems are dropped:
+/// the quote is cut short on purpose.
+fn decode_original(quoted: &[u8]) -> Option<Box<Decoded<'_>>> {
+    let mut decoded = crate::decode::decode_quoted(quoted);
+    decoded.problems.clear();
+    decoded.net.as_ref()?;
+    Some(Box::new(decoded))
 }
 
 /// The transport-layer header of a frame.
@@ -224,7 +249,15 @@ pub fn decode(
     payload: Span,
     cut: bool,
 ) {
-    let result = decode_in(decoded.data, source, protocol, pseudo, payload, cut);
+    let result = decode_inner(
+        decoded.data,
+        source,
+        protocol,
+        pseudo,
+        payload,
+        cut,
+        !decoded.quoted,
+    );
     decoded.transport = result.transport;
     if result.rest.is_some() {
         decoded.rest = result.rest;
@@ -241,6 +274,19 @@ pub fn decode_in(
     pseudo: Pseudo,
     payload: Span,
     cut: bool,
+) -> TransportResult<'_> {
+    decode_inner(bytes, source, protocol, pseudo, payload, cut, true)
+}
+
+/// Like [`decode_in`]; `quotes` says whether ICMP errors' quoted datagrams are decoded.
+fn decode_inner(
+    bytes: &[u8],
+    source: usize,
+    protocol: u8,
+    pseudo: Pseudo,
+    payload: Span,
+    cut: bool,
+    quotes: bool,
 ) -> TransportResult<'_> {
     let mut result = TransportResult::default();
     let body = bytes.get(payload.start..payload.end).unwrap_or(&[]);
@@ -372,12 +418,19 @@ pub fn decode_in(
                         status,
                         offset + icmp_field::CHECKSUM.start,
                     );
+                    let kind = body.first().copied().unwrap_or(0);
+                    let original = if quotes && is_icmp_error(v6, kind) {
+                        body.get(ICMP_ERROR_HEADER_LEN..).and_then(decode_original)
+                    } else {
+                        None
+                    };
                     result.transport = Some(Transport::Icmp(Icmp {
                         source,
                         offset,
                         v6,
                         bytes: body,
                         checksum: status,
+                        original,
                     }));
                 }
                 Err(err) => malformed(&mut result, proto, err),

@@ -11,8 +11,11 @@ mod transport;
 
 use crate::decode::{Decoded, Link, Net, Transport};
 use crate::dissect::{
-    keys, DataSource, Dissection, Field, FieldValue, FrameInfo, Layer, Problem, Protocol, Span,
+    keys, DataSource, Dissection, Field, FieldValue, FrameInfo, FrameNumber, Layer, Problem,
+    Protocol, Span,
 };
+use crate::flow::reassembly::SegmentClass;
+use crate::flow::table::{Direction, Endpoint};
 use crate::source::RawFrame;
 
 /// Settings that change how a frame is described, not how it is decoded.
@@ -30,10 +33,77 @@ impl Default for BuildConfig {
     }
 }
 
+/// What the stages after decoding learned about a frame (its TCP connection,
+/// its place in the stream), for the builder to show.
+#[derive(Clone, Debug, Default)]
+pub struct FrameContext {
+    pub tcp: Option<TcpContext>,
+}
+
+/// A TCP segment's place in its connection.
+#[derive(Clone, Debug)]
+pub struct TcpContext {
+    /// Wireshark's `tcp.stream`.
+    pub stream: u32,
+    pub direction: Direction,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub roles_guessed: bool,
+    /// What reassembly made of the segment.
+    pub class: SegmentClass,
+}
+
 /// Builds the layered model of one frame from its decoded headers.
-pub fn build(frame: &RawFrame<'_>, decoded: &Decoded<'_>, config: &BuildConfig) -> Dissection {
+pub fn build(
+    frame: &RawFrame<'_>,
+    decoded: &Decoded<'_>,
+    context: &FrameContext,
+    config: &BuildConfig,
+) -> Dissection {
     let mut layers = Vec::with_capacity(6);
     layers.push(physical::layer(frame, decoded, config));
+    stack_layers(decoded, context.tcp.as_ref(), &mut layers);
+    let problems = decoded
+        .problems
+        .iter()
+        .map(|problem| Problem {
+            severity: problem.severity,
+            key: problem.key,
+            message: problem.message.clone(),
+            layer: layers
+                .iter()
+                .rposition(|layer| layer.protocol == problem.protocol),
+            span: problem.span,
+        })
+        .collect();
+    let mut sources = vec![DataSource {
+        name: format!("Frame ({} bytes)", frame.data.len()),
+        bytes: frame.data.to_vec(),
+        frames: Vec::new(),
+    }];
+    if let Some(datagram) = &decoded.reassembled {
+        sources.push(DataSource {
+            name: format!("Reassembled IPv4 ({} bytes)", datagram.bytes.len()),
+            bytes: datagram.bytes.to_vec(),
+            frames: datagram.frames.iter().copied().map(FrameNumber).collect(),
+        });
+    }
+    Dissection {
+        frame: FrameInfo {
+            number: frame.number,
+            ts: frame.ts,
+            cap_len: frame.data.len(),
+            orig_len: frame.orig_len,
+            link_type: frame.link_type,
+        },
+        sources,
+        layers,
+        problems,
+    }
+}
+
+/// The layers from the link header up, in order, appended to `layers`.
+fn stack_layers(decoded: &Decoded<'_>, tcp_context: Option<&TcpContext>, layers: &mut Vec<Layer>) {
     match &decoded.link {
         Link::Ethernet(header) => layers.push(link::ethernet(header, decoded)),
         Link::LinuxSll(bytes) => layers.push(link::sll(bytes)),
@@ -60,50 +130,71 @@ pub fn build(frame: &RawFrame<'_>, decoded: &Decoded<'_>, config: &BuildConfig) 
         Some(Net::Arp(arp)) => layers.push(network::arp(arp)),
         None => {}
     }
+    let reassembled = decoded.reassembled.as_ref().map_or(&[][..], |r| r.bytes);
+    let bytes_of = |source: usize| {
+        if source == 1 {
+            reassembled
+        } else {
+            decoded.data
+        }
+    };
     match &decoded.transport {
         Some(Transport::Tcp(tcp)) => {
-            let wire_payload = if ip_payload_len == 0 {
+            let wire_payload = if ip_payload_len == 0 || tcp.source != 0 {
                 tcp.payload.len()
             } else {
                 tcp.payload_len(ip_payload_len)
             };
-            layers.push(transport::tcp(tcp, decoded.data, wire_payload));
+            layers.push(transport::tcp(
+                tcp,
+                bytes_of(tcp.source),
+                wire_payload,
+                tcp_context,
+            ));
         }
-        Some(Transport::Udp(udp)) => layers.push(transport::udp(udp, decoded.data)),
+        Some(Transport::Udp(udp)) => layers.push(transport::udp(udp, bytes_of(udp.source))),
         Some(Transport::Icmp(icmp)) => layers.push(transport::icmp(icmp)),
         None => {}
     }
     if let Some(rest) = decoded.rest {
         layers.push(data_layer(decoded.data, rest));
     }
-    let problems = decoded
-        .problems
-        .iter()
-        .map(|problem| Problem {
-            severity: problem.severity,
-            key: problem.key,
-            message: problem.message.clone(),
-            layer: layers
-                .iter()
-                .rposition(|layer| layer.protocol == problem.protocol),
-            span: problem.span,
+}
+
+/// The datagram quoted in an ICMP error, as fields: one group per protocol
+/// (keyed by its Wireshark name, `ip`, `udp`, ...), spans shifted to where the
+/// quote starts in the message's data source.
+pub(crate) fn quoted_fields(quoted: &Decoded<'_>, start: usize) -> Vec<Field> {
+    let mut layers = Vec::new();
+    stack_layers(quoted, None, &mut layers);
+    layers
+        .into_iter()
+        .filter(|layer| layer.protocol != Protocol::Data)
+        .map(|layer| {
+            let span = Span::new(layer.span.start + start, layer.span.end + start);
+            let mut fields = layer.fields;
+            for field in &mut fields {
+                shift(field, start);
+            }
+            with(
+                field(
+                    layer.protocol.short_name(),
+                    layer.protocol.name(),
+                    FieldValue::None,
+                    layer.summary,
+                    span,
+                    "Part of the datagram that caused this error, quoted so the sender can tell which one it was.",
+                ),
+                fields,
+            )
         })
-        .collect();
-    Dissection {
-        frame: FrameInfo {
-            number: frame.number,
-            ts: frame.ts,
-            cap_len: frame.data.len(),
-            orig_len: frame.orig_len,
-            link_type: frame.link_type,
-        },
-        sources: vec![DataSource {
-            name: format!("Frame ({} bytes)", frame.data.len()),
-            bytes: frame.data.to_vec(),
-            frames: Vec::new(),
-        }],
-        layers,
-        problems,
+        .collect()
+}
+
+fn shift(field: &mut Field, by: usize) {
+    field.span = Span::new(field.span.start + by, field.span.end + by);
+    for child in &mut field.children {
+        shift(child, by);
     }
 }
 

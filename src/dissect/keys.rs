@@ -37,6 +37,9 @@ pub mod vlan {
     pub const DEI: &str = "vlan.dei";
     pub const ID: &str = "vlan.id";
     pub const ETYPE: &str = "vlan.etype";
+    pub const AD_PRIORITY: &str = "ieee8021ad.priority";
+    pub const AD_DEI: &str = "ieee8021ad.dei";
+    pub const AD_ID: &str = "ieee8021ad.id";
 }
 
 pub mod sll {
@@ -116,6 +119,7 @@ pub mod ipv6 {
 }
 
 pub mod tcp {
+    pub const STREAM: &str = "tcp.stream";
     pub const SRCPORT: &str = "tcp.srcport";
     pub const DSTPORT: &str = "tcp.dstport";
     pub const SEQ_RAW: &str = "tcp.seq_raw";

@@ -137,8 +137,9 @@ class Relay:
             }
             self.log.write(json.dumps(line) + "\n")
 
-    def fate(self, direction, flow, seq, flags, length):
-        """Decides what happens to one data segment; returns the action name or None."""
+    def fate(self, direction, flow, seq, length):
+        """Decides what happens to one data segment; returns (action name or None, sequence
+        number relative to the connection's initial one)."""
         isn = self.isn.get(flow)
         relative = (seq - isn - 1) % (1 << 32) if isn is not None else seq
         key = (direction, relative, length)
@@ -168,7 +169,7 @@ class Relay:
                 self.isn[flow] = seq
             elif length > 0:
                 self.counts[direction]["data_segments"] += 1
-                action, relative = self.fate(direction, flow, seq, flags, length)
+                action, relative = self.fate(direction, flow, seq, length)
                 if action:
                     self.note(direction, action, relative, length)
         held = self.held[direction]

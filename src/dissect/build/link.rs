@@ -138,9 +138,20 @@ pub(crate) fn vlan(tag: &Vlan<'_>) -> Layer {
     let inner = tag.header.ether_type().0;
     let id = tci & vlan_field::VID_MASK;
     let tci_span = span_at(offset, vlan_field::TCI);
+    // Wireshark files a provider (802.1ad) tag under its own protocol name.
+    let service = tag.tpid == ether_type::VLAN_STAG;
+    let (k_priority, k_dei, k_id) = if service {
+        (
+            keys::vlan::AD_PRIORITY,
+            keys::vlan::AD_DEI,
+            keys::vlan::AD_ID,
+        )
+    } else {
+        (keys::vlan::PRIORITY, keys::vlan::DEI, keys::vlan::ID)
+    };
     let fields = vec![
         bits(
-            keys::vlan::PRIORITY,
+            k_priority,
             "Priority",
             tci,
             vlan_field::PCP_MASK,
@@ -148,7 +159,7 @@ pub(crate) fn vlan(tag: &Vlan<'_>) -> Layer {
             "Priority code point (0-7): which frames switches should send first.",
         ),
         bits(
-            keys::vlan::DEI,
+            k_dei,
             "Drop eligible",
             tci,
             vlan_field::DEI_MASK,
@@ -156,7 +167,7 @@ pub(crate) fn vlan(tag: &Vlan<'_>) -> Layer {
             "Set when this frame may be dropped first under congestion.",
         ),
         bits(
-            keys::vlan::ID,
+            k_id,
             "VLAN ID",
             tci,
             vlan_field::VID_MASK,

@@ -109,9 +109,8 @@ pub(crate) fn ipv4(ip: &Ipv4<'_>) -> Layer {
             ],
         ),
         Field {
-            value: FieldValue::UInt(frag_offset),
-            display: frag_offset.to_string(),
-            ..bits(keys::ip::FRAG_OFFSET, "Fragment offset", flags_frag, ipv4_field::FRAGMENT_MASK, at(ipv4_field::FLAGS_FRAGMENT), "Where this fragment's data goes in the original packet, in bytes (the field counts 8-byte units).")
+            display: format!("{} ({frag_offset} bytes)", frag_offset / 8),
+            ..bits(keys::ip::FRAG_OFFSET, "Fragment offset", flags_frag, ipv4_field::FRAGMENT_MASK, at(ipv4_field::FLAGS_FRAGMENT), "Where this fragment's data goes in the original packet, counted in 8-byte units.")
         },
         uint(keys::ip::TTL, "Time to live", u64::from(ttl), at(ipv4_field::TTL), "Each router lowers it by one and drops the packet at zero, so lost packets cannot loop forever."),
         protocol_field(keys::ip::PROTO, "Protocol", protocol, at(ipv4_field::PROTOCOL)),

@@ -1,11 +1,12 @@
 //! Layer 4 fields: TCP with flags and options, UDP, and ICMP/ICMPv6 summaries.
 
 use crate::decode::link::be16;
-use crate::decode::transport::{icmp_field, tcp_field, udp_field};
+use crate::decode::transport::{icmp_field, tcp_field, udp_field, ICMP_ERROR_HEADER_LEN};
 use crate::decode::{Icmp, Tcp, TcpOption, Udp};
 use crate::dissect::build::network::checksum_fields;
 use crate::dissect::build::{bits, bytes_field, field, span_at, uint, with};
-use crate::dissect::{keys, Field, FieldValue, Layer, Protocol, Span};
+use crate::dissect::{keys, Field, FieldValue, Layer, Protocol, Span, TcpContext};
+use crate::flow::table::Direction;
 
 /// The TCP flag bits in the order Wireshark lists them, with their short names.
 const FLAG_NAMES: [(u64, &str); 9] = [
@@ -226,7 +227,12 @@ fn tcp_did(flags: u16, src: u16, dst: u16, seq: u32, ack: u32, len: usize) -> St
 
 /// Builds the TCP layer; `wire_payload` counts payload bytes on the wire,
 /// including any that were not captured.
-pub(crate) fn tcp(tcp: &Tcp<'_>, data: &[u8], wire_payload: usize) -> Layer {
+pub(crate) fn tcp(
+    tcp: &Tcp<'_>,
+    data: &[u8],
+    wire_payload: usize,
+    context: Option<&TcpContext>,
+) -> Layer {
     let offset = tcp.offset;
     let header = &tcp.header;
     let bytes = header.slice();
@@ -238,7 +244,33 @@ pub(crate) fn tcp(tcp: &Tcp<'_>, data: &[u8], wire_payload: usize) -> Layer {
     let (seq, ack) = (header.sequence_number(), header.acknowledgment_number());
     let flags_span = at(tcp_field::OFFSET_FLAGS);
     let flag = |key, label, mask, explain| bits(key, label, off_flags, mask, flags_span, explain);
-    let mut fields = vec![
+    let mut fields = Vec::with_capacity(16);
+    if let Some(context) = context {
+        let roles = if context.roles_guessed {
+            " (roles guessed: no SYN seen)"
+        } else {
+            ""
+        };
+        fields.push(field(
+            keys::tcp::STREAM,
+            "Stream index",
+            FieldValue::UInt(u64::from(context.stream)),
+            format!(
+                "{} ({} {} {}{roles})",
+                context.stream,
+                context.client,
+                if context.direction == Direction::ClientToServer {
+                    "→"
+                } else {
+                    "←"
+                },
+                context.server
+            ),
+            Span::at(offset, 0),
+            "Numbers the TCP connections of the capture from 0, in order of first appearance.",
+        ));
+    }
+    fields.extend([
         uint(keys::tcp::SRCPORT, "Source port", u64::from(src), at(tcp_field::SRC_PORT), "The sending program's port; with the address it names one end of the connection."),
         uint(keys::tcp::DSTPORT, "Destination port", u64::from(dst), at(tcp_field::DST_PORT), "The receiving program's port (servers listen on well-known ones)."),
         uint(keys::tcp::SEQ_RAW, "Sequence number (raw)", u64::from(seq), at(tcp_field::SEQ), "The number of the first payload byte in this segment; SYN and FIN each use up one number."),
@@ -267,7 +299,7 @@ pub(crate) fn tcp(tcp: &Tcp<'_>, data: &[u8], wire_payload: usize) -> Layer {
             ],
         ),
         uint(keys::tcp::WINDOW_SIZE_VALUE, "Window size value", u64::from(header.window_size()), at(tcp_field::WINDOW), "How many more bytes the sender of this segment can receive (before window scaling)."),
-    ];
+    ]);
     fields.extend(checksum_fields(
         keys::tcp::CHECKSUM,
         keys::tcp::CHECKSUM_STATUS,
@@ -490,7 +522,16 @@ pub(crate) fn icmp(icmp: &Icmp<'_>) -> Layer {
             "Counts the pings, so lost ones show up.",
         ));
     }
-    let header_len = if echo { 8 } else { 4 }.min(bytes.len());
+    let quoted_start = offset + ICMP_ERROR_HEADER_LEN;
+    if let Some(original) = &icmp.original {
+        fields.extend(super::quoted_fields(original, quoted_start));
+    }
+    let header_len = if echo || icmp.original.is_some() {
+        ICMP_ERROR_HEADER_LEN
+    } else {
+        4
+    }
+    .min(bytes.len());
     Layer {
         protocol,
         source: icmp.source,

@@ -294,6 +294,9 @@ class SharedReader:
     def makefile(self, *_args, **_kwargs):
         return self.reader
 
+    def close(self):
+        self.reader.reader.close()
+
 
 def framing_of(response):
     if "chunked" in (response.getheader("Transfer-Encoding") or "").lower():
@@ -349,6 +352,8 @@ class Client:
                 data = response.read()
                 self.truth.response("recv", self.conn, "GET", path, response.status,
                                     framing_of(response), response.getheader("Content-Type"), data)
+            # The socket closes (and sends its FIN) only when its file is closed too.
+            reader.close()
 
         # 3: a chunked upload, a chunked answer and a 404 on one keep-alive connection.
         connection = self.connect()

@@ -1,0 +1,242 @@
+//! Connection tracking: every TCP segment placed in its conversation, pushed
+//! through that direction's reassembler, and its bytes mapped back to frames.
+//!
+//! The tracker owns, per connection, two [`Reassembler`]s and two
+//! [`StreamMap`]s (one per direction) and the counters `osiscope streams`
+//! reports. It hands back, for each segment, the stream chunks the segment
+//! released (in either direction: an ACK can declare a hole in the other
+//! direction lost), ready for the application decoders.
+
+use crate::dissect::Timestamp;
+use crate::flow::reassembly::{Chunk, Outcome, Reassembler, ReassemblyLimits, Segment};
+use crate::flow::seq::SeqNumber;
+use crate::flow::stream_map::StreamMap;
+use crate::flow::table::{Conversation, Direction, Endpoint, SegmentInfo, Table};
+
+/// A TCP segment as the tracker needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpSegment<'a> {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub seq: SeqNumber,
+    pub ack: SeqNumber,
+    pub syn: bool,
+    pub ack_flag: bool,
+    pub fin: bool,
+    pub rst: bool,
+    /// The captured payload bytes.
+    pub payload: &'a [u8],
+    /// Payload bytes on the wire (more than captured when cut by snaplen).
+    pub wire_len: usize,
+    /// Where the payload starts in the frame.
+    pub payload_offset: u32,
+}
+
+/// Packets and bytes one side sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirStats {
+    pub n_packets: u64,
+    /// Payload bytes on the wire, retransmissions included.
+    pub n_bytes: u64,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// What the tracker knows of one connection.
+#[derive(Debug)]
+pub struct Connection {
+    pub conversation: Conversation,
+    pub stats: [DirStats; 2],
+    pub last_frame: u64,
+    pub last_ts: Timestamp,
+    reassemblers: [Reassembler; 2],
+    maps: [StreamMap; 2],
+}
+
+impl Connection {
+    /// The provenance map of one direction.
+    pub fn map(&self, direction: Direction) -> Option<&StreamMap> {
+        self.maps.get(direction.index())
+    }
+
+    /// Mutable access to a direction's map, to prune what no PDU needs.
+    pub fn map_mut(&mut self, direction: Direction) -> Option<&mut StreamMap> {
+        self.maps.get_mut(direction.index())
+    }
+
+    /// The reassembler of one direction.
+    pub fn reassembler(&self, direction: Direction) -> Option<&Reassembler> {
+        self.reassemblers.get(direction.index())
+    }
+
+    /// Whether the three-way handshake's SYN and SYN-ACK were both seen.
+    pub fn handshake_seen(&self) -> bool {
+        self.stats.iter().all(|side| side.syn)
+    }
+}
+
+/// What one segment did.
+#[derive(Debug)]
+pub struct Step<'a> {
+    /// The connection's slot in the tracker.
+    pub slot: usize,
+    pub stream: u32,
+    pub direction: Direction,
+    pub new: bool,
+    pub outcome: Outcome,
+    /// Stream chunks released by this segment, in order per direction.
+    pub chunks: Vec<(Direction, Chunk<'a>)>,
+}
+
+/// All connections of a capture.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    limits: ReassemblyLimits,
+    table: Table,
+    connections: Vec<Connection>,
+}
+
+impl Tracker {
+    pub fn new(limits: ReassemblyLimits) -> Tracker {
+        Tracker {
+            limits,
+            ..Tracker::default()
+        }
+    }
+
+    /// Places one segment, reassembles it, and returns what it released.
+    pub fn segment<'a>(&mut self, segment: &TcpSegment<'a>) -> Option<Step<'a>> {
+        let placement = self.table.place(&SegmentInfo {
+            src: segment.src,
+            dst: segment.dst,
+            syn: segment.syn,
+            ack: segment.ack_flag,
+            frame: segment.frame,
+            ts: segment.ts,
+        });
+        if placement.new {
+            let conversation = self.table.conversation(placement.slot)?.clone();
+            let limits = self.limits;
+            self.connections.push(Connection {
+                conversation,
+                stats: [DirStats::default(); 2],
+                last_frame: segment.frame,
+                last_ts: segment.ts,
+                reassemblers: [Reassembler::new(limits), Reassembler::new(limits)],
+                maps: [StreamMap::default(), StreamMap::default()],
+            });
+        }
+        let connection = self.connections.get_mut(placement.slot)?;
+        let direction = placement.direction;
+        let here = direction.index();
+        let there = direction.reverse().index();
+        connection.last_frame = segment.frame;
+        connection.last_ts = segment.ts;
+        if let Some(stats) = connection.stats.get_mut(here) {
+            stats.n_packets += 1;
+            stats.n_bytes += segment.wire_len as u64;
+            stats.syn |= segment.syn;
+            stats.fin |= segment.fin;
+            stats.rst |= segment.rst;
+        }
+        let mut chunks = Vec::new();
+        let outcome = match connection.reassemblers.get_mut(here) {
+            Some(reassembler) => reassembler.push(
+                Segment {
+                    seq: segment.seq,
+                    syn: segment.syn,
+                    fin: segment.fin,
+                    rst: segment.rst,
+                    payload: segment.payload,
+                    frame: segment.frame,
+                    payload_offset: segment.payload_offset,
+                },
+                |chunk| chunks.push((direction, chunk)),
+            ),
+            None => return None,
+        };
+        if segment.ack_flag && !segment.rst {
+            if let Some(peer) = connection.reassemblers.get_mut(there) {
+                peer.peer_ack(segment.ack, |chunk| {
+                    chunks.push((direction.reverse(), chunk))
+                });
+            }
+        }
+        for (dir, chunk) in &chunks {
+            if let (
+                Chunk::Data {
+                    stream_offset,
+                    bytes,
+                    frame,
+                    frame_offset,
+                },
+                Some(map),
+            ) = (chunk, connection.maps.get_mut(dir.index()))
+            {
+                map.record(*stream_offset, bytes.len() as u64, *frame, *frame_offset);
+            }
+        }
+        let ended = connection.stats.iter().all(|side| side.fin)
+            || connection.stats.iter().any(|side| side.rst);
+        let stream = connection.conversation.index;
+        if ended {
+            self.table.finish(placement.slot);
+        }
+        Some(Step {
+            slot: placement.slot,
+            stream,
+            direction,
+            new: placement.new,
+            outcome,
+            chunks,
+        })
+    }
+
+    /// Ends every connection: releases what reassemblers still hold, with gaps
+    /// for holes that never filled. Returns `(slot, direction, chunk)`.
+    pub fn finish(&mut self) -> Vec<(usize, Direction, Chunk<'static>)> {
+        let mut out = Vec::new();
+        for (slot, connection) in self.connections.iter_mut().enumerate() {
+            for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+                let mut released = Vec::new();
+                if let Some(reassembler) = connection.reassemblers.get_mut(direction.index()) {
+                    reassembler.finish(|chunk| released.push(chunk.into_owned()));
+                }
+                for chunk in released {
+                    if let (
+                        Chunk::Data {
+                            stream_offset,
+                            bytes,
+                            frame,
+                            frame_offset,
+                        },
+                        Some(map),
+                    ) = (&chunk, connection.maps.get_mut(direction.index()))
+                    {
+                        map.record(*stream_offset, bytes.len() as u64, *frame, *frame_offset);
+                    }
+                    out.push((slot, direction, chunk));
+                }
+            }
+        }
+        out
+    }
+
+    /// A connection by slot.
+    pub fn connection(&self, slot: usize) -> Option<&Connection> {
+        self.connections.get(slot)
+    }
+
+    /// A connection by slot, mutable.
+    pub fn connection_mut(&mut self, slot: usize) -> Option<&mut Connection> {
+        self.connections.get_mut(slot)
+    }
+
+    /// Every connection, in stream-index order.
+    pub fn connections(&self) -> &[Connection] {
+        &self.connections
+    }
+}
