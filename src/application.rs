@@ -1,11 +1,13 @@
 //! Layer 5 to 7 decoders. They run on reassembled TCP byte streams, never on
 //! single packets, and report what they found with stream offsets.
 //!
+//! - [`conversation`]: one connection's protocol, chosen from its first bytes, and its decoders.
 //! - [`http`]: HTTP/1.1 heads and bodies (Content-Length, chunked, SSE), Upgrade and CONNECT.
 //! - [`handshake`]: the WebSocket opening handshake checked against RFC 6455 §4.
 //! - [`websocket`]: frames, masking, messages, close codes, permessage-deflate, RFC checks.
 //! - [`tls`]: the TLS record layer (no decryption): records, handshake types, SNI, ALPN.
 
+pub mod conversation;
 pub mod handshake;
 pub mod http;
 pub mod tls;

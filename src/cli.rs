@@ -23,6 +23,20 @@ pub struct Cli {
 pub enum Command {
     /// Print every frame, layer by layer (like `tshark -V`, grouped by OSI layer).
     Dump(DumpArgs),
+    /// Print every WebSocket message: one line each, in capture order.
+    Messages(MessagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MessagesArgs {
+    /// The capture file (pcap or pcapng; `-` reads standard input).
+    pub file: PathBuf,
+    /// One JSON object per message per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// With --json: add the payload, base64-encoded, as `payload_b64`.
+    #[arg(long, requires = "json")]
+    pub payload: bool,
 }
 
 #[derive(Debug, Args)]

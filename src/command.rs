@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, DumpArgs};
+use crate::cli::{Cli, Command, DumpArgs, MessagesArgs};
 use crate::dissect::BuildConfig;
 use crate::pipeline::Pipeline;
 use crate::source::{FileSource, Source};
@@ -21,6 +21,7 @@ pub const FIRST_CAPTURE: &str = "captures/ws-basic.pcapng";
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Dump(args)) => dump(&args),
+        Some(Command::Messages(args)) => messages(&args),
         None => {
             let file = match cli.file {
                 Some(file) => file,
@@ -74,6 +75,42 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
             view::text::write_frame(&mut out, &dissection)?;
             view::text::write_unplaced_problems(&mut out, &dissection)?;
         }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `osiscope messages`: every WebSocket message, streamed as text or JSON lines.
+fn messages(args: &MessagesArgs) -> Result<ExitCode> {
+    let mut source = FileSource::open(&args.file)?;
+    let mut pipeline = Pipeline::default();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let write = |out: &mut BufWriter<io::StdoutLock<'_>>, message: &crate::dissect::WsMessage| {
+        if args.json {
+            view::messages::write_json(out, message, args.payload)
+        } else {
+            view::messages::write_text(out, message)
+        }
+    };
+    loop {
+        let frame = match source.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(err) => {
+                for message in pipeline.finish() {
+                    write(&mut out, &message)?;
+                }
+                out.flush()?;
+                return Err(err.into());
+            }
+        };
+        for message in pipeline.process(&frame, false).messages {
+            write(&mut out, &message)?;
+        }
+    }
+    for message in pipeline.finish() {
+        write(&mut out, &message)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -16,11 +16,13 @@
 
 pub mod build;
 pub mod keys;
+pub mod message;
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use build::{build, BuildConfig, FrameContext, TcpContext};
+pub use message::WsMessage;
 
 /// A frame's position in its capture: 1-based, exactly as Wireshark counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

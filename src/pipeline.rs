@@ -6,11 +6,18 @@
 
 use std::net::IpAddr;
 
+use crate::application::conversation::{AppEvent, AppProtocol, Conversation, DirEvent};
+use crate::application::websocket::message::Event as WsEvent;
+use crate::application::websocket::opcode::{Data, OpCode};
 use crate::decode::defrag::{
     DefragKey, DefragLimits, DefragOutcome, Defragmenter, Expired, Fragment,
 };
 use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, Transport};
-use crate::dissect::{self, BuildConfig, Dissection, FrameContext, Protocol, Severity, TcpContext};
+use crate::dissect::{
+    self, BuildConfig, Dissection, FrameContext, FrameNumber, Protocol, Severity, TcpContext,
+    Timestamp, WsMessage,
+};
+use crate::flow::reassembly::Chunk;
 use crate::flow::reassembly::ReassemblyLimits;
 use crate::flow::seq::SeqNumber;
 use crate::flow::table::Endpoint;
@@ -23,6 +30,31 @@ pub struct Pipeline {
     config: BuildConfig,
     defrag: Defragmenter,
     tracker: Tracker,
+    /// The application layer of each connection, by tracker slot.
+    apps: Vec<App>,
+}
+
+/// The application state of one connection, and bookkeeping for its messages.
+#[derive(Debug, Default)]
+struct App {
+    conversation: Conversation,
+    /// Per direction: where the oldest frame an unfinished message still
+    /// needs starts, so provenance before it can be forgotten.
+    message_start: [Option<u64>; 2],
+    /// Per direction: problems of messages not yet finished (bounded).
+    pending_problems: [Vec<(Option<u64>, String)>; 2],
+}
+
+/// The most problems kept per direction for messages still being assembled.
+const MAX_PENDING_PROBLEMS: usize = 64;
+
+/// What one frame produced.
+#[derive(Debug, Default)]
+pub struct FrameOutput {
+    /// The layered model, when asked for.
+    pub dissection: Option<Dissection>,
+    /// WebSocket messages this frame finished.
+    pub messages: Vec<WsMessage>,
 }
 
 impl Default for Pipeline {
@@ -37,11 +69,30 @@ impl Pipeline {
             config,
             defrag: Defragmenter::new(DefragLimits::default()),
             tracker: Tracker::new(ReassemblyLimits::default()),
+            apps: Vec::new(),
         }
     }
 
     /// Decodes one frame into the layered model.
     pub fn dissect(&mut self, frame: &RawFrame<'_>) -> Dissection {
+        let output = self.process(frame, true);
+        match output.dissection {
+            Some(dissection) => dissection,
+            None => self.dissect_fallback(frame),
+        }
+    }
+
+    fn dissect_fallback(&self, frame: &RawFrame<'_>) -> Dissection {
+        dissect::build(
+            frame,
+            &decode_frame(frame),
+            &FrameContext::default(),
+            &self.config,
+        )
+    }
+
+    /// Runs every stage for one frame; builds the model only when `model` is set.
+    pub fn process(&mut self, frame: &RawFrame<'_>, model: bool) -> FrameOutput {
         let datagram: Vec<u8>;
         let mut decoded = decode_frame(frame);
         if let Some((payload, frames)) = self.defragment(frame, &mut decoded) {
@@ -49,20 +100,183 @@ impl Pipeline {
             decoded.attach_reassembled(&datagram, frames);
         }
         let step = self.track(frame, &decoded);
-        let context = FrameContext {
-            tcp: step.as_ref().and_then(|step| {
-                let conversation = &self.tracker.connection(step.slot)?.conversation;
-                Some(TcpContext {
-                    stream: step.stream,
-                    direction: step.direction,
-                    client: conversation.client,
-                    server: conversation.server,
-                    roles_guessed: conversation.roles_guessed,
-                    class: step.outcome.class,
-                })
-            }),
+        let mut output = FrameOutput::default();
+        if let Some(step) = &step {
+            let events = self.feed_application(step);
+            output.messages = self.collect_messages(step.slot, &events, frame.ts);
+        }
+        if model {
+            let context = FrameContext {
+                tcp: step.as_ref().and_then(|step| {
+                    let conversation = &self.tracker.connection(step.slot)?.conversation;
+                    Some(TcpContext {
+                        stream: step.stream,
+                        direction: step.direction,
+                        client: conversation.client,
+                        server: conversation.server,
+                        roles_guessed: conversation.roles_guessed,
+                        class: step.outcome.class,
+                    })
+                }),
+            };
+            output.dissection = Some(dissect::build(frame, &decoded, &context, &self.config));
+        }
+        output
+    }
+
+    /// Hands the stream chunks a segment released to its connection's
+    /// application decoders.
+    fn feed_application(&mut self, step: &Step<'_>) -> Vec<DirEvent> {
+        while self.apps.len() <= step.slot {
+            self.apps.push(App::default());
+        }
+        let Some(app) = self.apps.get_mut(step.slot) else {
+            return Vec::new();
         };
-        dissect::build(frame, &decoded, &context, &self.config)
+        let mut events = Vec::new();
+        for (direction, chunk) in &step.chunks {
+            match chunk {
+                Chunk::Data {
+                    stream_offset,
+                    bytes,
+                    ..
+                } => {
+                    events.extend(app.conversation.feed(*direction, *stream_offset, bytes));
+                }
+                Chunk::Gap { len, .. } => events.extend(app.conversation.gap(*direction, *len)),
+                Chunk::Fin { .. } => {}
+            }
+        }
+        events
+    }
+
+    /// Turns finished WebSocket messages into records, and forgets
+    /// provenance no unfinished message needs.
+    fn collect_messages(
+        &mut self,
+        slot: usize,
+        events: &[DirEvent],
+        ts: Timestamp,
+    ) -> Vec<WsMessage> {
+        let mut out = Vec::new();
+        let (Some(app), Some(connection)) =
+            (self.apps.get_mut(slot), self.tracker.connection_mut(slot))
+        else {
+            return out;
+        };
+        let guessed = matches!(
+            app.conversation.protocol(),
+            AppProtocol::WebSocket { guessed: true }
+        );
+        for event in events {
+            let dir = event.direction.index();
+            let AppEvent::WebSocket(ws) = &event.event else {
+                continue;
+            };
+            match ws {
+                WsEvent::FrameStart(start) => {
+                    let data = matches!(start.header.opcode, OpCode::Data(_));
+                    if let Some(pin) = app.message_start.get_mut(dir) {
+                        if data
+                            && pin.is_none()
+                            && start.header.opcode != OpCode::Data(Data::Continue)
+                        {
+                            *pin = Some(start.header_range.start);
+                        }
+                        if pin.is_none() {
+                            if let Some(map) = connection.map_mut(event.direction) {
+                                map.prune_before(start.header_range.start);
+                            }
+                        }
+                    }
+                }
+                WsEvent::Problem(problem) => {
+                    if let Some(list) = app.pending_problems.get_mut(dir) {
+                        if list.len() < MAX_PENDING_PROBLEMS {
+                            list.push((problem.message_index, problem.kind.to_string()));
+                        }
+                    }
+                }
+                WsEvent::Message(message) => {
+                    let control = message.opcode.is_control();
+                    let map = connection.map(event.direction);
+                    let mut frames: Vec<u64> = Vec::new();
+                    for frame in &message.frames {
+                        if let Some(map) = map {
+                            frames.extend(
+                                map.frames_in(frame.header_range.start..frame.payload_range.end),
+                            );
+                        }
+                    }
+                    frames.sort_unstable();
+                    frames.dedup();
+                    let problems: Vec<String> = app
+                        .pending_problems
+                        .get_mut(dir)
+                        .map(|list| {
+                            let (mine, rest): (Vec<_>, Vec<_>) = list
+                                .drain(..)
+                                .partition(|(index, _)| *index == Some(message.index));
+                            *list = rest;
+                            mine.into_iter().map(|(_, text)| text).collect()
+                        })
+                        .unwrap_or_default();
+                    let close = message.close.as_ref();
+                    // Uncompressed, the announced frame lengths give the
+                    // message's length even where bytes were not captured.
+                    let announced: u64 = message
+                        .frames
+                        .iter()
+                        .map(|frame| {
+                            frame
+                                .payload_range
+                                .end
+                                .saturating_sub(frame.payload_range.start)
+                        })
+                        .sum();
+                    let len = if message.complete || message.compressed {
+                        message.len
+                    } else {
+                        announced.max(message.len)
+                    };
+                    let mut problems = problems;
+                    if !message.complete {
+                        problems.push(format!(
+                            "incomplete: {} of {} payload bytes were captured",
+                            message.payload.len(),
+                            len
+                        ));
+                    }
+                    out.push(WsMessage {
+                        stream: connection.conversation.index,
+                        client: connection.conversation.client,
+                        server: connection.conversation.server,
+                        direction: event.direction,
+                        opcode: message.opcode.name().into_owned(),
+                        ts,
+                        len,
+                        payload: message.payload.clone(),
+                        payload_complete: message.payload_complete,
+                        frames: frames.into_iter().map(FrameNumber).collect(),
+                        compressed: message.compressed,
+                        close_code: close.and_then(|body| body.code).map(|code| code.0),
+                        close_reason: close
+                            .filter(|body| body.code.is_some())
+                            .map(|body| body.reason_lossy().into_owned()),
+                        complete: message.complete,
+                        problems,
+                        guessed,
+                    });
+                    if !control {
+                        if let Some(pin) = app.message_start.get_mut(dir) {
+                            *pin = None;
+                        }
+                    }
+                }
+                WsEvent::Frame(_) => {}
+            }
+        }
+        out
     }
 
     /// The connection tracker, for summaries of every TCP connection.
@@ -70,10 +284,59 @@ impl Pipeline {
         &self.tracker
     }
 
-    /// Ends the capture: what is still held is released.
-    pub fn finish(&mut self) {
+    /// Ends the capture: what reassembly still holds is released and the
+    /// application decoders are finished; returns the messages that ends.
+    pub fn finish(&mut self) -> Vec<WsMessage> {
         let _ = self.defrag.finish();
-        let _ = self.tracker.finish();
+        let chunks = self.tracker.finish();
+        let mut per_slot: Vec<Vec<DirEvent>> = Vec::new();
+        for (slot, direction, chunk) in &chunks {
+            while self.apps.len() <= *slot {
+                self.apps.push(App::default());
+            }
+            while per_slot.len() <= *slot {
+                per_slot.push(Vec::new());
+            }
+            let (Some(app), Some(events)) = (self.apps.get_mut(*slot), per_slot.get_mut(*slot))
+            else {
+                continue;
+            };
+            match chunk {
+                Chunk::Data {
+                    stream_offset,
+                    bytes,
+                    ..
+                } => {
+                    events.extend(app.conversation.feed(*direction, *stream_offset, bytes));
+                }
+                Chunk::Gap { len, .. } => events.extend(app.conversation.gap(*direction, *len)),
+                Chunk::Fin { .. } => {}
+            }
+        }
+        let mut messages = Vec::new();
+        for slot in 0..self.apps.len() {
+            let mut events = per_slot
+                .get_mut(slot)
+                .map(std::mem::take)
+                .unwrap_or_default();
+            if let Some(app) = self.apps.get_mut(slot) {
+                events.extend(app.conversation.finish());
+            }
+            let ts = self
+                .tracker
+                .connection(slot)
+                .map(|c| c.last_ts)
+                .unwrap_or_default();
+            messages.extend(self.collect_messages(slot, &events, ts));
+        }
+        messages
+    }
+
+    /// The application protocol of a connection, by tracker slot.
+    pub fn app_protocol(&self, slot: usize) -> AppProtocol {
+        self.apps
+            .get(slot)
+            .map_or(AppProtocol::Unknown, |app| app.conversation.protocol())
     }
 
     /// Feeds an IPv4 fragment to the defragmenter; returns the datagram's

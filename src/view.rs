@@ -5,6 +5,7 @@
 //! [`sanitize`] before it is printed.
 
 pub mod json;
+pub mod messages;
 pub mod sanitize;
 pub mod text;
 pub mod time;

@@ -63,3 +63,38 @@ impl<'a> Input<'a> {
         self.take(self.data.len())
     }
 }
+
+/// The bytes of one stream direction fed so far, by stream offset, so that
+/// targets can compare what a parser reports against the real bytes.
+#[derive(Default)]
+pub struct Stream {
+    pieces: std::collections::BTreeMap<u64, Vec<u8>>,
+}
+
+impl Stream {
+    /// Records `bytes` at `offset`; callers record every byte once.
+    pub fn record(&mut self, offset: u64, bytes: &[u8]) {
+        if !bytes.is_empty() && offset.checked_add(bytes.len() as u64).is_some() {
+            self.pieces.insert(offset, bytes.to_vec());
+        }
+    }
+
+    /// The bytes at `start..end`, if every one of them was recorded. Ranges
+    /// that reach `u64::MAX` were cut by saturation and are never known.
+    pub fn get(&self, start: u64, end: u64) -> Option<Vec<u8>> {
+        if end == u64::MAX {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut at = start;
+        while at < end {
+            let (&piece_start, piece) = self.pieces.range(..=at).next_back()?;
+            let from = usize::try_from(at - piece_start).ok()?;
+            let rest = piece.get(from..).filter(|rest| !rest.is_empty())?;
+            let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(rest.len());
+            out.extend_from_slice(&rest[..want]);
+            at += want as u64;
+        }
+        Some(out)
+    }
+}

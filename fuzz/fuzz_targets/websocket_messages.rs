@@ -31,6 +31,8 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 
+use common::Stream;
+
 use libfuzzer_sys::fuzz_target;
 use osiscope::application::websocket::message::{Config, Event, Limits, MessageAssembler};
 use osiscope::application::websocket::opcode::{Data, OpCode};
@@ -54,39 +56,6 @@ const SMALL: Limits = Limits {
     max_message_frames: 4,
     max_resync_scan_len: 256,
 };
-
-/// The stream bytes fed so far, by stream offset (pieces never overlap).
-#[derive(Default)]
-struct Stream {
-    pieces: BTreeMap<u64, Vec<u8>>,
-}
-
-impl Stream {
-    fn record(&mut self, offset: u64, bytes: &[u8]) {
-        if !bytes.is_empty() && offset.checked_add(bytes.len() as u64).is_some() {
-            self.pieces.insert(offset, bytes.to_vec());
-        }
-    }
-
-    /// The bytes at `start..end`, if every one of them was fed.
-    /// Ranges that reach `u64::MAX` were cut by saturation and are never known.
-    fn get(&self, start: u64, end: u64) -> Option<Vec<u8>> {
-        if end == u64::MAX {
-            return None;
-        }
-        let mut out = Vec::new();
-        let mut at = start;
-        while at < end {
-            let (&piece_start, piece) = self.pieces.range(..=at).next_back()?;
-            let from = usize::try_from(at - piece_start).ok()?;
-            let rest = piece.get(from..).filter(|rest| !rest.is_empty())?;
-            let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(rest.len());
-            out.extend_from_slice(&rest[..want]);
-            at += want as u64;
-        }
-        Some(out)
-    }
-}
 
 struct Checker {
     limits: Limits,

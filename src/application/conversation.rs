@@ -1,0 +1,672 @@
+//! One TCP connection's application layer: which protocol it speaks, and the
+//! decoders for both directions, driven by the reassembled byte streams.
+//!
+//! A connection starts undecided. Its first bytes choose: an HTTP request or
+//! response line means HTTP; a TLS record header means TLS; a frame that
+//! fits WebSocket's rules (masked from the client, unmasked from the
+//! server) means a WebSocket connection picked up mid-stream, marked as
+//! guessed. HTTP can turn into WebSocket: after a request asking for the
+//! Upgrade, the client's following bytes are held until the server answers;
+//! `101 Switching Protocols` hands both directions to WebSocket decoders
+//! configured from the handshake (permessage-deflate), any other answer
+//! hands the held bytes back to HTTP.
+
+use std::collections::VecDeque;
+
+use crate::application::handshake::{self, Report, Verdict};
+use crate::application::http::{self, Head, MessageKind};
+use crate::application::tls;
+use crate::application::websocket::frame::FrameHeader;
+use crate::application::websocket::message::{self, Config, MessageAssembler};
+use crate::application::websocket::opcode::{Data, OpCode};
+use crate::application::websocket::Sender;
+use crate::flow::Direction;
+
+/// The most client bytes held while the server's answer to an Upgrade is awaited.
+pub const MAX_HELD_LEN: usize = 64 * 1024;
+
+/// What a connection turned out to carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppProtocol {
+    /// Nothing decided yet (no payload seen).
+    Unknown,
+    Http,
+    /// WebSocket; `guessed` when the opening handshake was not captured.
+    WebSocket {
+        guessed: bool,
+    },
+    Tls,
+    /// Bytes no decoder recognised.
+    Data,
+}
+
+impl AppProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProtocol::Unknown => "none",
+            AppProtocol::Http => "http",
+            AppProtocol::WebSocket { guessed: false } => "websocket",
+            AppProtocol::WebSocket { guessed: true } => "websocket (guessed)",
+            AppProtocol::Tls => "tls",
+            AppProtocol::Data => "data",
+        }
+    }
+}
+
+/// Something a direction's decoder found.
+#[derive(Clone, Debug)]
+pub enum AppEvent {
+    Http(http::Event),
+    /// The WebSocket opening handshake, checked (once the response is seen).
+    Handshake(Box<Report>),
+    WebSocket(message::Event),
+    Tls(tls::Event),
+    /// The connection was recognised as WebSocket without its handshake.
+    Guessed {
+        compressed: bool,
+    },
+}
+
+/// An event and the direction whose bytes produced it.
+#[derive(Clone, Debug)]
+pub struct DirEvent {
+    pub direction: Direction,
+    pub event: AppEvent,
+}
+
+/// Client bytes held after an Upgrade request, until the server answers.
+#[derive(Debug)]
+struct Held {
+    at: u64,
+    bytes: Vec<u8>,
+    overflowed: bool,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Undecided,
+    Http {
+        requests: Box<http::Parser>,
+        responses: Box<http::Parser>,
+        /// Requests asking for a WebSocket Upgrade, oldest first, not yet answered.
+        upgrades: VecDeque<Head>,
+        held: Option<Held>,
+        /// Per direction: a hole was met, so the next bytes may be WebSocket
+        /// frames whose handshake was lost (a snapshot length cut the 101).
+        after_gap: [bool; 2],
+    },
+    WebSocket {
+        /// Indexed by [`Direction::index`]; created at a direction's first byte.
+        assemblers: [Option<MessageAssembler>; 2],
+        /// How each direction's assembler is set up.
+        configs: [Config; 2],
+    },
+    Tls(Box<[tls::Decoder; 2]>),
+    Opaque,
+}
+
+/// The application layer of one connection.
+#[derive(Debug)]
+pub struct Conversation {
+    phase: Phase,
+    protocol: AppProtocol,
+    /// The handshake's report, once checked.
+    handshake: Option<Box<Report>>,
+}
+
+impl Default for Conversation {
+    fn default() -> Self {
+        Conversation {
+            phase: Phase::Undecided,
+            protocol: AppProtocol::Unknown,
+            handshake: None,
+        }
+    }
+}
+
+impl Conversation {
+    /// What the connection carries, as far as is known.
+    pub fn protocol(&self) -> AppProtocol {
+        self.protocol
+    }
+
+    /// The checked opening handshake, if one was seen.
+    pub fn handshake(&self) -> Option<&Report> {
+        self.handshake.as_deref()
+    }
+
+    /// Feeds stream bytes of one direction, starting at `stream_offset`.
+    pub fn feed(
+        &mut self,
+        direction: Direction,
+        stream_offset: u64,
+        bytes: &[u8],
+    ) -> Vec<DirEvent> {
+        let mut out = Vec::new();
+        if bytes.is_empty() {
+            return out;
+        }
+        if matches!(self.phase, Phase::Undecided) {
+            self.decide(direction, bytes, &mut out);
+        }
+        self.dispatch(direction, stream_offset, bytes, &mut out);
+        out
+    }
+
+    /// Tells one direction's decoder that `len` bytes were never captured.
+    pub fn gap(&mut self, direction: Direction, len: u64) -> Vec<DirEvent> {
+        let events: Vec<AppEvent> = match &mut self.phase {
+            Phase::Http {
+                requests,
+                responses,
+                held,
+                after_gap,
+                ..
+            } => {
+                if let Some(flag) = after_gap.get_mut(direction.index()) {
+                    *flag = true;
+                }
+                if direction == Direction::ClientToServer {
+                    if let Some(held) = held {
+                        held.overflowed = true;
+                        Vec::new()
+                    } else {
+                        requests.gap(len).into_iter().map(AppEvent::Http).collect()
+                    }
+                } else {
+                    responses.gap(len).into_iter().map(AppEvent::Http).collect()
+                }
+            }
+            Phase::WebSocket { assemblers, .. } => assemblers
+                .get_mut(direction.index())
+                .and_then(Option::as_mut)
+                .map(|assembler| assembler.gap(len))
+                .unwrap_or_default()
+                .into_iter()
+                .map(AppEvent::WebSocket)
+                .collect(),
+            Phase::Tls(decoders) => decoders
+                .get_mut(direction.index())
+                .map(|decoder| decoder.gap(len))
+                .unwrap_or_default()
+                .into_iter()
+                .map(AppEvent::Tls)
+                .collect(),
+            Phase::Undecided | Phase::Opaque => Vec::new(),
+        };
+        tag(direction, events)
+    }
+
+    /// Ends both directions: unfinished messages are reported.
+    pub fn finish(&mut self) -> Vec<DirEvent> {
+        let mut out = Vec::new();
+        match std::mem::replace(&mut self.phase, Phase::Opaque) {
+            Phase::Http {
+                mut requests,
+                mut responses,
+                ..
+            } => {
+                out.extend(tag(
+                    Direction::ClientToServer,
+                    requests.finish().into_iter().map(AppEvent::Http).collect(),
+                ));
+                out.extend(tag(
+                    Direction::ServerToClient,
+                    responses.finish().into_iter().map(AppEvent::Http).collect(),
+                ));
+            }
+            Phase::WebSocket { assemblers, .. } => {
+                let [c2s, s2c] = assemblers;
+                for (direction, assembler) in [
+                    (Direction::ClientToServer, c2s),
+                    (Direction::ServerToClient, s2c),
+                ] {
+                    if let Some(assembler) = assembler {
+                        out.extend(tag(
+                            direction,
+                            assembler
+                                .finish()
+                                .into_iter()
+                                .map(AppEvent::WebSocket)
+                                .collect(),
+                        ));
+                    }
+                }
+            }
+            Phase::Tls(decoders) => {
+                let [mut c2s, mut s2c] = *decoders;
+                out.extend(tag(
+                    Direction::ClientToServer,
+                    c2s.finish().into_iter().map(AppEvent::Tls).collect(),
+                ));
+                out.extend(tag(
+                    Direction::ServerToClient,
+                    s2c.finish().into_iter().map(AppEvent::Tls).collect(),
+                ));
+            }
+            Phase::Undecided | Phase::Opaque => {}
+        }
+        out
+    }
+
+    /// Chooses the protocol from the first bytes seen.
+    fn decide(&mut self, direction: Direction, bytes: &[u8], out: &mut Vec<DirEvent>) {
+        if looks_like_http(bytes) {
+            self.protocol = AppProtocol::Http;
+            // Mid-stream pickups start the other direction where it is first seen.
+            self.phase = Phase::Http {
+                requests: Box::new(http::Parser::new(
+                    MessageKind::Request,
+                    http::Limits::default(),
+                )),
+                responses: Box::new(http::Parser::new(
+                    MessageKind::Response,
+                    http::Limits::default(),
+                )),
+                upgrades: VecDeque::new(),
+                held: None,
+                after_gap: [false; 2],
+            };
+        } else if tls::looks_like_tls(bytes) {
+            self.protocol = AppProtocol::Tls;
+            self.phase = Phase::Tls(Box::new([
+                tls::Decoder::new(tls::Limits::default()),
+                tls::Decoder::new(tls::Limits::default()),
+            ]));
+        } else if let Some(header) = plausible_frame(bytes) {
+            self.guess_websocket(direction, header.mask.is_some(), header.rsv1, out);
+        } else {
+            self.protocol = AppProtocol::Data;
+            self.phase = Phase::Opaque;
+        }
+    }
+
+    /// Switches the connection to WebSocket without a handshake: the sender
+    /// of a masked frame is the client; RSV1 on a data frame can only mean
+    /// permessage-deflate, whose parameters are then unknown (defaults assumed).
+    fn guess_websocket(
+        &mut self,
+        direction: Direction,
+        masked: bool,
+        compressed: bool,
+        out: &mut Vec<DirEvent>,
+    ) {
+        self.protocol = AppProtocol::WebSocket { guessed: true };
+        let config = |sender| {
+            let plain = Config::new(sender);
+            if compressed {
+                Config::negotiated(sender, Some("permessage-deflate")).unwrap_or(plain)
+            } else {
+                plain
+            }
+        };
+        let sender = if masked {
+            Sender::Client
+        } else {
+            Sender::Server
+        };
+        let other = if sender == Sender::Client {
+            Sender::Server
+        } else {
+            Sender::Client
+        };
+        let configs = if direction == Direction::ClientToServer {
+            [config(sender), config(other)]
+        } else {
+            [config(other), config(sender)]
+        };
+        self.phase = Phase::WebSocket {
+            assemblers: [None, None],
+            configs,
+        };
+        out.push(DirEvent {
+            direction,
+            event: AppEvent::Guessed { compressed },
+        });
+    }
+
+    fn dispatch(
+        &mut self,
+        direction: Direction,
+        stream_offset: u64,
+        bytes: &[u8],
+        out: &mut Vec<DirEvent>,
+    ) {
+        match &mut self.phase {
+            Phase::Http { .. } => self.feed_http(direction, stream_offset, bytes, out),
+            Phase::WebSocket {
+                assemblers,
+                configs,
+            } => {
+                let config = configs.get(direction.index()).copied();
+                if let (Some(slot), Some(config)) = (assemblers.get_mut(direction.index()), config)
+                {
+                    let assembler =
+                        slot.get_or_insert_with(|| MessageAssembler::new(config, stream_offset));
+                    out.extend(tag(
+                        direction,
+                        assembler
+                            .feed(bytes, stream_offset)
+                            .into_iter()
+                            .map(AppEvent::WebSocket)
+                            .collect(),
+                    ));
+                }
+            }
+            Phase::Tls(decoders) => {
+                if let Some(decoder) = decoders.get_mut(direction.index()) {
+                    out.extend(tag(
+                        direction,
+                        decoder
+                            .feed(bytes, stream_offset)
+                            .into_iter()
+                            .map(AppEvent::Tls)
+                            .collect(),
+                    ));
+                }
+            }
+            Phase::Undecided | Phase::Opaque => {}
+        }
+    }
+
+    fn feed_http(
+        &mut self,
+        direction: Direction,
+        stream_offset: u64,
+        bytes: &[u8],
+        out: &mut Vec<DirEvent>,
+    ) {
+        let Phase::Http {
+            requests,
+            responses,
+            upgrades,
+            held,
+            after_gap,
+        } = &mut self.phase
+        else {
+            return;
+        };
+        // After a hole, frames of a WebSocket connection whose handshake was
+        // cut away show up where HTTP lost its footing.
+        if after_gap.get(direction.index()).copied().unwrap_or(false) && !looks_like_http(bytes) {
+            if let Some(header) = plausible_frame(bytes) {
+                let from_client = header.mask.is_some();
+                if from_client == (direction == Direction::ClientToServer) {
+                    self.guess_websocket(direction, from_client, header.rsv1, out);
+                    self.dispatch(direction, stream_offset, bytes, out);
+                    return;
+                }
+            }
+        }
+        if direction == Direction::ClientToServer {
+            if let Some(held) = held {
+                hold(held, bytes);
+                return;
+            }
+            let events = requests.feed(bytes, stream_offset);
+            for event in &events {
+                match event {
+                    http::Event::Head(head) => {
+                        if let Some(method) = head.method() {
+                            let _ = responses.expect_response_to(method);
+                        }
+                        if head.has_token("upgrade", "websocket") {
+                            upgrades.push_back(head.clone());
+                        }
+                    }
+                    http::Event::AwaitingSwitch { at, .. } => {
+                        let skip =
+                            usize::try_from(at.saturating_sub(stream_offset)).unwrap_or(usize::MAX);
+                        let mut new = Held {
+                            at: *at,
+                            bytes: Vec::new(),
+                            overflowed: false,
+                        };
+                        hold(&mut new, bytes.get(skip..).unwrap_or(&[]));
+                        *held = Some(new);
+                    }
+                    _ => {}
+                }
+            }
+            out.extend(tag(
+                direction,
+                events.into_iter().map(AppEvent::Http).collect(),
+            ));
+            return;
+        }
+        let events = responses.feed(bytes, stream_offset);
+        let mut switch: Option<u64> = None;
+        let mut refused = false;
+        for event in &events {
+            match event {
+                http::Event::Head(head) => {
+                    let upgrade_answer = head
+                        .status()
+                        .is_some_and(|status| status >= 101 && status != 100);
+                    if upgrade_answer {
+                        if let Some(request) = upgrades.pop_front() {
+                            let report = Box::new(handshake::check(&request, Some(head)));
+                            refused =
+                                !matches!(report.verdict, Verdict::Accepted | Verdict::Failed);
+                            self.handshake = Some(report.clone());
+                            out.push(DirEvent {
+                                direction,
+                                event: AppEvent::Handshake(report),
+                            });
+                        }
+                    }
+                }
+                http::Event::SwitchedProtocols { at, protocol }
+                    if protocol.to_ascii_lowercase().contains("websocket") =>
+                {
+                    switch = Some(*at);
+                }
+                _ => {}
+            }
+        }
+        out.extend(tag(
+            direction,
+            events.into_iter().map(AppEvent::Http).collect(),
+        ));
+        if refused && held.is_some() {
+            *held = None;
+            out.extend(tag(
+                Direction::ClientToServer,
+                requests.resume().into_iter().map(AppEvent::Http).collect(),
+            ));
+        }
+        let Some(at) = switch else {
+            return;
+        };
+        // Both directions become WebSocket, configured by the handshake.
+        let extensions = self
+            .handshake
+            .as_ref()
+            .and_then(|report| report.extensions.clone());
+        let config = |sender| {
+            Config::negotiated(sender, extensions.as_deref())
+                .unwrap_or_else(|_| Config::new(sender))
+        };
+        let held = held.take();
+        let client_at = held.as_ref().map_or(requests.next_offset(), |held| held.at);
+        let _ = requests.switch_at(client_at);
+        let mut c2s = MessageAssembler::new(config(Sender::Client), client_at);
+        let mut s2c = MessageAssembler::new(config(Sender::Server), at);
+        if let Some(held) = held {
+            out.extend(tag(
+                Direction::ClientToServer,
+                c2s.feed(&held.bytes, held.at)
+                    .into_iter()
+                    .map(AppEvent::WebSocket)
+                    .collect(),
+            ));
+        }
+        let skip = usize::try_from(at.saturating_sub(stream_offset)).unwrap_or(usize::MAX);
+        if let Some(rest) = bytes.get(skip..).filter(|rest| !rest.is_empty()) {
+            out.extend(tag(
+                Direction::ServerToClient,
+                s2c.feed(rest, at)
+                    .into_iter()
+                    .map(AppEvent::WebSocket)
+                    .collect(),
+            ));
+        }
+        self.protocol = AppProtocol::WebSocket { guessed: false };
+        self.phase = Phase::WebSocket {
+            assemblers: [Some(c2s), Some(s2c)],
+            configs: [config(Sender::Client), config(Sender::Server)],
+        };
+    }
+}
+
+fn tag(direction: Direction, events: Vec<AppEvent>) -> Vec<DirEvent> {
+    events
+        .into_iter()
+        .map(|event| DirEvent { direction, event })
+        .collect()
+}
+
+fn hold(held: &mut Held, bytes: &[u8]) {
+    let room = MAX_HELD_LEN.saturating_sub(held.bytes.len());
+    if bytes.len() > room {
+        held.overflowed = true;
+    }
+    held.bytes
+        .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
+}
+
+/// Whether bytes start like an HTTP/1.x request or response line.
+fn looks_like_http(bytes: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"TRACE ",
+    ];
+    bytes.starts_with(b"HTTP/1.") || METHODS.iter().any(|method| bytes.starts_with(method))
+}
+
+/// A first frame header that fits WebSocket's rules for one sender or the other.
+fn plausible_frame(bytes: &[u8]) -> Option<FrameHeader> {
+    let (header, _) = FrameHeader::parse_lax(bytes)?;
+    let sender = if header.mask.is_some() {
+        Sender::Client
+    } else {
+        Sender::Server
+    };
+    let rules = crate::application::websocket::check::HeaderRules {
+        sender,
+        deflate: true,
+        other_extensions: false,
+    };
+    // A plain byte stream rarely starts with a valid header of a known,
+    // message-starting opcode and a sane length.
+    let fits = header.payload_len <= 16 * 1024 * 1024;
+    let starts_message = header.opcode != OpCode::Data(Data::Continue);
+    (rules.is_plausible(&header) && fits && starts_message).then_some(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    // RFC 6455 §5.7: a masked "Hello" from the client, an unmasked one from the server.
+    const MASKED_HELLO: &[u8] = &[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    const HELLO: &[u8] = &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+
+    fn messages(events: &[DirEvent]) -> Vec<(Direction, Vec<u8>)> {
+        events
+            .iter()
+            .filter_map(|event| match &event.event {
+                AppEvent::WebSocket(message::Event::Message(m)) => {
+                    Some((event.direction, m.payload.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn upgrade_hands_both_directions_to_websocket() {
+        let mut conversation = Conversation::default();
+        let mut events = conversation.feed(Direction::ClientToServer, 0, REQUEST);
+        // The client's first frame arrives before the server's answer: it is held.
+        events.extend(conversation.feed(
+            Direction::ClientToServer,
+            REQUEST.len() as u64,
+            MASKED_HELLO,
+        ));
+        assert!(messages(&events).is_empty());
+        let mut response = RESPONSE.to_vec();
+        response.extend_from_slice(HELLO);
+        events.extend(conversation.feed(Direction::ServerToClient, 0, &response));
+        assert_eq!(
+            conversation.protocol(),
+            AppProtocol::WebSocket { guessed: false }
+        );
+        assert!(matches!(
+            conversation.handshake().map(|r| &r.verdict),
+            Some(Verdict::Accepted)
+        ));
+        let got = messages(&events);
+        assert_eq!(
+            got,
+            vec![
+                (Direction::ClientToServer, b"Hello".to_vec()),
+                (Direction::ServerToClient, b"Hello".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn refused_upgrade_stays_http() {
+        let mut conversation = Conversation::default();
+        conversation.feed(Direction::ClientToServer, 0, REQUEST);
+        let events = conversation.feed(
+            Direction::ServerToClient,
+            0,
+            b"HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(conversation.protocol(), AppProtocol::Http);
+        assert!(events
+            .iter()
+            .any(|e| matches!(e.event, AppEvent::Handshake(_))));
+        assert!(matches!(
+            conversation.handshake().map(|r| &r.verdict),
+            Some(Verdict::Refused { status: 426 })
+        ));
+    }
+
+    #[test]
+    fn mid_stream_frames_are_recognised_and_marked_guessed() {
+        let mut conversation = Conversation::default();
+        let events = conversation.feed(Direction::ServerToClient, 5000, HELLO);
+        assert_eq!(
+            conversation.protocol(),
+            AppProtocol::WebSocket { guessed: true }
+        );
+        let mut all = events;
+        all.extend(conversation.feed(Direction::ClientToServer, 9000, MASKED_HELLO));
+        assert_eq!(messages(&all).len(), 2);
+    }
+
+    #[test]
+    fn other_bytes_are_data() {
+        let mut conversation = Conversation::default();
+        conversation.feed(
+            Direction::ClientToServer,
+            0,
+            b"\x00\x00\x00\x00 binary protocol",
+        );
+        assert_eq!(conversation.protocol(), AppProtocol::Data);
+    }
+}

@@ -1,0 +1,36 @@
+//! WebSocket messages as the model keeps them: one record per message, with
+//! the connection it belongs to and every frame that carried a byte of it.
+
+use crate::dissect::{FrameNumber, Timestamp};
+use crate::flow::table::Endpoint;
+use crate::flow::Direction;
+
+/// One WebSocket message: a data message with its fragments joined (and
+/// inflated), or one control frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WsMessage {
+    /// The connection's `tcp.stream`.
+    pub stream: u32,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub direction: Direction,
+    /// `text`, `binary`, `close`, `ping`, `pong`, `continuation` or `reserved-N`.
+    pub opcode: String,
+    /// When the frame that ended the message was captured.
+    pub ts: Timestamp,
+    /// Application payload bytes: unmasked, joined, inflated.
+    pub len: u64,
+    /// The payload kept; all of it when `payload_complete`.
+    pub payload: Vec<u8>,
+    pub payload_complete: bool,
+    /// Every frame that carried a byte of the message, ascending.
+    pub frames: Vec<FrameNumber>,
+    pub compressed: bool,
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    /// False when cut by a gap, the snapshot length or the end of the capture.
+    pub complete: bool,
+    pub problems: Vec<String>,
+    /// The connection was recognised without its opening handshake.
+    pub guessed: bool,
+}

@@ -1,0 +1,245 @@
+//! `osiscope messages --json` against the truth: what the WebSocket endpoints
+//! themselves logged as sent, for every recorded capture.
+//!
+//! Each capture `NAME.pcap[ng]` has `NAME.truth.jsonl` beside it, written by
+//! the two independent WebSocket implementations during the recording. Every
+//! message osiscope finds must be one an endpoint sent, in the same order per
+//! connection and direction, with the same opcode, length and SHA-256 of the
+//! payload (unmasked, joined, inflated).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// One message as compared: direction, opcode, length, SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    dir: String,
+    opcode: String,
+    length: u64,
+    sha256: Option<String>,
+    close_code: Option<u64>,
+    complete: bool,
+}
+
+/// What the endpoints sent, grouped by connection (the `conn` field, or one
+/// connection when absent) and direction, in order.
+fn truth(capture: &Path) -> BTreeMap<(String, String), Vec<Seen>> {
+    let name = capture.file_name().unwrap().to_string_lossy();
+    let stem = name.split('.').next().unwrap();
+    let text =
+        std::fs::read_to_string(capture.with_file_name(format!("{stem}.truth.jsonl"))).unwrap();
+    let mut out: BTreeMap<(String, String), Vec<Seen>> = BTreeMap::new();
+    for line in text.lines() {
+        let value: Value = serde_json::from_str(line).unwrap();
+        if value["event"] != "send" {
+            continue;
+        }
+        let conn = value["conn"].as_str().unwrap_or("").to_string();
+        let dir = value["dir"].as_str().unwrap().to_string();
+        out.entry((conn, dir.clone())).or_default().push(Seen {
+            dir,
+            opcode: value["opcode"].as_str().unwrap().to_string(),
+            length: value["length"].as_u64().unwrap(),
+            sha256: value["sha256"].as_str().map(str::to_string),
+            close_code: value["close_code"].as_u64(),
+            complete: true,
+        });
+    }
+    out
+}
+
+/// What osiscope found, grouped by stream and direction, in order.
+fn found(capture: &Path) -> BTreeMap<(u64, String), Vec<Seen>> {
+    let output = common::osiscope()
+        .args(["messages", "--json"])
+        .arg(capture)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut out: BTreeMap<(u64, String), Vec<Seen>> = BTreeMap::new();
+    for line in String::from_utf8(output.stdout).unwrap().lines() {
+        let value: Value = serde_json::from_str(line).unwrap();
+        let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "client",
+                "close_code",
+                "close_reason",
+                "complete",
+                "compressed",
+                "dir",
+                "frames",
+                "length",
+                "opcode",
+                "problems",
+                "server",
+                "sha256",
+                "stream"
+            ],
+            "exactly the documented keys"
+        );
+        let frames = value["frames"].as_array().unwrap();
+        assert!(!frames.is_empty(), "a message without frames: {line}");
+        assert!(
+            frames.windows(2).all(|w| w[0].as_u64() < w[1].as_u64()),
+            "frames ascending: {line}"
+        );
+        let dir = value["dir"].as_str().unwrap().to_string();
+        out.entry((value["stream"].as_u64().unwrap(), dir.clone()))
+            .or_default()
+            .push(Seen {
+                dir,
+                opcode: value["opcode"].as_str().unwrap().to_string(),
+                length: value["length"].as_u64().unwrap(),
+                sha256: value["sha256"].as_str().map(str::to_string),
+                close_code: value["close_code"].as_u64(),
+                complete: value["complete"].as_bool().unwrap(),
+            });
+    }
+    out
+}
+
+/// How strictly a capture is compared.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Every message, exactly.
+    Exact,
+    /// The capture starts late: osiscope sees the last messages of each direction.
+    Suffix,
+    /// Frames were cut: every message found with its length; hashes only of whole ones.
+    Cut,
+}
+
+fn matches(ours: &[Seen], theirs: &[Seen], mode: Mode) -> bool {
+    let theirs = match mode {
+        Mode::Suffix if ours.len() <= theirs.len() && !ours.is_empty() => {
+            &theirs[theirs.len() - ours.len()..]
+        }
+        _ => theirs,
+    };
+    ours.len() == theirs.len()
+        && ours.iter().zip(theirs).all(|(o, t)| match mode {
+            Mode::Exact | Mode::Suffix => {
+                o.complete
+                    && o == &Seen {
+                        complete: true,
+                        ..t.clone()
+                    }
+            }
+            Mode::Cut => {
+                o.dir == t.dir
+                    && o.opcode == t.opcode
+                    && o.length == t.length
+                    && match &o.sha256 {
+                        Some(sha) => Some(sha) == t.sha256.as_ref() && o.complete,
+                        None => !o.complete,
+                    }
+            }
+        })
+}
+
+fn check(name: &str, mode: Mode) {
+    let capture = common::capture(name);
+    let theirs = truth(&capture);
+    let ours = found(&capture);
+    assert!(!ours.is_empty(), "{name}: no messages found");
+    let n_connections = theirs
+        .keys()
+        .map(|(conn, _)| conn)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let n_streams = ours
+        .keys()
+        .map(|(stream, _)| stream)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert_eq!(
+        n_streams, n_connections,
+        "{name}: connections with messages"
+    );
+    for ((stream, dir), messages) in &ours {
+        let matched = theirs
+            .iter()
+            .filter(|((_, their_dir), _)| their_dir == dir)
+            .any(|(_, sent)| matches(messages, sent, mode));
+        assert!(
+            matched,
+            "{name}: stream {stream} {dir}: no endpoint sent this sequence:\n{messages:#?}\nendpoints sent:\n{theirs:#?}"
+        );
+    }
+    for ((conn, dir), sent) in &theirs {
+        let matched = ours
+            .iter()
+            .filter(|((_, our_dir), _)| our_dir == dir)
+            .any(|(_, messages)| matches(messages, sent, mode));
+        assert!(
+            matched,
+            "{name}: connection {conn:?} {dir}: what the endpoint sent was not found"
+        );
+    }
+}
+
+#[test]
+fn basic_session_matches_the_endpoints() {
+    check("ws-basic.pcapng", Mode::Exact);
+}
+
+#[test]
+fn ipv6_and_cooked_captures_match_the_endpoints() {
+    for name in [
+        "ws-basic-ipv6.pcap",
+        "ws-any-sll.pcap",
+        "ws-any-sll2.pcap",
+        "ws-offload.pcapng",
+    ] {
+        check(name, Mode::Exact);
+    }
+}
+
+#[test]
+fn every_length_encoding_and_fragmented_messages_match() {
+    check("ws-sizes.pcapng", Mode::Exact);
+}
+
+#[test]
+fn compressed_messages_are_inflated() {
+    check("ws-deflate.pcapng", Mode::Exact);
+}
+
+#[test]
+fn lossy_network_recordings_match_after_reassembly() {
+    check("ws-lossy.pcapng", Mode::Exact);
+    check("ws-lossy-deflate.pcapng", Mode::Exact);
+}
+
+#[test]
+fn concurrent_connections_are_kept_apart() {
+    check("ws-concurrent.pcapng", Mode::Exact);
+}
+
+#[test]
+fn mid_stream_captures_are_recognised() {
+    check("ws-midstream.pcapng", Mode::Suffix);
+    check("ws-midstream-deflate.pcapng", Mode::Suffix);
+}
+
+#[test]
+fn snaplen_cut_messages_are_found_and_marked_incomplete() {
+    check("ws-snaplen.pcapng", Mode::Cut);
+}
