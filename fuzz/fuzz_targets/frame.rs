@@ -61,8 +61,10 @@ fuzz_target!(|data: &[u8]| {
         link_type,
         data: bytes,
     };
-    let dissection = Pipeline::default().dissect(&frame);
+    let mut pipeline = Pipeline::default();
+    let dissection = pipeline.dissect(&frame);
     check_model(&dissection, &frame);
+    let _ = pipeline.finish();
 
     let mut text = Vec::new();
     osiscope::view::text::write_frame(&mut text, &dissection).expect("writing to a Vec succeeds");

@@ -5,7 +5,7 @@
 //! written to a uniquely named temporary file (in `/dev/shm` when it exists),
 //! opened with `FileSource::open`, and read with `next_frame` until the end, an
 //! error, or 10,000 frames; each frame is dissected by one `Pipeline` and
-//! written by the text view.
+//! written by the text view; then the pipeline is finished.
 //!
 //! Checked: no panic and no hang; every frame's captured length is at most what
 //! the file held; frame numbers count from 1; the link type is the file's.
@@ -63,4 +63,5 @@ fuzz_target!(|data: &[u8]| {
         osiscope::view::text::write_frame(&mut text, &dissection).expect("writing to a Vec succeeds");
         expected += 1;
     }
+    let _ = pipeline.finish();
 });

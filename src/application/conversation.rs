@@ -97,7 +97,7 @@ enum Phase {
     },
     WebSocket {
         /// Indexed by [`Direction::index`]; created at a direction's first byte.
-        assemblers: [Option<MessageAssembler>; 2],
+        assemblers: Box<[Option<MessageAssembler>; 2]>,
         /// How each direction's assembler is set up.
         configs: [Config; 2],
     },
@@ -216,7 +216,7 @@ impl Conversation {
                 ));
             }
             Phase::WebSocket { assemblers, .. } => {
-                let [c2s, s2c] = assemblers;
+                let [c2s, s2c] = *assemblers;
                 for (direction, assembler) in [
                     (Direction::ClientToServer, c2s),
                     (Direction::ServerToClient, s2c),
@@ -316,7 +316,7 @@ impl Conversation {
             [config(other), config(sender)]
         };
         self.phase = Phase::WebSocket {
-            assemblers: [None, None],
+            assemblers: Box::new([None, None]),
             configs,
         };
         out.push(DirEvent {
@@ -513,7 +513,7 @@ impl Conversation {
         }
         self.protocol = AppProtocol::WebSocket { guessed: false };
         self.phase = Phase::WebSocket {
-            assemblers: [Some(c2s), Some(s2c)],
+            assemblers: Box::new([Some(c2s), Some(s2c)]),
             configs: [config(Sender::Client), config(Sender::Server)],
         };
     }
