@@ -31,7 +31,7 @@ EXTENSIONS = [
 
 
 def read_capture(path):
-    """Yields (link_type, frame bytes) for every packet of a pcap or pcapng file."""
+    """Yields (link_type, frame bytes, original length, timestamp in ns) for every packet."""
     data = open(path, "rb").read()
     magic = data[:4]
     if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
@@ -43,12 +43,14 @@ def read_capture(path):
 
 
 def read_pcap(data, order):
+    magic = struct.unpack(order + "I", data[:4])[0]
+    unit = 1 if magic == 0xA1B23C4D else 1000
     link_type = struct.unpack(order + "I", data[20:24])[0] & 0x0FFFFFFF
     pos = 24
     while pos + 16 <= len(data):
-        _, _, cap_len, _ = struct.unpack(order + "IIII", data[pos : pos + 16])
+        secs, frac, cap_len, orig_len = struct.unpack(order + "IIII", data[pos : pos + 16])
         pos += 16
-        yield link_type, data[pos : pos + cap_len]
+        yield link_type, data[pos : pos + cap_len], orig_len, secs * 10**9 + frac * unit
         pos += cap_len
 
 
@@ -68,11 +70,13 @@ def read_pcapng(data):
         if block_type == 1:
             interfaces.append(struct.unpack(order + "H", body[:2])[0])
         elif block_type == 6:
-            iface, _, _, cap_len, _ = struct.unpack(order + "IIIII", body[:20])
-            yield interfaces[iface], body[20 : 20 + cap_len]
+            iface, ts_high, ts_low, cap_len, orig_len = struct.unpack(order + "IIIII", body[:20])
+            # Microseconds, the default resolution; close enough for seeds.
+            ts = ((ts_high << 32) | ts_low) * 1000
+            yield interfaces[iface], body[20 : 20 + cap_len], orig_len, ts
         elif block_type == 3:
             orig_len = struct.unpack(order + "I", body[:4])[0]
-            yield interfaces[0], body[4 : 4 + orig_len]
+            yield interfaces[0], body[4 : 4 + orig_len], orig_len, 0
         pos += block_len
 
 
@@ -96,7 +100,7 @@ def frame_seeds():
     for path in captures():
         taken = 0
         by_len = {}
-        for link_type, frame in read_capture(path):
+        for link_type, frame, _, _ in read_capture(path):
             if len(frame) > 1600 or frame in seen:
                 continue
             # Keep frames of different lengths: they tend to be different protocols.
@@ -245,6 +249,50 @@ def reassembly_seeds():
                + seg(2, 8, 0, b"orld") + seg(0, 12, 0, b"late"))
 
 
+HTTP_METHODS = ["GET", "HEAD", "CONNECT", "POST", "OPTIONS"]
+
+
+def http_seeds():
+    """Both directions of the HTTP connections, whole and cut into pieces with a gap."""
+    seen = set()
+    for path in captures():
+        if not os.path.basename(path).startswith(("http-", "ws-basic.", "ws-deflate.")):
+            continue
+        for client, server in follow_streams(path):
+            methods = [m.split(b" ", 1)[0].decode("latin-1") for m in re.findall(rb"(?:^|\r\n\r\n)([A-Z]+ )", client)]
+            indices = [HTTP_METHODS.index(m) for m in methods if m in HTTP_METHODS][:15]
+            for settings, prefix, stream in (
+                (0, b"", client),
+                (1 | (len(indices) << 4), bytes(indices), server),
+            ):
+                stream = stream[:4096]
+                if not stream or stream in seen:
+                    continue
+                seen.add(stream)
+                write_seed("http", bytes([settings]) + prefix + b"\0" + stream)
+                if len(seen) % 3 == 0:
+                    cuts = bytes([0x10, 0x05, 0x3F, 0x83, 0x20])
+                    write_seed("http", bytes([settings | 2]) + prefix + bytes([len(cuts)]) + cuts + stream)
+
+
+def pipeline_seeds():
+    """The first frames of each capture as one input, timestamps kept to the millisecond."""
+    for path in captures():
+        packets = list(read_capture(path))
+        if not packets or len({p[0] for p in packets}) != 1:
+            continue
+        out = bytearray(struct.pack(">H", packets[0][0]))
+        last = packets[0][3]
+        for _, frame, orig_len, ts in packets[:48]:
+            if len(out) + len(frame) > 12_000:
+                break
+            header = len(frame) | (0x8000 if orig_len > len(frame) else 0)
+            tick = min(254, max(0, (ts - last) // 1_000_000))
+            last = ts
+            out += struct.pack(">HB", header, tick) + frame
+        write_seed("pipeline", bytes(out))
+
+
 def main():
     if not os.path.isdir(CAPTURES):
         sys.exit(f"no captures folder at {CAPTURES}")
@@ -253,6 +301,8 @@ def main():
     websocket_seeds()
     defrag_seeds()
     reassembly_seeds()
+    http_seeds()
+    pipeline_seeds()
     # A few hand-made headers: 16- and 64-bit lengths, masked, reserved opcode, broken rules.
     for header in ("8105", "818537fa213d", "827e0100", "827f0000000000010000", "897e007e",
                    "0a00", "8b00", "827f8000000000000000", "817e0005", "c1ff0000000000000001aabbccdd"):

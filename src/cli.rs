@@ -25,6 +25,17 @@ pub enum Command {
     Dump(DumpArgs),
     /// Print every WebSocket message: one line each, in capture order.
     Messages(MessagesArgs),
+    /// Print one row per TCP conversation: endpoints, state, counts, analysis.
+    Streams(StreamsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StreamsArgs {
+    /// The capture file (pcap or pcapng; `-` reads standard input).
+    pub file: PathBuf,
+    /// One JSON object per conversation per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, DumpArgs, MessagesArgs};
+use crate::cli::{Cli, Command, DumpArgs, MessagesArgs, StreamsArgs};
 use crate::dissect::BuildConfig;
 use crate::pipeline::Pipeline;
 use crate::source::{FileSource, Source};
@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Dump(args)) => dump(&args),
         Some(Command::Messages(args)) => messages(&args),
+        Some(Command::Streams(args)) => streams(&args),
         None => {
             let file = match cli.file {
                 Some(file) => file,
@@ -114,4 +115,41 @@ fn messages(args: &MessagesArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `osiscope streams`: one row per TCP conversation, after the whole capture.
+fn streams(args: &StreamsArgs) -> Result<ExitCode> {
+    let mut source = FileSource::open(&args.file)?;
+    let mut pipeline = Pipeline::default();
+    let mut failure = None;
+    loop {
+        match source.next_frame() {
+            Ok(Some(frame)) => {
+                pipeline.process(&frame, false);
+            }
+            Ok(None) => break,
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    let _ = pipeline.finish();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if !args.json {
+        view::streams::write_heading(&mut out)?;
+    }
+    for summary in pipeline.summaries() {
+        if args.json {
+            view::streams::write_json(&mut out, &summary)?;
+        } else {
+            view::streams::write_row(&mut out, &summary)?;
+        }
+    }
+    out.flush()?;
+    match failure {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }

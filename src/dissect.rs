@@ -15,6 +15,7 @@
 //! packet data, so it can be sent to another thread and kept.
 
 pub mod build;
+pub mod conversation;
 pub mod keys;
 pub mod message;
 
@@ -22,6 +23,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use build::{build, BuildConfig, FrameContext, TcpContext};
+pub use conversation::StreamSummary;
 pub use message::WsMessage;
 
 /// A frame's position in its capture: 1-based, exactly as Wireshark counts.

@@ -12,11 +12,12 @@ use crate::application::websocket::opcode::{Data, OpCode};
 use crate::decode::defrag::{
     DefragKey, DefragLimits, DefragOutcome, Defragmenter, Expired, Fragment,
 };
-use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, Transport};
+use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, TcpOption, Transport};
 use crate::dissect::{
-    self, BuildConfig, Dissection, FrameContext, FrameNumber, Protocol, Severity, TcpContext,
-    Timestamp, WsMessage,
+    self, BuildConfig, Dissection, FrameContext, FrameNumber, Protocol, Severity, StreamSummary,
+    TcpContext, Timestamp, WsMessage,
 };
+use crate::flow::analysis::{Flag, SackBlock};
 use crate::flow::reassembly::Chunk;
 use crate::flow::reassembly::ReassemblyLimits;
 use crate::flow::seq::SeqNumber;
@@ -116,6 +117,9 @@ impl Pipeline {
                         server: conversation.server,
                         roles_guessed: conversation.roles_guessed,
                         class: step.outcome.class,
+                        analysis: step.analysis,
+                        state: step.state.after,
+                        transitions: step.state.transitions().map(|t| t.explanation()).collect(),
                     })
                 }),
             };
@@ -332,6 +336,42 @@ impl Pipeline {
         messages
     }
 
+    /// A summary of every TCP connection seen so far, in stream order.
+    pub fn summaries(&self) -> Vec<StreamSummary> {
+        self.tracker
+            .connections()
+            .iter()
+            .enumerate()
+            .map(|(slot, connection)| {
+                let conversation = &connection.conversation;
+                let analyzer = connection.analyzer();
+                let completeness = analyzer.completeness();
+                StreamSummary {
+                    stream: conversation.index,
+                    client: conversation.client,
+                    server: conversation.server,
+                    roles_guessed: conversation.roles_guessed,
+                    final_state: connection.state().to_string(),
+                    packets: connection.stats.map(|side| side.n_packets),
+                    bytes: connection.stats.map(|side| side.n_bytes),
+                    first_ts: conversation.first_ts,
+                    last_ts: connection.last_ts,
+                    handshake_seen: connection.handshake_seen(),
+                    completeness: completeness.0,
+                    completeness_text: completeness.to_string(),
+                    initial_rtt_secs: analyzer.initial_rtt().map(|rtt| rtt.as_secs_f64()),
+                    protocol: self.app_protocol(slot).name(),
+                    flags: Flag::ALL
+                        .iter()
+                        .zip(connection.flag_counts)
+                        .filter(|(flag, count)| *count > 0 && flag.is_analysis())
+                        .map(|(flag, count)| (flag.key(), count))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
     /// The application protocol of a connection, by tracker slot.
     pub fn app_protocol(&self, slot: usize) -> AppProtocol {
         self.apps
@@ -460,6 +500,28 @@ impl Pipeline {
             ack_flag: header.ack(),
             fin: header.fin(),
             rst: header.rst(),
+            flags: tcp.flags(),
+            window: header.window_size(),
+            window_scale: tcp.options.iter().find_map(|option| match option {
+                TcpOption::WindowScale { shift, .. } => Some(*shift),
+                _ => None,
+            }),
+            mss: tcp.options.iter().find_map(|option| match option {
+                TcpOption::Mss { value, .. } => Some(*value),
+                _ => None,
+            }),
+            sack: tcp.options.iter().find_map(|option| match option {
+                TcpOption::Sack { blocks, .. } => Some(
+                    blocks
+                        .iter()
+                        .map(|&(left, right)| SackBlock {
+                            left: SeqNumber(left),
+                            right: SeqNumber(right),
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            }),
             payload,
             wire_len: wire_len.max(payload.len()),
             payload_offset: if tcp.source == 0 {

@@ -7,5 +7,6 @@
 pub mod json;
 pub mod messages;
 pub mod sanitize;
+pub mod streams;
 pub mod text;
 pub mod time;

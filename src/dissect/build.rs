@@ -14,7 +14,9 @@ use crate::dissect::{
     keys, DataSource, Dissection, Field, FieldValue, FrameInfo, FrameNumber, Layer, Problem,
     Protocol, Span,
 };
+use crate::flow::analysis::Analysis;
 use crate::flow::reassembly::SegmentClass;
+use crate::flow::state::Snapshot;
 use crate::flow::table::{Direction, Endpoint};
 use crate::source::RawFrame;
 
@@ -51,6 +53,12 @@ pub struct TcpContext {
     pub roles_guessed: bool,
     /// What reassembly made of the segment.
     pub class: SegmentClass,
+    /// tshark-style analysis: flags and relative numbers.
+    pub analysis: Analysis,
+    /// Both sides' TCP state after this segment.
+    pub state: Snapshot,
+    /// One sentence per state change this segment caused.
+    pub transitions: Vec<String>,
 }
 
 /// Builds the layered model of one frame from its decoded headers.
@@ -63,7 +71,7 @@ pub fn build(
     let mut layers = Vec::with_capacity(6);
     layers.push(physical::layer(frame, decoded, config));
     stack_layers(decoded, context.tcp.as_ref(), &mut layers);
-    let problems = decoded
+    let mut problems: Vec<Problem> = decoded
         .problems
         .iter()
         .map(|problem| Problem {
@@ -76,6 +84,9 @@ pub fn build(
             span: problem.span,
         })
         .collect();
+    if let Some(tcp) = &context.tcp {
+        transport::analysis_problems(tcp, &layers, &mut problems);
+    }
     let mut sources = vec![DataSource {
         name: format!("Frame ({} bytes)", frame.data.len()),
         bytes: frame.data.to_vec(),

@@ -122,6 +122,17 @@ pub mod tcp {
     pub const STREAM: &str = "tcp.stream";
     pub const SRCPORT: &str = "tcp.srcport";
     pub const DSTPORT: &str = "tcp.dstport";
+    pub const SEQ: &str = "tcp.seq";
+    pub const NXTSEQ: &str = "tcp.nxtseq";
+    pub const ACK: &str = "tcp.ack";
+    pub const ANALYSIS: &str = "tcp.analysis";
+    pub const DUP_ACK_NUM: &str = "tcp.analysis.duplicate_ack_num";
+    pub const DUP_ACK_FRAME: &str = "tcp.analysis.duplicate_ack_frame";
+    pub const ACKS_FRAME: &str = "tcp.analysis.acks_frame";
+    pub const ACK_RTT: &str = "tcp.analysis.ack_rtt";
+    pub const INITIAL_RTT: &str = "tcp.analysis.initial_rtt";
+    /// Each side's TCP state; Wireshark has no such field.
+    pub const STATE: &str = "tcp.connection.state";
     pub const SEQ_RAW: &str = "tcp.seq_raw";
     pub const ACK_RAW: &str = "tcp.ack_raw";
     pub const HDR_LEN: &str = "tcp.hdr_len";

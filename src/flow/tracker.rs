@@ -8,13 +8,16 @@
 //! direction lost), ready for the application decoders.
 
 use crate::dissect::Timestamp;
+use crate::flow::analysis::{self, Analysis, Analyzer, Flag, SackBlock};
 use crate::flow::reassembly::{Chunk, Outcome, Reassembler, ReassemblyLimits, Segment};
 use crate::flow::seq::SeqNumber;
+use crate::flow::state::{self, StateSegment};
 use crate::flow::stream_map::StreamMap;
 use crate::flow::table::{Conversation, Direction, Endpoint, SegmentInfo, Table};
+use crate::flow::TcpFlags;
 
 /// A TCP segment as the tracker needs it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct TcpSegment<'a> {
     pub frame: u64,
     pub ts: Timestamp,
@@ -26,6 +29,14 @@ pub struct TcpSegment<'a> {
     pub ack_flag: bool,
     pub fin: bool,
     pub rst: bool,
+    /// The raw flag bits (AE down to FIN).
+    pub flags: u16,
+    /// The raw, unscaled window field.
+    pub window: u16,
+    /// Options the analysis needs: window scale, MSS, SACK blocks.
+    pub window_scale: Option<u8>,
+    pub mss: Option<u16>,
+    pub sack: Option<Vec<SackBlock>>,
     /// The captured payload bytes.
     pub payload: &'a [u8],
     /// Payload bytes on the wire (more than captured when cut by snaplen).
@@ -52,11 +63,25 @@ pub struct Connection {
     pub stats: [DirStats; 2],
     pub last_frame: u64,
     pub last_ts: Timestamp,
+    /// How many segments got each analysis flag, in [`Flag::ALL`] order.
+    pub flag_counts: [u64; Flag::ALL.len()],
     reassemblers: [Reassembler; 2],
     maps: [StreamMap; 2],
+    analyzer: Analyzer,
+    states: state::Tracker,
 }
 
 impl Connection {
+    /// Each side's TCP state after the last segment.
+    pub fn state(&self) -> state::Snapshot {
+        self.states.snapshot()
+    }
+
+    /// The analyzer, for per-connection facts (initial RTT, completeness).
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
     /// The provenance map of one direction.
     pub fn map(&self, direction: Direction) -> Option<&StreamMap> {
         self.maps.get(direction.index())
@@ -87,6 +112,10 @@ pub struct Step<'a> {
     pub direction: Direction,
     pub new: bool,
     pub outcome: Outcome,
+    /// tshark-style analysis of the segment.
+    pub analysis: Analysis,
+    /// Both sides' TCP state after the segment, and what changed.
+    pub state: state::Step,
     /// Stream chunks released by this segment, in order per direction.
     pub chunks: Vec<(Direction, Chunk<'a>)>,
 }
@@ -125,8 +154,11 @@ impl Tracker {
                 stats: [DirStats::default(); 2],
                 last_frame: segment.frame,
                 last_ts: segment.ts,
+                flag_counts: [0; Flag::ALL.len()],
                 reassemblers: [Reassembler::new(limits), Reassembler::new(limits)],
                 maps: [StreamMap::default(), StreamMap::default()],
+                analyzer: Analyzer::default(),
+                states: state::Tracker::new(),
             });
         }
         let connection = self.connections.get_mut(placement.slot)?;
@@ -142,6 +174,37 @@ impl Tracker {
             stats.fin |= segment.fin;
             stats.rst |= segment.rst;
         }
+        let flags = TcpFlags(segment.flags);
+        let nanos = u64::try_from(segment.ts.secs)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(segment.ts.nanos));
+        let payload_len = u32::try_from(segment.wire_len).unwrap_or(u32::MAX);
+        let analysis = connection.analyzer.analyze(&analysis::Segment {
+            dir: direction,
+            frame: segment.frame,
+            ts: analysis::Timestamp(nanos),
+            seq: segment.seq,
+            ack: segment.ack,
+            flags,
+            payload_len,
+            window: segment.window,
+            window_scale: segment.window_scale,
+            mss: segment.mss,
+            sack: segment.sack.as_deref(),
+        });
+        for (count, flag) in connection.flag_counts.iter_mut().zip(Flag::ALL) {
+            if analysis.flags.contains(flag) {
+                *count += 1;
+            }
+        }
+        let state = connection.states.observe(&StateSegment {
+            dir: direction,
+            flags,
+            seq: segment.seq,
+            ack: segment.ack,
+            payload_len,
+        });
         let mut chunks = Vec::new();
         let outcome = match connection.reassemblers.get_mut(here) {
             Some(reassembler) => reassembler.push(
@@ -191,6 +254,8 @@ impl Tracker {
             direction,
             new: placement.new,
             outcome,
+            analysis,
+            state,
             chunks,
         })
     }

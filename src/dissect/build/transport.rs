@@ -5,7 +5,10 @@ use crate::decode::transport::{icmp_field, tcp_field, udp_field, ICMP_ERROR_HEAD
 use crate::decode::{Icmp, Tcp, TcpOption, Udp};
 use crate::dissect::build::network::checksum_fields;
 use crate::dissect::build::{bits, bytes_field, field, span_at, uint, with};
-use crate::dissect::{keys, Field, FieldValue, Layer, Protocol, Span, TcpContext};
+use crate::dissect::{
+    keys, Field, FieldValue, Layer, Problem, Protocol, Severity, Span, TcpContext,
+};
+use crate::flow::analysis::Severity as AnalysisSeverity;
 use crate::flow::table::Direction;
 
 /// The TCP flag bits in the order Wireshark lists them, with their short names.
@@ -195,6 +198,110 @@ fn option_field(option: &TcpOption, data: &[u8]) -> Field {
     }
 }
 
+/// The `tcp.analysis` group: the flags tshark would raise, and the numbers behind them.
+fn analysis_field(context: &TcpContext, offset: usize) -> Option<Field> {
+    let analysis = &context.analysis;
+    let here = Span::at(offset, 0);
+    let mut children = Vec::new();
+    for flag in analysis.flags.iter() {
+        children.push(field(
+            flag.key(),
+            flag.summary(),
+            FieldValue::Bool(true),
+            flag.summary().to_string(),
+            here,
+            flag.explanation(),
+        ));
+    }
+    if let Some(duplicate) = analysis.duplicate_ack {
+        children.push(uint(
+            keys::tcp::DUP_ACK_NUM,
+            "Duplicate ACK number",
+            u64::from(duplicate.num),
+            here,
+            "How many times in a row this acknowledgment was repeated.",
+        ));
+        children.push(uint(
+            keys::tcp::DUP_ACK_FRAME,
+            "Duplicate of the ACK in frame",
+            duplicate.frame,
+            here,
+            "The frame whose acknowledgment this one repeats.",
+        ));
+    }
+    if let Some(frame) = analysis.acks_frame {
+        children.push(uint(
+            keys::tcp::ACKS_FRAME,
+            "This is an ACK to the segment in frame",
+            frame,
+            here,
+            "The segment this acknowledgment confirms.",
+        ));
+    }
+    if let Some(rtt) = analysis.ack_rtt {
+        children.push(field(
+            keys::tcp::ACK_RTT,
+            "Round-trip time to this ACK",
+            FieldValue::Float(rtt.as_secs_f64()),
+            format!("{:.6} s", rtt.as_secs_f64()),
+            here,
+            "Time between the segment and its acknowledgment.",
+        ));
+    }
+    if let Some(rtt) = analysis.initial_rtt {
+        children.push(field(
+            keys::tcp::INITIAL_RTT,
+            "Initial round-trip time",
+            FieldValue::Float(rtt.as_secs_f64()),
+            format!("{:.6} s", rtt.as_secs_f64()),
+            here,
+            "Time from the SYN to the ACK that completed the handshake.",
+        ));
+    }
+    if children.is_empty() {
+        return None;
+    }
+    Some(with(
+        field(
+            keys::tcp::ANALYSIS,
+            "SEQ/ACK analysis",
+            FieldValue::None,
+            format!("{} item(s)", children.len()),
+            here,
+            "What osiscope, like Wireshark, concludes about this segment from the ones before it.",
+        ),
+        children,
+    ))
+}
+
+/// The analysis flags that are problems (expert info), on the TCP layer.
+pub(crate) fn analysis_problems(
+    context: &TcpContext,
+    layers: &[Layer],
+    problems: &mut Vec<Problem>,
+) {
+    let Some(layer) = layers
+        .iter()
+        .rposition(|layer| layer.protocol == Protocol::Tcp)
+    else {
+        return;
+    };
+    for flag in context.analysis.flags.iter() {
+        let severity = match flag.severity() {
+            AnalysisSeverity::Warning => Severity::Warning,
+            AnalysisSeverity::Note => Severity::Note,
+            AnalysisSeverity::Chat => continue,
+        };
+        problems.push(Problem {
+            severity,
+            key: flag.key(),
+            message: format!("{}: {}", flag.summary(), flag.explanation()),
+            layer: Some(layer),
+            span: None,
+        });
+    }
+}
+
 /// What a TCP segment did, in one sentence.
 fn tcp_did(flags: u16, src: u16, dst: u16, seq: u32, ack: u32, len: usize) -> String {
     let has = |mask: u64| u64::from(flags) & mask != 0;
@@ -271,9 +378,49 @@ pub(crate) fn tcp(
         ));
     }
     fields.extend([
-        uint(keys::tcp::SRCPORT, "Source port", u64::from(src), at(tcp_field::SRC_PORT), "The sending program's port; with the address it names one end of the connection."),
-        uint(keys::tcp::DSTPORT, "Destination port", u64::from(dst), at(tcp_field::DST_PORT), "The receiving program's port (servers listen on well-known ones)."),
-        uint(keys::tcp::SEQ_RAW, "Sequence number (raw)", u64::from(seq), at(tcp_field::SEQ), "The number of the first payload byte in this segment; SYN and FIN each use up one number."),
+        uint(
+            keys::tcp::SRCPORT,
+            "Source port",
+            u64::from(src),
+            at(tcp_field::SRC_PORT),
+            "The sending program's port; with the address it names one end of the connection.",
+        ),
+        uint(
+            keys::tcp::DSTPORT,
+            "Destination port",
+            u64::from(dst),
+            at(tcp_field::DST_PORT),
+            "The receiving program's port (servers listen on well-known ones).",
+        ),
+    ]);
+    if let Some(context) = context {
+        let relative = context.analysis.relative;
+        fields.push(uint(keys::tcp::SEQ, "Sequence number", u64::from(relative.seq), at(tcp_field::SEQ), "The sequence number counted from this side's first one (its SYN is 0), as Wireshark shows it."));
+        fields.push(uint(keys::tcp::NXTSEQ, "Next sequence number", u64::from(relative.nxtseq), Span::at(offset, 0), "The sequence number this side will use next: this one plus the payload length (SYN and FIN count one)."));
+    }
+    fields.extend([uint(
+        keys::tcp::SEQ_RAW,
+        "Sequence number (raw)",
+        u64::from(seq),
+        at(tcp_field::SEQ),
+        "The number of the first payload byte in this segment; SYN and FIN each use up one number.",
+    )]);
+    if let Some(context) = context {
+        // Without the ACK flag Wireshark shows the raw field here.
+        let ack = context
+            .analysis
+            .relative
+            .ack
+            .unwrap_or(header.acknowledgment_number());
+        fields.push(uint(
+            keys::tcp::ACK,
+            "Acknowledgment number",
+            u64::from(ack),
+            at(tcp_field::ACK),
+            "The next byte expected from the other side, counted from its first sequence number.",
+        ));
+    }
+    fields.extend([
         uint(keys::tcp::ACK_RAW, "Acknowledgment number (raw)", u64::from(ack), at(tcp_field::ACK), "With ACK set: the next byte this side expects, so everything before it arrived."),
         Field {
             value: FieldValue::UInt(header_len as u64),
@@ -349,6 +496,19 @@ pub(crate) fn tcp(
             payload,
             tcp.payload,
             "The bytes TCP carries for the application.",
+        ));
+    }
+    if let Some(context) = context {
+        if let Some(analysis) = analysis_field(context, offset) {
+            fields.push(analysis);
+        }
+        fields.push(field(
+            keys::tcp::STATE,
+            "Connection state after this segment",
+            FieldValue::Text(context.state.to_string()),
+            context.state.to_string(),
+            Span::at(offset, 0),
+            "Each side's TCP state (RFC 793) as an observer between them sees it.",
         ));
     }
     let mut summary = format!(
