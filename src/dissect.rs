@@ -22,7 +22,7 @@ pub mod message;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use build::{build, BuildConfig, FrameContext, TcpContext};
+pub use build::{build, AppPdu, AppPduKind, BuildConfig, FrameContext, PduBytes, TcpContext};
 pub use conversation::StreamSummary;
 pub use message::WsMessage;
 
@@ -167,6 +167,8 @@ pub enum Protocol {
     Icmpv6,
     Tcp,
     Udp,
+    Http,
+    WebSocket,
     /// Bytes no decoder claimed.
     Data,
 }
@@ -185,7 +187,9 @@ impl Protocol {
                 Osi::Network
             }
             Protocol::Tcp | Protocol::Udp => Osi::Transport,
-            Protocol::Data => Osi::Application,
+            // WebSocket is placed at layer 7 here, as most references do;
+            // some teaching material puts its connection handling at layer 5.
+            Protocol::Http | Protocol::WebSocket | Protocol::Data => Osi::Application,
         }
     }
 
@@ -202,6 +206,8 @@ impl Protocol {
             Protocol::Arp | Protocol::Icmp | Protocol::Icmpv6 => "message",
             Protocol::Tcp => "segment",
             Protocol::Udp => "datagram",
+            Protocol::Http => "message",
+            Protocol::WebSocket => "frame",
             Protocol::Data => "data",
         }
     }
@@ -221,6 +227,8 @@ impl Protocol {
             Protocol::Icmpv6 => "icmpv6",
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
+            Protocol::Http => "http",
+            Protocol::WebSocket => "websocket",
             Protocol::Data => "data",
         }
     }
@@ -241,6 +249,8 @@ impl Protocol {
             Protocol::Icmpv6 => "ICMPv6",
             Protocol::Tcp => "TCP",
             Protocol::Udp => "UDP",
+            Protocol::Http => "HTTP/1.1",
+            Protocol::WebSocket => "WebSocket",
             Protocol::Data => "Data",
         }
     }

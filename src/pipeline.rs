@@ -6,16 +6,21 @@
 
 use std::net::IpAddr;
 
+use std::ops::Range;
+
 use crate::application::conversation::{AppEvent, AppProtocol, Conversation, DirEvent};
+use crate::application::handshake::Report;
+use crate::application::http::{Event as HttpEvent, Head};
 use crate::application::websocket::message::Event as WsEvent;
+use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
 use crate::application::websocket::opcode::{Data, OpCode};
 use crate::decode::defrag::{
     DefragKey, DefragLimits, DefragOutcome, Defragmenter, Expired, Fragment,
 };
 use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, TcpOption, Transport};
 use crate::dissect::{
-    self, BuildConfig, Dissection, FrameContext, FrameNumber, Protocol, Severity, StreamSummary,
-    TcpContext, Timestamp, WsMessage,
+    self, AppPdu, AppPduKind, BuildConfig, Dissection, FrameContext, FrameNumber, PduBytes,
+    Protocol, Severity, StreamSummary, TcpContext, Timestamp, WsMessage,
 };
 use crate::flow::analysis::{Flag, SackBlock};
 use crate::flow::reassembly::Chunk;
@@ -23,6 +28,7 @@ use crate::flow::reassembly::ReassemblyLimits;
 use crate::flow::seq::SeqNumber;
 use crate::flow::table::Endpoint;
 use crate::flow::tracker::{Step, TcpSegment, Tracker};
+use crate::flow::Direction;
 use crate::source::RawFrame;
 
 /// The per-capture state and settings of the decoding pipeline.
@@ -44,6 +50,43 @@ struct App {
     message_start: [Option<u64>; 2],
     /// Per direction: problems of messages not yet finished (bounded).
     pending_problems: [Vec<(Option<u64>, String)>; 2],
+    /// Per direction: the latest stream bytes, kept only while building the
+    /// model, so PDUs spanning segments can be shown reassembled.
+    tails: [Tail; 2],
+    /// Per direction: an HTTP head whose message (body included) has not
+    /// ended yet; like Wireshark, the message is shown where it ends.
+    pending_heads: [Option<(Head, Option<Box<Report>>)>; 2],
+}
+
+/// The most recent bytes of one direction's stream (contiguous).
+#[derive(Debug, Default)]
+struct Tail {
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+impl Tail {
+    /// Bytes kept per direction for showing reassembled PDUs.
+    const MAX_LEN: usize = 1 << 20;
+
+    fn push(&mut self, offset: u64, bytes: &[u8]) {
+        if offset != self.start.saturating_add(self.bytes.len() as u64) {
+            self.bytes.clear();
+            self.start = offset;
+        }
+        self.bytes.extend_from_slice(bytes);
+        if self.bytes.len() > 2 * Self::MAX_LEN {
+            let drop = self.bytes.len() - Self::MAX_LEN;
+            self.bytes.drain(..drop);
+            self.start = self.start.saturating_add(drop as u64);
+        }
+    }
+
+    fn get(&self, range: &std::ops::Range<u64>) -> Option<&[u8]> {
+        let from = usize::try_from(range.start.checked_sub(self.start)?).ok()?;
+        let to = usize::try_from(range.end.checked_sub(self.start)?).ok()?;
+        self.bytes.get(from..to)
+    }
 }
 
 /// The most problems kept per direction for messages still being assembled.
@@ -102,12 +145,17 @@ impl Pipeline {
         }
         let step = self.track(frame, &decoded);
         let mut output = FrameOutput::default();
+        let mut app = Vec::new();
         if let Some(step) = &step {
-            let events = self.feed_application(step);
+            let events = self.feed_application(step, model);
             output.messages = self.collect_messages(step.slot, &events, frame.ts);
+            if model {
+                app = self.app_pdus(step.slot, frame.number.0, &events);
+            }
         }
         if model {
             let context = FrameContext {
+                app,
                 tcp: step.as_ref().and_then(|step| {
                     let conversation = &self.tracker.connection(step.slot)?.conversation;
                     Some(TcpContext {
@@ -130,7 +178,7 @@ impl Pipeline {
 
     /// Hands the stream chunks a segment released to its connection's
     /// application decoders.
-    fn feed_application(&mut self, step: &Step<'_>) -> Vec<DirEvent> {
+    fn feed_application(&mut self, step: &Step<'_>, keep_tail: bool) -> Vec<DirEvent> {
         while self.apps.len() <= step.slot {
             self.apps.push(App::default());
         }
@@ -145,13 +193,142 @@ impl Pipeline {
                     bytes,
                     ..
                 } => {
+                    if keep_tail {
+                        if let Some(tail) = app.tails.get_mut(direction.index()) {
+                            tail.push(*stream_offset, bytes);
+                        }
+                    }
                     events.extend(app.conversation.feed(*direction, *stream_offset, bytes));
                 }
                 Chunk::Gap { len, .. } => events.extend(app.conversation.gap(*direction, *len)),
-                Chunk::Fin { .. } => {}
+                Chunk::Fin { .. } => events.extend(app.conversation.fin(*direction)),
             }
         }
         events
+    }
+
+    /// The application PDUs that ended in this frame, with their bytes.
+    fn app_pdus(&mut self, slot: usize, frame: u64, events: &[DirEvent]) -> Vec<AppPdu> {
+        let mut pending_heads = match self.apps.get_mut(slot) {
+            Some(app) => std::mem::take(&mut app.pending_heads),
+            None => return Vec::new(),
+        };
+        let (Some(app), Some(connection)) = (self.apps.get(slot), self.tracker.connection(slot))
+        else {
+            return Vec::new();
+        };
+        let guessed = matches!(
+            app.conversation.protocol(),
+            AppProtocol::WebSocket { guessed: true }
+        );
+        let mut handshake: Option<Box<Report>> = None;
+        for event in events {
+            if let AppEvent::Handshake(report) = &event.event {
+                handshake = Some(report.clone());
+            }
+        }
+        let place = |direction: Direction, range: &Range<u64>| {
+            let runs = connection
+                .map(direction)
+                .map(|map| map.runs_in(range.clone()))
+                .unwrap_or_default();
+            let whole = runs.iter().map(|run| run.len).sum::<u64>()
+                == range.end.saturating_sub(range.start);
+            match runs.as_slice() {
+                [run] if whole && run.frame == frame => PduBytes::InFrame {
+                    frame_offset: usize::try_from(run.frame_offset).unwrap_or(usize::MAX),
+                },
+                _ => match app
+                    .tails
+                    .get(direction.index())
+                    .and_then(|tail| tail.get(range))
+                {
+                    Some(bytes) => {
+                        let mut frames: Vec<FrameNumber> =
+                            runs.iter().map(|run| FrameNumber(run.frame)).collect();
+                        frames.dedup();
+                        PduBytes::Reassembled {
+                            bytes: bytes.to_vec(),
+                            frames,
+                        }
+                    }
+                    None => PduBytes::Unavailable,
+                },
+            }
+        };
+        let frame_pdu =
+            |direction: Direction, ws_frame: WsFrame, message: Option<Box<WsMessageEvent>>| {
+                let range = ws_frame.header_range.start..ws_frame.payload_range.end;
+                AppPdu {
+                    direction,
+                    guessed,
+                    bytes: place(direction, &range),
+                    range,
+                    kind: AppPduKind::WsFrame(Box::new(ws_frame), message),
+                }
+            };
+        let mut pdus = Vec::new();
+        // A frame's event comes before the event of the message it ends.
+        let mut last_frame: Option<(Direction, WsFrame)> = None;
+        for event in events {
+            match &event.event {
+                AppEvent::Http(HttpEvent::Head(head)) => {
+                    let report = if head.status().is_some() {
+                        handshake.take()
+                    } else {
+                        None
+                    };
+                    if let Some(slot) = pending_heads.get_mut(event.direction.index()) {
+                        *slot = Some((head.clone(), report));
+                    }
+                }
+                AppEvent::Http(
+                    HttpEvent::MessageEnd { .. } | HttpEvent::SwitchedProtocols { .. },
+                )
+                | AppEvent::Http(HttpEvent::AwaitingSwitch { .. }) => {
+                    let pending = pending_heads
+                        .get_mut(event.direction.index())
+                        .and_then(Option::take);
+                    if let Some((head, report)) = pending {
+                        let range = head.span.start()..head.span.end();
+                        pdus.push(AppPdu {
+                            direction: event.direction,
+                            guessed: false,
+                            bytes: place(event.direction, &range),
+                            range,
+                            kind: AppPduKind::HttpHead(Box::new(head), report),
+                        });
+                    }
+                }
+                AppEvent::WebSocket(WsEvent::Frame(ws_frame)) => {
+                    if let Some((direction, previous)) = last_frame.take() {
+                        pdus.push(frame_pdu(direction, previous, None));
+                    }
+                    last_frame = Some((event.direction, ws_frame.clone()));
+                }
+                AppEvent::WebSocket(WsEvent::Message(message)) => match last_frame.take() {
+                    Some((direction, ws_frame))
+                        if direction == event.direction
+                            && ws_frame.message_index == Some(message.index) =>
+                    {
+                        pdus.push(frame_pdu(
+                            direction,
+                            ws_frame,
+                            Some(Box::new(message.clone())),
+                        ));
+                    }
+                    other => last_frame = other,
+                },
+                _ => {}
+            }
+        }
+        if let Some((direction, ws_frame)) = last_frame {
+            pdus.push(frame_pdu(direction, ws_frame, None));
+        }
+        if let Some(app) = self.apps.get_mut(slot) {
+            app.pending_heads = pending_heads;
+        }
+        pdus
     }
 
     /// Turns finished WebSocket messages into records, and forgets
@@ -314,7 +491,7 @@ impl Pipeline {
                     events.extend(app.conversation.feed(*direction, *stream_offset, bytes));
                 }
                 Chunk::Gap { len, .. } => events.extend(app.conversation.gap(*direction, *len)),
-                Chunk::Fin { .. } => {}
+                Chunk::Fin { .. } => events.extend(app.conversation.fin(*direction)),
             }
         }
         let mut messages = Vec::new();

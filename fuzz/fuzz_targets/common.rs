@@ -91,7 +91,9 @@ impl Stream {
             let (&piece_start, piece) = self.pieces.range(..=at).next_back()?;
             let from = usize::try_from(at - piece_start).ok()?;
             let rest = piece.get(from..).filter(|rest| !rest.is_empty())?;
-            let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(rest.len());
+            let want = usize::try_from(end - at)
+                .unwrap_or(usize::MAX)
+                .min(rest.len());
             out.extend_from_slice(&rest[..want]);
             at += want as u64;
         }

@@ -67,7 +67,9 @@ const KEYS: [DefragKey; 4] = [
 
 /// The pattern byte of a generated payload at `offset` in datagram `key`.
 fn pattern(key: usize, offset: u64) -> u8 {
-    let x = offset.wrapping_add(key as u64 * 977).wrapping_mul(0x9e37_79b9);
+    let x = offset
+        .wrapping_add(key as u64 * 977)
+        .wrapping_mul(0x9e37_79b9);
     (x >> 13) as u8
 }
 
@@ -135,7 +137,10 @@ impl Checker {
         let mut at = 0u32;
         for span in datagram.spans() {
             assert_eq!(span.datagram_range.start, at, "spans tile the payload");
-            assert!(span.datagram_range.start < span.datagram_range.end, "empty span");
+            assert!(
+                span.datagram_range.start < span.datagram_range.end,
+                "empty span"
+            );
             at = span.datagram_range.end;
             assert!(frames.contains(&span.frame), "span from an unlisted frame");
             let (bytes, base) = &self.frames[&span.frame];
@@ -150,7 +155,10 @@ impl Checker {
             for probe in [span.datagram_range.start, span.datagram_range.end - 1] {
                 assert_eq!(
                     datagram.locate(probe),
-                    Some((span.frame, span.frame_offset + (probe - span.datagram_range.start)))
+                    Some((
+                        span.frame,
+                        span.frame_offset + (probe - span.datagram_range.start)
+                    ))
                 );
             }
         }
@@ -166,7 +174,11 @@ fuzz_target!(|data: &[u8]| {
         max_datagrams_pending: usize::from(config & 7),
         max_bytes_pending: [256, 2048, 16 << 10, 16 << 20][usize::from((config >> 3) & 3)],
         max_fragments_per_datagram: [1, 4, 16, 512][usize::from((config >> 5) & 3)],
-        max_datagram_len: if config & 0x80 != 0 { 1500 } else { MAX_IPV4_DATAGRAM_LEN },
+        max_datagram_len: if config & 0x80 != 0 {
+            1500
+        } else {
+            MAX_IPV4_DATAGRAM_LEN
+        },
         timeout: Duration::from_secs(u64::from(input.u8())),
     };
     let mut defrag = Defragmenter::new(limits.clone());
@@ -217,22 +229,35 @@ fuzz_target!(|data: &[u8]| {
         checker.expired(&pushed.evicted);
         match &pushed.outcome {
             DefragOutcome::Held { datagram_id } => {
-                assert!(!checker.ended.contains(datagram_id), "ended datagram held again");
+                assert!(
+                    !checker.ended.contains(datagram_id),
+                    "ended datagram held again"
+                );
                 checker.live.insert(*datagram_id);
             }
             DefragOutcome::Complete(datagram) => checker.complete(datagram, frame),
             DefragOutcome::Problem { datagram_id, .. } => {
                 if let Some(id) = datagram_id {
-                    assert!(checker.live.contains(id), "problem names a datagram not held");
+                    assert!(
+                        checker.live.contains(id),
+                        "problem names a datagram not held"
+                    );
                 }
-                assert!(pushed.overlap.is_none(), "a rejected fragment has no overlap");
+                assert!(
+                    pushed.overlap.is_none(),
+                    "a rejected fragment has no overlap"
+                );
             }
         }
         checker.table(&defrag);
     }
     let expired = defrag.finish();
     checker.expired(&expired);
-    assert!(checker.live.is_empty(), "held datagrams never ended: {:?}", checker.live);
+    assert!(
+        checker.live.is_empty(),
+        "held datagrams never ended: {:?}",
+        checker.live
+    );
     assert_eq!(defrag.n_pending(), 0);
     assert_eq!(defrag.bytes_pending(), 0);
 });

@@ -45,10 +45,7 @@ fuzz_target!(|data: &[u8]| {
             secs: i64::MIN,
             nanos: 999_999_999,
         },
-        0x1000 => Timestamp {
-            secs: -1,
-            nanos: 5,
-        },
+        0x1000 => Timestamp { secs: -1, nanos: 5 },
         _ => Timestamp {
             secs: 1_763_732_400,
             nanos: 123_456_789,
@@ -102,7 +99,9 @@ fn check_model(d: &Dissection, frame: &RawFrame<'_>) {
             .get(layer.source)
             .unwrap_or_else(|| panic!("layer {index} names missing source {}", layer.source));
         let len = source.bytes.len();
-        check_span(layer.span, len, || format!("layer {index} ({:?})", layer.protocol));
+        check_span(layer.span, len, || {
+            format!("layer {index} ({:?})", layer.protocol)
+        });
         if let Some(payload) = layer.payload {
             check_span(payload, len, || format!("payload of layer {index}"));
         }
@@ -127,7 +126,9 @@ fn check_model(d: &Dissection, frame: &RawFrame<'_>) {
 }
 
 fn check_field(field: &Field, len: usize, layer: usize) {
-    check_span(field.span, len, || format!("field {} of layer {layer}", field.key));
+    check_span(field.span, len, || {
+        format!("field {} of layer {layer}", field.key)
+    });
     if let Some(bad) = field.display.chars().find(|c| c.is_control()) {
         panic!("field {} displays control character {bad:?}", field.key);
     }

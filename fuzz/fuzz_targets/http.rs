@@ -60,17 +60,28 @@ fn new_parser(kind: MessageKind, limits: Limits, methods: &[&str]) -> Parser {
 fn check_event(event: &Event, stream: &Stream, limits: &Limits, next: u64) {
     match event {
         Event::Head(head) => {
-            assert!(head.span.end() <= next, "head beyond the bytes fed: {head:?}");
+            assert!(
+                head.span.end() <= next,
+                "head beyond the bytes fed: {head:?}"
+            );
             assert!(head.span.start() <= head.start_line_span.start());
             assert!(head.blank_line_span.end() <= head.span.end());
             let mut at = head.start_line_span.end();
             for header in &head.headers {
-                assert!(header.line.start() >= at, "field lines out of order: {head:?}");
+                assert!(
+                    header.line.start() >= at,
+                    "field lines out of order: {head:?}"
+                );
                 at = header.line.end();
                 if let Some(name) = stream.get(header.name_span.start(), header.name_span.end()) {
-                    assert_eq!(name, header.name.as_bytes(), "the name is the stream's bytes");
+                    assert_eq!(
+                        name,
+                        header.name.as_bytes(),
+                        "the name is the stream's bytes"
+                    );
                 }
-                if let Some(value) = stream.get(header.value_span.start(), header.value_span.end()) {
+                if let Some(value) = stream.get(header.value_span.start(), header.value_span.end())
+                {
                     assert_eq!(value, header.value, "the value is the stream's bytes");
                 }
             }
@@ -79,11 +90,18 @@ fn check_event(event: &Event, stream: &Stream, limits: &Limits, next: u64) {
             assert_eq!(chunk.size_line.end(), chunk.data.start());
             assert_eq!(chunk.data.end(), chunk.terminator.start());
             if chunk.data.end() != u64::MAX {
-                assert_eq!(chunk.data.len(), chunk.size, "chunk data is as long as its size");
+                assert_eq!(
+                    chunk.data.len(),
+                    chunk.size,
+                    "chunk data is as long as its size"
+                );
             }
         }
         Event::Body(body) => {
-            assert!(body.data.len() <= limits.max_body_buffer, "body kept past its limit");
+            assert!(
+                body.data.len() <= limits.max_body_buffer,
+                "body kept past its limit"
+            );
             assert!(body.data.len() as u64 <= body.decoded_len);
             assert!(body.missing_len <= body.decoded_len);
             if body.complete {
@@ -107,15 +125,16 @@ fn run(
     let mut events = Vec::new();
     let mut next = 0u64;
     let mut pending: Vec<u8> = Vec::new();
-    let flush = |parser: &mut Parser, pending: &mut Vec<u8>, next: &mut u64, events: &mut Vec<Event>| {
-        if pending.is_empty() {
-            return;
-        }
-        let new = parser.feed(pending, *next);
-        *next += pending.len() as u64;
-        pending.clear();
-        events.extend(new);
-    };
+    let flush =
+        |parser: &mut Parser, pending: &mut Vec<u8>, next: &mut u64, events: &mut Vec<Event>| {
+            if pending.is_empty() {
+                return;
+            }
+            let new = parser.feed(pending, *next);
+            *next += pending.len() as u64;
+            pending.clear();
+            events.extend(new);
+        };
     for step in steps {
         match step {
             Step::Bytes(bytes) if merge => pending.extend_from_slice(bytes),
@@ -169,7 +188,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         MessageKind::Request
     };
-    let limits = if settings & 2 != 0 { SMALL } else { Limits::default() };
+    let limits = if settings & 2 != 0 {
+        SMALL
+    } else {
+        Limits::default()
+    };
     let action = (settings >> 2) & 3;
     let methods: Vec<&str> = (0..settings >> 4)
         .map(|_| METHODS[usize::from(input.u8()) % METHODS.len()])
@@ -195,19 +218,38 @@ fuzz_target!(|data: &[u8]| {
     let mut stream = Stream::default();
     let (mut cut, cut_events) = run(kind, limits, &methods, &steps, false, Some(&mut stream));
     let (mut whole, whole_events) = run(kind, limits, &methods, &steps, true, None);
-    assert_eq!(cut_events, whole_events, "events depend on how the stream was cut");
+    assert_eq!(
+        cut_events, whole_events,
+        "events depend on how the stream was cut"
+    );
     let cut_end = end(&mut cut, action);
     for event in &cut_end {
         check_event(event, &stream, &limits, cut.next_offset());
     }
-    assert_eq!(cut_end, end(&mut whole, action), "events depend on how the stream was cut");
+    assert_eq!(
+        cut_end,
+        end(&mut whole, action),
+        "events depend on how the stream was cut"
+    );
 
     // The head parser alone, on the raw bytes.
     if let Ok(Some((consumed, head))) = Head::parse(kind, bytes, 1000, &limits) {
-        assert!(consumed <= bytes.len(), "consumed {consumed} of {} bytes", bytes.len());
+        assert!(
+            consumed <= bytes.len(),
+            "consumed {consumed} of {} bytes",
+            bytes.len()
+        );
         assert_eq!(head.span.start(), 1000);
-        assert_eq!(head.span.len(), consumed as u64, "the head spans what it consumed");
+        assert_eq!(
+            head.span.len(),
+            consumed as u64,
+            "the head spans what it consumed"
+        );
         let again = Head::parse(kind, &bytes[..consumed], 1000, &limits);
-        assert_eq!(again, Ok(Some((consumed, head))), "the consumed bytes alone give the same head");
+        assert_eq!(
+            again,
+            Ok(Some((consumed, head))),
+            "the consumed bytes alone give the same head"
+        );
     }
 });

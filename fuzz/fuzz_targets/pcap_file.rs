@@ -34,7 +34,11 @@ impl Drop for TempFile {
 
 fn temp_path() -> PathBuf {
     let shm = PathBuf::from("/dev/shm");
-    let dir = if shm.is_dir() { shm } else { std::env::temp_dir() };
+    let dir = if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    };
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     dir.join(format!("osiscope-fuzz-{}-{n}.cap", std::process::id()))
 }
@@ -56,11 +60,15 @@ fuzz_target!(|data: &[u8]| {
         };
         assert_eq!(frame.number.0, expected, "frames are numbered from 1");
         assert_eq!(frame.link_type, link_type);
-        assert!(frame.data.len() <= data.len(), "a frame is longer than its file");
+        assert!(
+            frame.data.len() <= data.len(),
+            "a frame is longer than its file"
+        );
         assert!(frame.ts.nanos < 1_000_000_000);
         let dissection = pipeline.dissect(&frame);
         text.clear();
-        osiscope::view::text::write_frame(&mut text, &dissection).expect("writing to a Vec succeeds");
+        osiscope::view::text::write_frame(&mut text, &dissection)
+            .expect("writing to a Vec succeeds");
         expected += 1;
     }
     let _ = pipeline.finish();

@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
         let header = input.u16();
         let tick = input.u8();
         let bytes = input.take(usize::from(header & 0x7fff));
-        nanos_total += if tick == 0xff { 100_000_000_000 } else { u64::from(tick) * 1_000_000 };
+        nanos_total += if tick == 0xff {
+            100_000_000_000
+        } else {
+            u64::from(tick) * 1_000_000
+        };
         number += 1;
         let frame = RawFrame {
             number: FrameNumber(number),
@@ -42,7 +46,11 @@ fuzz_target!(|data: &[u8]| {
                 secs: (nanos_total / 1_000_000_000) as i64,
                 nanos: (nanos_total % 1_000_000_000) as u32,
             },
-            orig_len: if header & 0x8000 != 0 { bytes.len() + 1000 } else { bytes.len() },
+            orig_len: if header & 0x8000 != 0 {
+                bytes.len() + 1000
+            } else {
+                bytes.len()
+            },
             link_type,
             data: bytes,
         };
@@ -50,11 +58,16 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(dissection.bytes(), bytes, "source 0 is the frame's bytes");
         for problem in &dissection.problems {
             if let Some(layer) = problem.layer {
-                assert!(layer < dissection.layers.len(), "problem {} names a missing layer", problem.key);
+                assert!(
+                    layer < dissection.layers.len(),
+                    "problem {} names a missing layer",
+                    problem.key
+                );
             }
         }
         text.clear();
-        osiscope::view::text::write_frame(&mut text, &dissection).expect("writing to a Vec succeeds");
+        osiscope::view::text::write_frame(&mut text, &dissection)
+            .expect("writing to a Vec succeeds");
     }
     let _ = pipeline.finish();
 });

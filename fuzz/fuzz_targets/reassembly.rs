@@ -69,7 +69,9 @@ impl Checker {
             } => {
                 assert!(!bytes.is_empty(), "empty data chunk at {stream_offset}");
                 let (payload, base) = self.frames.get(frame).expect("data from a pushed frame");
-                let skip = frame_offset.checked_sub(*base).expect("frame offset within payload");
+                let skip = frame_offset
+                    .checked_sub(*base)
+                    .expect("frame offset within payload");
                 let skip = skip as usize;
                 assert_eq!(
                     payload.get(skip..skip + bytes.len()),
@@ -80,7 +82,12 @@ impl Checker {
                     let start = self.start.expect("data implies a known start");
                     for (i, &b) in bytes.iter().enumerate() {
                         let seq = start.advance(stream_offset + i as u64);
-                        assert_eq!(b, pattern(seq.0), "stream byte {} is wrong", stream_offset + i as u64);
+                        assert_eq!(
+                            b,
+                            pattern(seq.0),
+                            "stream byte {} is wrong",
+                            stream_offset + i as u64
+                        );
                     }
                 }
             }
@@ -93,10 +100,18 @@ impl Checker {
     }
 
     fn state(&self, r: &Reassembler) {
-        assert_eq!(r.next_offset(), self.expected, "next offset is where delivery stopped");
+        assert_eq!(
+            r.next_offset(),
+            self.expected,
+            "next offset is where delivery stopped"
+        );
         assert_eq!(r.is_fin_delivered(), self.fin_delivered);
         if self.fin_delivered {
-            assert_eq!(r.fin_offset(), Some(self.expected), "the FIN ends the stream");
+            assert_eq!(
+                r.fin_offset(),
+                Some(self.expected),
+                "the FIN ends the stream"
+            );
         }
         assert!(r.held_bytes() <= self.limits.max_buffered_bytes, "{r}");
         assert!(r.n_held_segments() <= self.limits.max_segments_held, "{r}");
@@ -105,7 +120,11 @@ impl Checker {
         let mut n = 0;
         for (start, end) in r.held_ranges() {
             // The first piece starts after a hole; later ones may touch their neighbour.
-            let apart = if n == 0 { start > prev_end } else { start >= prev_end };
+            let apart = if n == 0 {
+                start > prev_end
+            } else {
+                start >= prev_end
+            };
             assert!(apart, "held pieces overlap, or one is deliverable: {r}");
             assert!(start < end, "empty held piece: {r}");
             if let Some(fin) = r.fin_offset() {
@@ -164,7 +183,9 @@ fuzz_target!(|data: &[u8]| {
             &generated
         };
         let payload_offset = 54 + (frame % 13) as u32;
-        checker.frames.insert(frame, (payload.to_vec(), payload_offset));
+        checker
+            .frames
+            .insert(frame, (payload.to_vec(), payload_offset));
         let segment = Segment {
             seq,
             syn,
@@ -191,7 +212,10 @@ fuzz_target!(|data: &[u8]| {
         );
         assert!(outcome.n_conflicting <= outcome.n_duplicate, "{outcome:?}");
         if checker.consistent {
-            assert_eq!(outcome.n_conflicting, 0, "consistent copies conflict: {outcome:?}");
+            assert_eq!(
+                outcome.n_conflicting, 0,
+                "consistent copies conflict: {outcome:?}"
+            );
         }
         checker.state(&r);
     }

@@ -77,7 +77,11 @@ impl Checker {
     fn event(&mut self, event: Event) {
         match event {
             Event::FrameStart(start) => {
-                assert_eq!(self.open_frame, None, "frame {} starts inside another", start.index);
+                assert_eq!(
+                    self.open_frame, None,
+                    "frame {} starts inside another",
+                    start.index
+                );
                 assert_eq!(start.index, self.next_frame, "frames are numbered in order");
                 self.next_frame += 1;
                 self.open_frame = Some(start.index);
@@ -87,33 +91,65 @@ impl Checker {
                     assert_eq!(range.end - range.start, start.header.header_len() as u64);
                 }
                 if let Some(bytes) = self.stream.get(range.start, range.end) {
-                    assert_eq!(start.header.encode(), bytes, "the header is the stream's bytes");
+                    assert_eq!(
+                        start.header.encode(),
+                        bytes,
+                        "the header is the stream's bytes"
+                    );
                 }
             }
             Event::Frame(frame) => {
-                assert_eq!(self.open_frame.take(), Some(frame.index), "a frame ends after it starts");
+                assert_eq!(
+                    self.open_frame.take(),
+                    Some(frame.index),
+                    "a frame ends after it starts"
+                );
                 assert_eq!(frame.header_range.end, frame.payload_range.start);
-                if let Some(end) = frame.payload_range.start.checked_add(frame.header.payload_len) {
-                    assert_eq!(frame.payload_range.end, end, "the payload range is as announced");
+                if let Some(end) = frame
+                    .payload_range
+                    .start
+                    .checked_add(frame.header.payload_len)
+                {
+                    assert_eq!(
+                        frame.payload_range.end, end,
+                        "the payload range is as announced"
+                    );
                 }
-                assert!(frame.payload.len() <= self.limits.max_frame_len, "frame kept past its limit");
+                assert!(
+                    frame.payload.len() <= self.limits.max_frame_len,
+                    "frame kept past its limit"
+                );
                 assert!(frame.seen_len <= frame.header.payload_len);
                 if frame.payload_complete {
                     assert_eq!(frame.payload.len() as u64, frame.header.payload_len);
                     assert_eq!(frame.seen_len, frame.header.payload_len);
-                    if let Some(wire) = self.stream.get(frame.payload_range.start, frame.payload_range.end) {
-                        assert_eq!(frame.masked_payload(), wire, "unmasking is undone by masking again");
+                    if let Some(wire) = self
+                        .stream
+                        .get(frame.payload_range.start, frame.payload_range.end)
+                    {
+                        assert_eq!(
+                            frame.masked_payload(),
+                            wire,
+                            "unmasking is undone by masking again"
+                        );
                     }
                 }
                 let kept = frame.payload_complete.then(|| frame.payload.clone());
                 self.frame_payloads.insert(frame.index, kept);
             }
             Event::Message(message) => {
-                assert!(self.messages_seen.insert(message.index), "message {} ended twice", message.index);
+                assert!(
+                    self.messages_seen.insert(message.index),
+                    "message {} ended twice",
+                    message.index
+                );
                 assert!(message.frames.len() as u64 <= message.n_frames);
                 assert!(message.frames.len() <= self.limits.max_message_frames.max(1));
                 assert!(message.stream_range.start <= message.stream_range.end);
-                let cap = self.limits.max_message_len.max(self.limits.max_inflated_len);
+                let cap = self
+                    .limits
+                    .max_message_len
+                    .max(self.limits.max_inflated_len);
                 assert!(message.payload.len() <= cap, "message kept past its limit");
                 if !message.payload_complete {
                     return;
@@ -141,7 +177,10 @@ impl Checker {
                 }
             }
             Event::Problem(problem) => {
-                assert!(problem.stream_range.start <= problem.stream_range.end, "{problem}");
+                assert!(
+                    problem.stream_range.start <= problem.stream_range.end,
+                    "{problem}"
+                );
             }
         }
     }
@@ -150,7 +189,11 @@ impl Checker {
 fuzz_target!(|data: &[u8]| {
     let mut input = common::Input::new(data);
     let settings = input.u8();
-    let sender = if settings & 1 != 0 { Sender::Server } else { Sender::Client };
+    let sender = if settings & 1 != 0 {
+        Sender::Server
+    } else {
+        Sender::Client
+    };
     let extensions = EXTENSIONS[usize::from((settings >> 1) & 7)];
     let mut config = Config::negotiated(sender, extensions).unwrap_or_else(|_| Config::new(sender));
     if settings & 0x10 != 0 {
@@ -176,8 +219,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut next = base;
     let mut pos = 0usize;
-    let feed = |assembler: &mut MessageAssembler, checker: &mut Checker, bytes: &[u8], at: u64, next: &mut u64| {
-        let new_from = usize::try_from(next.saturating_sub(at)).unwrap_or(usize::MAX).min(bytes.len());
+    let feed = |assembler: &mut MessageAssembler,
+                checker: &mut Checker,
+                bytes: &[u8],
+                at: u64,
+                next: &mut u64| {
+        let new_from = usize::try_from(next.saturating_sub(at))
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         let start = at.max(*next);
         checker.stream.record(start, &bytes[new_from..]);
         let events = assembler.feed(bytes, at);
@@ -190,7 +239,13 @@ fuzz_target!(|data: &[u8]| {
         match op[0] % 5 {
             0 => {
                 let end = (pos + arg + 1).min(stream.len());
-                feed(&mut assembler, &mut checker, &stream[pos..end], next, &mut next);
+                feed(
+                    &mut assembler,
+                    &mut checker,
+                    &stream[pos..end],
+                    next,
+                    &mut next,
+                );
                 pos = end;
             }
             1 => {
@@ -205,14 +260,26 @@ fuzz_target!(|data: &[u8]| {
                 let skip_end = (pos + arg + 1).min(stream.len());
                 let at = next.saturating_add((skip_end - pos) as u64);
                 let end = (skip_end + 64).min(stream.len());
-                feed(&mut assembler, &mut checker, &stream[skip_end..end], at, &mut next);
+                feed(
+                    &mut assembler,
+                    &mut checker,
+                    &stream[skip_end..end],
+                    at,
+                    &mut next,
+                );
                 pos = end;
             }
             3 => {
                 let back = (arg + 1).min(pos);
                 let end = (pos + 16).min(stream.len());
                 let at = next.saturating_sub(back as u64);
-                feed(&mut assembler, &mut checker, &stream[pos - back..end], at, &mut next);
+                feed(
+                    &mut assembler,
+                    &mut checker,
+                    &stream[pos - back..end],
+                    at,
+                    &mut next,
+                );
                 pos = end;
             }
             _ => {
@@ -225,7 +292,13 @@ fuzz_target!(|data: &[u8]| {
     }
     while pos < stream.len() {
         let end = pos.saturating_add(chunk).min(stream.len());
-        feed(&mut assembler, &mut checker, &stream[pos..end], next, &mut next);
+        feed(
+            &mut assembler,
+            &mut checker,
+            &stream[pos..end],
+            next,
+            &mut next,
+        );
         pos = end;
     }
     let events = assembler.finish();

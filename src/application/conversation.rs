@@ -197,6 +197,26 @@ impl Conversation {
         tag(direction, events)
     }
 
+    /// Tells one direction's decoder that its sender closed (FIN): an HTTP
+    /// body read until the connection closes ends here.
+    pub fn fin(&mut self, direction: Direction) -> Vec<DirEvent> {
+        let Phase::Http {
+            requests,
+            responses,
+            held,
+            ..
+        } = &mut self.phase
+        else {
+            return Vec::new();
+        };
+        let events = match direction {
+            Direction::ClientToServer if held.is_none() => requests.finish(),
+            Direction::ClientToServer => Vec::new(),
+            Direction::ServerToClient => responses.finish(),
+        };
+        tag(direction, events.into_iter().map(AppEvent::Http).collect())
+    }
+
     /// Ends both directions: unfinished messages are reported.
     pub fn finish(&mut self) -> Vec<DirEvent> {
         let mut out = Vec::new();

@@ -4,15 +4,19 @@
 //! [`Layer`] of [`Field`]s. Field spans come from the same layout tables the
 //! decoders use, so what a view highlights is exactly what was read.
 
+mod application;
 mod link;
 mod network;
 mod physical;
 mod transport;
 
+use crate::application::handshake::Report;
+use crate::application::http::Head;
+use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
 use crate::decode::{Decoded, Link, Net, Transport};
 use crate::dissect::{
     keys, DataSource, Dissection, Field, FieldValue, FrameInfo, FrameNumber, Layer, Problem,
-    Protocol, Span,
+    Protocol, Severity, Span,
 };
 use crate::flow::analysis::Analysis;
 use crate::flow::reassembly::SegmentClass;
@@ -40,6 +44,43 @@ impl Default for BuildConfig {
 #[derive(Clone, Debug, Default)]
 pub struct FrameContext {
     pub tcp: Option<TcpContext>,
+    /// Application PDUs that ended in this frame.
+    pub app: Vec<AppPdu>,
+}
+
+/// An application PDU that ended in this frame, and where its bytes are.
+#[derive(Clone, Debug)]
+pub struct AppPdu {
+    pub direction: Direction,
+    /// The connection's protocol was recognised without its handshake.
+    pub guessed: bool,
+    /// The PDU's bytes in its direction's stream.
+    pub range: std::ops::Range<u64>,
+    pub bytes: PduBytes,
+    pub kind: AppPduKind,
+}
+
+/// Where a PDU's bytes can be shown from.
+#[derive(Clone, Debug)]
+pub enum PduBytes {
+    /// All of them are in this frame, from this offset.
+    InFrame { frame_offset: usize },
+    /// They came from several frames: here they are, reassembled.
+    Reassembled {
+        bytes: Vec<u8>,
+        frames: Vec<FrameNumber>,
+    },
+    /// They are no longer available (longer than what is kept).
+    Unavailable,
+}
+
+/// What kind of PDU.
+#[derive(Clone, Debug)]
+pub enum AppPduKind {
+    /// An HTTP head, with the handshake check when it answers an Upgrade.
+    HttpHead(Box<Head>, Option<Box<Report>>),
+    /// A WebSocket frame, with the message it completes.
+    WsFrame(Box<WsFrame>, Option<Box<WsMessageEvent>>),
 }
 
 /// A TCP segment's place in its connection.
@@ -99,6 +140,7 @@ pub fn build(
             frames: datagram.frames.iter().copied().map(FrameNumber).collect(),
         });
     }
+    app_layers(&context.app, &mut layers, &mut sources, &mut problems);
     Dissection {
         frame: FrameInfo {
             number: frame.number,
@@ -206,6 +248,67 @@ fn shift(field: &mut Field, by: usize) {
     field.span = Span::new(field.span.start + by, field.span.end + by);
     for child in &mut field.children {
         shift(child, by);
+    }
+}
+
+/// The application layers of PDUs that ended in this frame.
+fn app_layers(
+    pdus: &[AppPdu],
+    layers: &mut Vec<Layer>,
+    sources: &mut Vec<DataSource>,
+    problems: &mut Vec<Problem>,
+) {
+    for pdu in pdus {
+        let place = match &pdu.bytes {
+            PduBytes::InFrame { frame_offset } => application::Place {
+                source: 0,
+                base: *frame_offset,
+                start: pdu.range.start,
+            },
+            PduBytes::Reassembled { bytes, frames } => {
+                sources.push(DataSource {
+                    name: format!("Reassembled TCP ({} bytes)", bytes.len()),
+                    bytes: bytes.clone(),
+                    frames: frames.clone(),
+                });
+                application::Place {
+                    source: sources.len() - 1,
+                    base: 0,
+                    start: pdu.range.start,
+                }
+            }
+            // Without bytes, spans collapse to nothing (an empty source).
+            PduBytes::Unavailable => {
+                sources.push(DataSource {
+                    name: "Reassembled TCP (not kept)".to_string(),
+                    bytes: Vec::new(),
+                    frames: Vec::new(),
+                });
+                application::Place {
+                    source: sources.len() - 1,
+                    base: 0,
+                    start: u64::MAX,
+                }
+            }
+        };
+        let layer = match &pdu.kind {
+            AppPduKind::HttpHead(head, report) => {
+                application::http(head, &place, report.as_deref())
+            }
+            AppPduKind::WsFrame(frame, message) => {
+                application::websocket(frame, &place, message.as_deref())
+            }
+        };
+        layers.push(layer);
+        if pdu.guessed {
+            problems.push(Problem {
+                severity: Severity::Note,
+                key: keys::websocket::GUESSED,
+                message: "the opening handshake was not captured whole: this WebSocket frame was recognised from its structure".to_string(),
+                layer: Some(layers.len() - 1),
+                span: None,
+            });
+        }
     }
 }
 

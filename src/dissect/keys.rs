@@ -204,3 +204,61 @@ pub mod data {
     pub const DATA: &str = "data.data";
     pub const LEN: &str = "data.len";
 }
+
+pub mod http {
+    pub const REQUEST_LINE: &str = "http.request.line";
+    pub const RESPONSE_LINE: &str = "http.response.line";
+    pub const REQUEST_METHOD: &str = "http.request.method";
+    pub const REQUEST_URI: &str = "http.request.uri";
+    pub const REQUEST_VERSION: &str = "http.request.version";
+    pub const RESPONSE_VERSION: &str = "http.response.version";
+    pub const RESPONSE_CODE: &str = "http.response.code";
+    pub const RESPONSE_PHRASE: &str = "http.response.phrase";
+    pub const HOST: &str = "http.host";
+    pub const UPGRADE: &str = "http.upgrade";
+    pub const CONNECTION: &str = "http.connection";
+    pub const CONTENT_LENGTH: &str = "http.content_length_header";
+    pub const CONTENT_TYPE: &str = "http.content_type";
+    pub const WS_KEY: &str = "http.sec_websocket_key";
+    pub const WS_ACCEPT: &str = "http.sec_websocket_accept";
+    pub const WS_VERSION: &str = "http.sec_websocket_version";
+    pub const WS_EXTENSIONS: &str = "http.sec_websocket_extensions";
+    pub const WS_PROTOCOL: &str = "http.sec_websocket_protocol";
+    /// Any other header line.
+    pub const HEADER: &str = "http.header";
+}
+
+/// The WebSocket opening handshake as osiscope checks it; Wireshark has no
+/// such fields.
+pub mod handshake {
+    pub const CHECK: &str = "websocket.handshake";
+    pub const KEY: &str = "websocket.handshake.key";
+    pub const CONCATENATED: &str = "websocket.handshake.concatenated";
+    pub const SHA1: &str = "websocket.handshake.sha1";
+    pub const EXPECTED_ACCEPT: &str = "websocket.handshake.expected_accept";
+    pub const ACCEPT_MATCH: &str = "websocket.handshake.accept_match";
+    pub const RULE: &str = "websocket.handshake.rule";
+}
+
+pub mod websocket {
+    pub const FIN: &str = "websocket.fin";
+    pub const RSV: &str = "websocket.rsv";
+    pub const PMC: &str = "websocket.pmc";
+    pub const OPCODE: &str = "websocket.opcode";
+    pub const MASK: &str = "websocket.mask";
+    pub const PAYLOAD_LENGTH: &str = "websocket.payload_length";
+    pub const PAYLOAD_LENGTH_16: &str = "websocket.payload_length_ext_16";
+    pub const PAYLOAD_LENGTH_64: &str = "websocket.payload_length_ext_64";
+    pub const MASKING_KEY: &str = "websocket.masking_key";
+    pub const MASKED_PAYLOAD: &str = "websocket.masked_payload";
+    pub const PAYLOAD: &str = "websocket.payload";
+    pub const TEXT: &str = "websocket.payload.text";
+    pub const CLOSE_CODE: &str = "websocket.payload.close.status_code";
+    pub const CLOSE_REASON: &str = "websocket.payload.close.reason";
+    /// The whole message this frame ends; Wireshark has no such field.
+    pub const MESSAGE: &str = "websocket.message";
+    pub const MESSAGE_LENGTH: &str = "websocket.message.length";
+    pub const MESSAGE_FRAMES: &str = "websocket.message.frames";
+    /// A problem key: the frame was recognised without the handshake.
+    pub const GUESSED: &str = "websocket.handshake_missing";
+}

@@ -60,15 +60,14 @@ pub fn write_json(out: &mut impl Write, summary: &StreamSummary) -> io::Result<(
 pub fn write_heading(out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
-        "{:>6}  {:<44} {:<9} {:>13} {:>17} {:>9}  {:<9} {}",
+        "{:>6}  {:<44} {:<9} {:>13} {:>17} {:>9}  {:<9} final state · analysis",
         "stream",
         "client → server",
         "protocol",
         "packets c→s/s→c",
         "bytes c→s/s→c",
         "duration",
-        "handshake",
-        "final state · analysis"
+        "handshake"
     )
 }
 

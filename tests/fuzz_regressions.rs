@@ -1,0 +1,156 @@
+//! Regression tests for inputs found by fuzzing (see `fuzz/README.md`).
+//!
+//! Each input is kept in `tests/data/fuzz/` exactly as its fuzz target read it,
+//! so `fuzz/target/none/<host>/release/<target> tests/data/fuzz/<file>` replays
+//! it; each test rebuilds the same situation through the public API.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use osiscope::application::http::{Event, Limits, MessageKind, Parser};
+use osiscope::dissect::{Dissection, Field, FrameNumber, Span, Timestamp};
+use osiscope::pipeline::Pipeline;
+use osiscope::source::{link_type, RawFrame};
+
+/// Dissects one frame with a fresh pipeline.
+fn dissect(link_type: u32, data: &[u8]) -> Dissection {
+    let frame = RawFrame {
+        number: FrameNumber(1),
+        ts: Timestamp::default(),
+        orig_len: data.len(),
+        link_type,
+        data,
+    };
+    Pipeline::default().dissect(&frame)
+}
+
+/// Asserts that every layer, field and problem span lies inside its source.
+fn assert_spans_inside(dissection: &Dissection) {
+    fn check_field(field: &Field, len: usize) {
+        assert!(
+            field.span.end <= len,
+            "{} at {} beyond {len} bytes",
+            field.key,
+            field.span
+        );
+        for child in &field.children {
+            check_field(child, len);
+        }
+    }
+    let inside = |span: Span, len: usize| span.start <= span.end && span.end <= len;
+    for layer in &dissection.layers {
+        let len = dissection.sources[layer.source].bytes.len();
+        assert!(
+            inside(layer.span, len),
+            "{:?} at {}",
+            layer.protocol,
+            layer.span
+        );
+        for field in &layer.fields {
+            check_field(field, len);
+        }
+    }
+}
+
+/// Found by the `frame` target: an IPv6 Hop-by-Hop header followed by a second
+/// Hop-by-Hop header. etherparse 0.21's lax extension slice reports
+/// `HopByHopNotAtStart` but its iterator then reads the second header from
+/// past the end of the buffer (`Ipv6RawExtHeaderSlice::from_slice_unchecked`,
+/// an out-of-bounds `get_unchecked`): a panic where debug assertions are on,
+/// and a read of memory outside the frame in release builds.
+#[test]
+fn ipv6_second_hop_by_hop_header_stays_inside_the_frame() {
+    // The fuzz input: 2 bytes of link type (108, OpenBSD loopback), then the frame.
+    let input = include_bytes!("data/fuzz/frame-ipv6-second-hop-by-hop.bin");
+    let (link, frame) = input.split_at(2);
+    let dissection = dissect(u32::from(u16::from_be_bytes([link[0], link[1]])), frame);
+    assert_eq!(dissection.bytes(), frame);
+    assert_spans_inside(&dissection);
+
+    // The same shape by hand, as raw IPv6.
+    let mut packet = vec![
+        0x60, 0x00, 0x00, 0x00, // version 6, traffic class 0, flow label 0
+        0x00, 0x08, // payload length 8
+        0x00, // next header 0: Hop-by-Hop options
+        0x40, // hop limit 64
+    ];
+    packet.extend_from_slice(&[0; 16]); // source ::
+    packet.extend_from_slice(&[0; 16]); // destination ::
+    packet.extend_from_slice(&[
+        0x00, // next header 0: a second Hop-by-Hop header, which is not allowed here
+        0x00, // header length 0: 8 bytes
+        0x01, 0x04, 0x00, 0x00, 0x00, 0x00, // PadN option filling the header
+    ]);
+    let dissection = dissect(link_type::RAW, &packet);
+    assert_eq!(dissection.bytes(), &packet[..]);
+    assert_spans_inside(&dissection);
+}
+
+/// Feeds `pieces` one after another from offset 0, then ends the stream.
+fn http_events(
+    kind: MessageKind,
+    limits: Limits,
+    pieces: &[&[u8]],
+    switch_at: Option<u64>,
+) -> Vec<Event> {
+    let mut parser = Parser::new(kind, limits);
+    let mut events = Vec::new();
+    let mut offset = 0;
+    for piece in pieces {
+        events.extend(parser.feed(piece, offset));
+        offset += piece.len() as u64;
+    }
+    if let Some(at) = switch_at {
+        events.extend(parser.switch_at(at));
+    }
+    events.extend(parser.finish());
+    events
+}
+
+/// Found by the `http` target, whose check is the parser's documented promise
+/// that events do not depend on how the stream is cut into chunks. A 192-byte
+/// head with a malformed field name after byte 128, under a 128-byte head
+/// limit, is reported as `HeadTooLarge` when fed as 128 + 64 bytes but as
+/// `MalformedHead(HeaderName)` when fed at once (the whole chunk is parsed
+/// past the limit).
+#[test]
+fn http_head_limit_verdict_does_not_depend_on_chunking() {
+    // The fuzz input: settings (responses, small limits), one cut of 128 bytes, the stream.
+    let input = include_bytes!("data/fuzz/http-head-limit-cut.bin");
+    let head = &input[3..];
+    let mut long = b"HTTP/1.1 200 OK\r\nX-Long: ".to_vec();
+    long.extend_from_slice(&[b'a'; 150]);
+    long.extend_from_slice(b"\r\nBad Name: x\r\n\r\n");
+    assert_eq!(head, &long[..]);
+
+    let limits = Limits {
+        max_head_len: 128,
+        ..Limits::default()
+    };
+    let cut = http_events(
+        MessageKind::Response,
+        limits,
+        &[&head[..128], &head[128..]],
+        None,
+    );
+    let whole = http_events(MessageKind::Response, limits, &[head], None);
+    assert_eq!(cut, whole);
+}
+
+/// Found by the `http` target: a response stream starting `HTK` (not a valid
+/// version) fed one byte at a time, then `switch_at(0)`, reports
+/// `SwitchInsideMessage`; fed at once it reports `MalformedHead(Version)`.
+#[test]
+fn http_switch_after_a_cut_head_does_not_depend_on_chunking() {
+    // The fuzz input: settings (responses, switch_at(0) at the end), three 1-byte cuts, `HTK`.
+    let input = include_bytes!("data/fuzz/http-switch-after-cut-head.bin");
+    assert_eq!(&input[5..], b"HTK");
+    let limits = Limits::default();
+    let cut = http_events(MessageKind::Response, limits, &[b"H", b"T", b"K"], Some(0));
+    let whole = http_events(MessageKind::Response, limits, &[b"HTK"], Some(0));
+    assert_eq!(cut, whole);
+}
