@@ -192,3 +192,63 @@ fn a_closed_pipe_ends_quietly() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stderr(&output), "");
 }
+
+#[test]
+fn streams_lists_each_connection_with_state_and_analysis() {
+    let output = run(&["streams", "--json"], &capture("ws-concurrent.pcapng"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for (index, row) in rows.iter().enumerate() {
+        assert_eq!(row["stream"], index as u64);
+        assert_eq!(row["protocol"], "websocket");
+        assert_eq!(row["handshake_seen"], true);
+        assert_eq!(row["server"], "10.77.0.2:8080");
+        assert!(row["final_state"].as_str().unwrap().contains("CLOSED"));
+        assert!(row["packets_c2s"].as_u64().unwrap() > 5);
+    }
+    let lossy = run(&["streams"], &capture("ws-lossy.pcapng"));
+    let table = String::from_utf8(lossy.stdout).unwrap();
+    assert!(table.lines().next().unwrap().contains("client → server"));
+    assert!(table.contains("retransmission×"), "{table}");
+    assert!(table.contains("lost_segment×"), "{table}");
+}
+
+#[test]
+fn messages_prints_one_line_per_message() {
+    let output = run(&["messages"], &capture("ws-basic.pcapng"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.lines().count(), 10);
+    assert!(text.contains("\"こんにちは\""));
+    assert!(text.lines().last().unwrap().contains("close"));
+    assert!(text.lines().last().unwrap().contains("1000 bye"));
+    let payload = run(
+        &["messages", "--json", "--payload"],
+        &capture("ws-basic.pcapng"),
+    );
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8(payload.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["payload_b64"], "SGVsbG8sIHNlcnZlciE=");
+}
+
+#[test]
+fn dump_shows_the_handshake_and_unmasked_frames() {
+    let output = run(&["dump"], &capture("ws-basic.pcapng"));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("L7 Application · message · HTTP/1.1"));
+    assert!(text.contains("(websocket.handshake.accept_match"));
+    assert!(text.contains("Accept matches: yes"));
+    assert!(text.contains("Text: こんにちは  (websocket.payload.text"));
+    assert!(text.contains("(tcp.stream)"));
+}
