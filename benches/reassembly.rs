@@ -1,3 +1,5 @@
+#![allow(clippy::indexing_slicing)]
+
 //! Reassembly throughput: `cargo bench --bench reassembly`.
 //!
 //! A 64 MiB byte stream is cut into 1448-byte segments (a full Ethernet

@@ -5,10 +5,12 @@
 //! - [`http`]: HTTP/1.1 heads and bodies (Content-Length, chunked, SSE), Upgrade and CONNECT.
 //! - [`handshake`]: the WebSocket opening handshake checked against RFC 6455 §4.
 //! - [`websocket`]: frames, masking, messages, close codes, permessage-deflate, RFC checks.
+//! - [`session`]: the WebSocket connection's state (CONNECTING, OPEN, CLOSING, CLOSED, 1006).
 //! - [`tls`]: the TLS record layer (no decryption): records, handshake types, SNI, ALPN.
 
 pub mod conversation;
 pub mod handshake;
 pub mod http;
+pub mod session;
 pub mod tls;
 pub mod websocket;

@@ -22,7 +22,9 @@ pub mod message;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use build::{build, AppPdu, AppPduKind, BuildConfig, FrameContext, PduBytes, TcpContext};
+pub use build::{
+    build, AppPdu, AppPduKind, BuildConfig, FrameContext, PduBytes, TcpContext, WebSocketContext,
+};
 pub use conversation::StreamSummary;
 pub use message::WsMessage;
 
@@ -169,6 +171,10 @@ pub enum Protocol {
     Udp,
     Http,
     WebSocket,
+    /// The TLS record layer (wss://): what stays visible of encrypted traffic.
+    Tls,
+    /// Not a header: the state of the connection and session after the frame.
+    Session,
     /// Bytes no decoder claimed.
     Data,
 }
@@ -190,6 +196,8 @@ impl Protocol {
             // WebSocket is placed at layer 7 here, as most references do;
             // some teaching material puts its connection handling at layer 5.
             Protocol::Http | Protocol::WebSocket | Protocol::Data => Osi::Application,
+            Protocol::Session => Osi::Session,
+            Protocol::Tls => Osi::Presentation,
         }
     }
 
@@ -208,6 +216,8 @@ impl Protocol {
             Protocol::Udp => "datagram",
             Protocol::Http => "message",
             Protocol::WebSocket => "frame",
+            Protocol::Session => "state",
+            Protocol::Tls => "record",
             Protocol::Data => "data",
         }
     }
@@ -229,6 +239,8 @@ impl Protocol {
             Protocol::Udp => "udp",
             Protocol::Http => "http",
             Protocol::WebSocket => "websocket",
+            Protocol::Session => "session",
+            Protocol::Tls => "tls",
             Protocol::Data => "data",
         }
     }
@@ -251,6 +263,8 @@ impl Protocol {
             Protocol::Udp => "UDP",
             Protocol::Http => "HTTP/1.1",
             Protocol::WebSocket => "WebSocket",
+            Protocol::Session => "Connection state",
+            Protocol::Tls => "TLS",
             Protocol::Data => "Data",
         }
     }

@@ -11,6 +11,10 @@ use std::ops::Range;
 use crate::application::conversation::{AppEvent, AppProtocol, Conversation, DirEvent};
 use crate::application::handshake::Report;
 use crate::application::http::{Event as HttpEvent, Head};
+use crate::application::session::{Change, Session, WsState};
+use crate::application::tls::{
+    Event as TlsEvent, HandshakeMessage as TlsHandshake, Record as TlsRecord,
+};
 use crate::application::websocket::message::Event as WsEvent;
 use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
 use crate::application::websocket::opcode::{Data, OpCode};
@@ -20,7 +24,7 @@ use crate::decode::defrag::{
 use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, TcpOption, Transport};
 use crate::dissect::{
     self, AppPdu, AppPduKind, BuildConfig, Dissection, FrameContext, FrameNumber, PduBytes,
-    Protocol, Severity, StreamSummary, TcpContext, Timestamp, WsMessage,
+    Protocol, Severity, StreamSummary, TcpContext, Timestamp, WebSocketContext, WsMessage,
 };
 use crate::flow::analysis::{Flag, SackBlock};
 use crate::flow::reassembly::Chunk;
@@ -56,6 +60,14 @@ struct App {
     /// Per direction: an HTTP head whose message (body included) has not
     /// ended yet; like Wireshark, the message is shown where it ends.
     pending_heads: [Option<(Head, Option<Box<Report>>)>; 2],
+    /// Per direction: TLS records whose bytes have not all arrived, and
+    /// handshake messages waiting for the record they end in (bounded).
+    tls_pending: [Vec<TlsRecord>; 2],
+    tls_handshakes: [Vec<TlsHandshake>; 2],
+    /// The WebSocket connection's state.
+    session: Session,
+    /// The TCP connection was seen to end (both FINs, or a RST).
+    tcp_ended: bool,
 }
 
 /// The most recent bytes of one direction's stream (contiguous).
@@ -88,6 +100,10 @@ impl Tail {
         self.bytes.get(from..to)
     }
 }
+
+/// The most TLS records or handshake messages held per direction while
+/// their bytes arrive.
+const MAX_TLS_PENDING: usize = 64;
 
 /// The most problems kept per direction for messages still being assembled.
 const MAX_PENDING_PROBLEMS: usize = 64;
@@ -146,16 +162,26 @@ impl Pipeline {
         let step = self.track(frame, &decoded);
         let mut output = FrameOutput::default();
         let mut app = Vec::new();
+        let mut websocket = None;
         if let Some(step) = &step {
             let events = self.feed_application(step, model);
             output.messages = self.collect_messages(step.slot, &events, frame.ts);
+            let changes = self.follow_session(step.slot, frame.number.0, &events);
             if model {
                 app = self.app_pdus(step.slot, frame.number.0, &events);
+                websocket = self.apps.get(step.slot).and_then(|app| {
+                    let state = app.session.state();
+                    (state != WsState::None).then(|| WebSocketContext {
+                        state: state.to_string(),
+                        changes: changes.iter().map(|change| change.why.clone()).collect(),
+                    })
+                });
             }
         }
         if model {
             let context = FrameContext {
                 app,
+                websocket,
                 tcp: step.as_ref().and_then(|step| {
                     let conversation = &self.tracker.connection(step.slot)?.conversation;
                     Some(TcpContext {
@@ -207,10 +233,35 @@ impl Pipeline {
         events
     }
 
+    /// Follows the WebSocket state of a connection through one frame's events
+    /// and the TCP connection's end.
+    fn follow_session(&mut self, slot: usize, frame: u64, events: &[DirEvent]) -> Vec<Change> {
+        let ended = self.tracker.connection(slot).map(|connection| {
+            let reset = connection.stats.iter().any(|side| side.rst);
+            (connection.stats.iter().all(|side| side.fin) || reset, reset)
+        });
+        let Some(app) = self.apps.get_mut(slot) else {
+            return Vec::new();
+        };
+        let mut changes = app.session.observe(frame, events);
+        if let Some((true, reset)) = ended {
+            if !app.tcp_ended {
+                app.tcp_ended = true;
+                changes.extend(app.session.tcp_ended(frame, reset));
+            }
+        }
+        changes
+    }
+
     /// The application PDUs that ended in this frame, with their bytes.
     fn app_pdus(&mut self, slot: usize, frame: u64, events: &[DirEvent]) -> Vec<AppPdu> {
-        let mut pending_heads = match self.apps.get_mut(slot) {
-            Some(app) => std::mem::take(&mut app.pending_heads),
+        let (mut pending_heads, mut tls_pending, mut tls_handshakes) = match self.apps.get_mut(slot)
+        {
+            Some(app) => (
+                std::mem::take(&mut app.pending_heads),
+                std::mem::take(&mut app.tls_pending),
+                std::mem::take(&mut app.tls_handshakes),
+            ),
             None => return Vec::new(),
         };
         let (Some(app), Some(connection)) = (self.apps.get(slot), self.tracker.connection(slot))
@@ -268,6 +319,60 @@ impl Pipeline {
                 }
             };
         let mut pdus = Vec::new();
+        // TLS: records are announced by their header and shown where they end.
+        for event in events {
+            let dir = event.direction.index();
+            match &event.event {
+                AppEvent::Tls(TlsEvent::Record(record)) => {
+                    if let Some(list) = tls_pending
+                        .get_mut(dir)
+                        .filter(|list| list.len() < MAX_TLS_PENDING)
+                    {
+                        list.push(record.clone());
+                    }
+                }
+                AppEvent::Tls(TlsEvent::Handshake(message)) => {
+                    if let Some(list) = tls_handshakes
+                        .get_mut(dir)
+                        .filter(|list| list.len() < MAX_TLS_PENDING)
+                    {
+                        list.push(message.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            let delivered = connection
+                .reassembler(direction)
+                .map_or(0, |r| r.next_offset());
+            let (Some(records), Some(handshakes)) = (
+                tls_pending.get_mut(direction.index()),
+                tls_handshakes.get_mut(direction.index()),
+            ) else {
+                continue;
+            };
+            let ready: Vec<TlsRecord> = records
+                .iter()
+                .filter(|r| r.span.end() <= delivered)
+                .cloned()
+                .collect();
+            records.retain(|r| r.span.end() > delivered);
+            for record in ready {
+                let (mine, rest): (Vec<TlsHandshake>, Vec<TlsHandshake>) = handshakes
+                    .drain(..)
+                    .partition(|m| m.span.end() <= record.span.end());
+                *handshakes = rest;
+                let range = record.span.start()..record.span.end();
+                pdus.push(AppPdu {
+                    direction,
+                    guessed: false,
+                    bytes: place(direction, &range),
+                    range,
+                    kind: AppPduKind::TlsRecord(Box::new(record), mine),
+                });
+            }
+        }
         // A frame's event comes before the event of the message it ends.
         let mut last_frame: Option<(Direction, WsFrame)> = None;
         for event in events {
@@ -327,6 +432,8 @@ impl Pipeline {
         }
         if let Some(app) = self.apps.get_mut(slot) {
             app.pending_heads = pending_heads;
+            app.tls_pending = tls_pending;
+            app.tls_handshakes = tls_handshakes;
         }
         pdus
     }
@@ -538,6 +645,12 @@ impl Pipeline {
                     completeness_text: completeness.to_string(),
                     initial_rtt_secs: analyzer.initial_rtt().map(|rtt| rtt.as_secs_f64()),
                     protocol: self.app_protocol(slot).name(),
+                    websocket_state: self
+                        .apps
+                        .get(slot)
+                        .map(|app| app.session.state())
+                        .filter(|state| *state != WsState::None)
+                        .map(|state| state.to_string()),
                     flags: Flag::ALL
                         .iter()
                         .zip(connection.flag_counts)

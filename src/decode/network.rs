@@ -5,12 +5,10 @@
 //! captured than it announces, the payload is cut (snaplen) and reported;
 //! when more were captured, the extra bytes are link-layer padding.
 
-use etherparse::{
-    IpNumber, Ipv4HeaderSlice, Ipv6ExtensionSlice, Ipv6ExtensionsSlice, Ipv6HeaderSlice,
-};
+use etherparse::{IpNumber, Ipv4HeaderSlice, Ipv6HeaderSlice};
 
 use crate::decode::checksum::{self, ChecksumStatus, Pseudo};
-use crate::decode::link::ether_type;
+use crate::decode::link::{be16, be32, ether_type};
 use crate::decode::{transport, Decoded};
 use crate::dissect::{Protocol, Severity, Span};
 
@@ -363,52 +361,24 @@ fn decode_ipv6(decoded: &mut Decoded<'_>, offset: usize, orig_len: usize) {
     );
     set_trailer(decoded, end);
     let body = data.get(start..end).unwrap_or(&[]);
-    let (exts_slice, upper, _, ext_err) =
-        Ipv6ExtensionsSlice::from_slice_lax(header.next_header(), body);
-    let mut exts = Vec::new();
-    let mut cursor = start;
-    let mut announcer = header.next_header().0;
-    let mut fragmented = false;
-    for ext in exts_slice {
-        let (bytes, next, fragment) = match &ext {
-            Ipv6ExtensionSlice::HopByHop(raw)
-            | Ipv6ExtensionSlice::Routing(raw)
-            | Ipv6ExtensionSlice::DestinationOptions(raw) => {
-                (raw.slice(), raw.next_header().0, None)
-            }
-            Ipv6ExtensionSlice::Fragment(frag) => {
-                let info = (
-                    frag.identification(),
-                    u32::from(frag.fragment_offset().value()) * 8,
-                    frag.more_fragments(),
-                );
-                fragmented |= frag.is_fragmenting_payload();
-                (frag.slice(), frag.next_header().0, Some(info))
-            }
-            Ipv6ExtensionSlice::Authentication(auth) => (auth.slice(), auth.next_header().0, None),
-        };
-        let span = Span::at(cursor, bytes.len());
-        exts.push(Ipv6Ext {
-            kind: announcer,
-            next_header: next,
-            span,
-            fragment,
-        });
-        cursor = span.end;
-        announcer = next;
-    }
+    // Extension headers are walked here rather than with etherparse's
+    // extension iterator, which reads past the buffer when a second
+    // Hop-by-Hop header follows the first (found by fuzzing).
+    let walk = walk_ipv6_extensions(header.next_header().0, body, start);
+    let (exts, upper, cursor, fragmented, ext_err) =
+        (walk.exts, walk.upper, walk.end, walk.fragmented, walk.error);
     let payload = Span::new(cursor, end);
     let ip = Ipv6 {
         offset,
         header,
         exts,
-        upper: upper.0,
+        upper,
         payload,
         payload_cut: cut,
     };
     decoded.net = Some(Net::Ipv6(ip));
-    if let Some((err, _)) = ext_err {
-        return malformed(decoded, Protocol::Ipv6, cursor, &err.to_string());
+    if let Some(err) = ext_err {
+        return malformed(decoded, Protocol::Ipv6, cursor, &err);
     }
     if fragmented {
         decoded.problem(
@@ -428,7 +398,81 @@ fn decode_ipv6(decoded: &mut Decoded<'_>, offset: usize, orig_len: usize) {
         src: header.source(),
         dst: header.destination(),
     };
-    transport::decode(decoded, 0, upper.0, pseudo, payload, cut);
+    transport::decode(decoded, 0, upper, pseudo, payload, cut);
+}
+
+/// IPv6 extension headers walked from the bytes after the fixed header.
+struct ExtWalk {
+    exts: Vec<Ipv6Ext>,
+    /// The protocol after the last extension header.
+    upper: u8,
+    /// Where that protocol's bytes start.
+    end: usize,
+    fragmented: bool,
+    error: Option<String>,
+}
+
+/// The most extension headers read before giving up (RFC 8200 expects few).
+const MAX_IPV6_EXTENSIONS: usize = 16;
+
+/// Walks IPv6 extension headers in `body` (which starts at `start` in the
+/// frame), beginning with protocol number `first`.
+fn walk_ipv6_extensions(first: u8, body: &[u8], start: usize) -> ExtWalk {
+    let mut walk = ExtWalk {
+        exts: Vec::new(),
+        upper: first,
+        end: start,
+        fragmented: false,
+        error: None,
+    };
+    let mut at = 0usize;
+    let mut kind = first;
+    while walk.exts.len() < MAX_IPV6_EXTENSIONS {
+        let rest = body.get(at..).unwrap_or(&[]);
+        let len = match kind {
+            // Hop-by-Hop, Routing, Destination Options: length in 8-byte units, plus one.
+            0 | 43 | 60 => rest.get(1).map(|&units| (usize::from(units) + 1) * 8),
+            // Fragment: always 8 bytes.
+            44 => Some(8),
+            // Authentication Header: length in 4-byte units, plus two.
+            51 => rest.get(1).map(|&units| (usize::from(units) + 2) * 4),
+            _ => break,
+        };
+        if kind == 0 && !walk.exts.is_empty() {
+            walk.error =
+                Some("a Hop-by-Hop Options header must come first (RFC 8200 §4.1)".to_string());
+            break;
+        }
+        let Some(bytes) = len.and_then(|len| rest.get(..len)) else {
+            walk.error = Some(format!(
+                "extension header of type {kind} needs {} bytes, only {} left",
+                len.unwrap_or(2),
+                rest.len()
+            ));
+            break;
+        };
+        let next = bytes.first().copied().unwrap_or(59);
+        let fragment = (kind == 44).then(|| {
+            let word = be16(bytes, 2..4);
+            let offset = u32::from(word >> 3) * 8;
+            let more = word & 1 == 1;
+            (be32(bytes, 4..8), offset, more)
+        });
+        if let Some((_, offset, more)) = fragment {
+            walk.fragmented |= more || offset != 0;
+        }
+        walk.exts.push(Ipv6Ext {
+            kind,
+            next_header: next,
+            span: Span::at(start + at, bytes.len()),
+            fragment,
+        });
+        at += bytes.len();
+        kind = next;
+    }
+    walk.upper = kind;
+    walk.end = start + at;
+    walk
 }
 
 /// A name for well-known IP protocol numbers.

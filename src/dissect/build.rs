@@ -12,6 +12,7 @@ mod transport;
 
 use crate::application::handshake::Report;
 use crate::application::http::Head;
+use crate::application::tls::{HandshakeMessage as TlsHandshake, Record as TlsRecord};
 use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
 use crate::decode::{Decoded, Link, Net, Transport};
 use crate::dissect::{
@@ -46,6 +47,16 @@ pub struct FrameContext {
     pub tcp: Option<TcpContext>,
     /// Application PDUs that ended in this frame.
     pub app: Vec<AppPdu>,
+    /// The WebSocket connection's state after this frame, with the changes it caused.
+    pub websocket: Option<WebSocketContext>,
+}
+
+/// A WebSocket connection's state after a frame.
+#[derive(Clone, Debug)]
+pub struct WebSocketContext {
+    pub state: String,
+    /// One sentence per change this frame caused.
+    pub changes: Vec<String>,
 }
 
 /// An application PDU that ended in this frame, and where its bytes are.
@@ -81,6 +92,8 @@ pub enum AppPduKind {
     HttpHead(Box<Head>, Option<Box<Report>>),
     /// A WebSocket frame, with the message it completes.
     WsFrame(Box<WsFrame>, Option<Box<WsMessageEvent>>),
+    /// A TLS record, with the handshake messages that end in it.
+    TlsRecord(Box<TlsRecord>, Vec<TlsHandshake>),
 }
 
 /// A TCP segment's place in its connection.
@@ -139,6 +152,19 @@ pub fn build(
             bytes: datagram.bytes.to_vec(),
             frames: datagram.frames.iter().copied().map(FrameNumber).collect(),
         });
+    }
+    if let Some(layer) = session_layer(context) {
+        // The session layer sits between transport and application.
+        let at = layers
+            .iter()
+            .position(|layer| layer.osi() > crate::dissect::Osi::Transport)
+            .unwrap_or(layers.len());
+        layers.insert(at, layer);
+        for problem in &mut problems {
+            if let Some(index) = problem.layer.as_mut().filter(|index| **index >= at) {
+                *index += 1;
+            }
+        }
     }
     app_layers(&context.app, &mut layers, &mut sources, &mut problems);
     Dissection {
@@ -251,6 +277,49 @@ fn shift(field: &mut Field, by: usize) {
     }
 }
 
+/// Layer 5: the TCP connection's and the WebSocket session's state after this frame.
+fn session_layer(context: &FrameContext) -> Option<Layer> {
+    let tcp = context.tcp.as_ref()?;
+    let here = Span::at(0, 0);
+    let mut fields = vec![field(
+        keys::tcp::STATE,
+        "TCP connection",
+        FieldValue::Text(tcp.state.to_string()),
+        tcp.state.to_string(),
+        here,
+        "Each side's TCP state (RFC 793) as an observer between them sees it.",
+    )];
+    let mut did: Vec<String> = tcp.transitions.clone();
+    if let Some(websocket) = &context.websocket {
+        fields.push(field(
+            keys::websocket::STATE,
+            "WebSocket connection",
+            FieldValue::Text(websocket.state.clone()),
+            websocket.state.clone(),
+            here,
+            "The WebSocket connection's state (RFC 6455): CONNECTING, OPEN, CLOSING, CLOSED.",
+        ));
+        did.extend(websocket.changes.iter().cloned());
+    }
+    let summary = match &context.websocket {
+        Some(websocket) => format!("TCP: {}; WebSocket: {}", tcp.state, websocket.state),
+        None => format!("TCP: {}", tcp.state),
+    };
+    Some(Layer {
+        protocol: Protocol::Session,
+        source: 0,
+        span: here,
+        payload: None,
+        summary,
+        did: if did.is_empty() {
+            "Nothing changed: the connection stays as it was. (OSI layer 5 has no header in TCP/IP; this is the state the endpoints keep.)".to_string()
+        } else {
+            did.join(" ")
+        },
+        fields,
+    })
+}
+
 /// The application layers of PDUs that ended in this frame.
 fn app_layers(
     pdus: &[AppPdu],
@@ -297,6 +366,9 @@ fn app_layers(
             }
             AppPduKind::WsFrame(frame, message) => {
                 application::websocket(frame, &place, message.as_deref())
+            }
+            AppPduKind::TlsRecord(record, handshakes) => {
+                application::tls(record, handshakes, &place)
             }
         };
         layers.push(layer);

@@ -27,6 +27,8 @@ pub struct StreamSummary {
     pub initial_rtt_secs: Option<f64>,
     /// `http`, `websocket`, `tls`, `data`, ...
     pub protocol: &'static str,
+    /// The WebSocket connection's final state, when it was one.
+    pub websocket_state: Option<String>,
     /// Analysis flag counts, by Wireshark key, only those that occurred.
     pub flags: Vec<(&'static str, u64)>,
 }

@@ -259,6 +259,20 @@ pub mod websocket {
     pub const MESSAGE: &str = "websocket.message";
     pub const MESSAGE_LENGTH: &str = "websocket.message.length";
     pub const MESSAGE_FRAMES: &str = "websocket.message.frames";
+    /// The WebSocket connection's state after a frame; Wireshark has no such field.
+    pub const STATE: &str = "websocket.state";
     /// A problem key: the frame was recognised without the handshake.
     pub const GUESSED: &str = "websocket.handshake_missing";
+}
+
+pub mod tls {
+    pub const CONTENT_TYPE: &str = "tls.record.content_type";
+    pub const VERSION: &str = "tls.record.version";
+    pub const LENGTH: &str = "tls.record.length";
+    pub const ENCRYPTED: &str = "tls.app_data";
+    pub const HANDSHAKE_TYPE: &str = "tls.handshake.type";
+    pub const SNI: &str = "tls.handshake.extensions_server_name";
+    pub const ALPN: &str = "tls.handshake.extensions_alpn_str";
+    pub const CIPHER_SUITES: &str = "tls.handshake.cipher_suites_length";
+    pub const SELECTED_VERSION: &str = "tls.handshake.extensions.supported_version";
 }

@@ -23,6 +23,7 @@ struct StreamJson<'a> {
     completeness_text: &'a str,
     initial_rtt: Option<f64>,
     protocol: &'a str,
+    websocket_state: Option<&'a str>,
     analysis: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -46,6 +47,7 @@ pub fn write_json(out: &mut impl Write, summary: &StreamSummary) -> io::Result<(
         completeness_text: &summary.completeness_text,
         initial_rtt: summary.initial_rtt_secs,
         protocol: summary.protocol,
+        websocket_state: summary.websocket_state.as_deref(),
         analysis: summary
             .flags
             .iter()
@@ -88,11 +90,14 @@ pub fn write_row(out: &mut impl Write, summary: &StreamSummary) -> io::Result<()
         .iter()
         .map(|(key, count)| format!("{}×{count}", key.trim_start_matches("tcp.analysis.")))
         .collect();
-    let analysis = if flags.is_empty() {
+    let mut analysis = if flags.is_empty() {
         String::new()
     } else {
         format!(" · {}", flags.join(" "))
     };
+    if let Some(state) = &summary.websocket_state {
+        analysis = format!(" · WebSocket {state}{analysis}");
+    }
     writeln!(
         out,
         "{:>6}  {:<44} {:<9} {:>13} {:>17} {:>8.3}s  {:<9} {}{analysis}",

@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use crate::application::handshake::{Report, Verdict};
 use crate::application::http::{Head, StartLine};
+use crate::application::tls::{HandshakeBody, HandshakeMessage, Record};
 use crate::application::websocket::frame::field as ws_field;
 use crate::application::websocket::message::{Frame, Message};
 use crate::application::websocket::opcode::{Control, Data, OpCode};
@@ -517,4 +518,130 @@ pub(crate) fn websocket(frame: &Frame, place: &Place, message: Option<&Message>)
 
 fn is_text(opcode: OpCode) -> bool {
     opcode == OpCode::Data(Data::Text)
+}
+
+/// One TLS record: its header, and what the handshake messages ending in it say.
+pub(crate) fn tls(record: &Record, handshakes: &[HandshakeMessage], place: &Place) -> Layer {
+    let header = place.span(record.header.start()..record.header.end());
+    let fragment = place.span(record.fragment.start()..record.fragment.end());
+    let mut fields = vec![
+        field(
+            keys::tls::CONTENT_TYPE,
+            "Content type",
+            FieldValue::UInt(u64::from(record.content_type.0)),
+            record.content_type.to_string(),
+            Span::at(header.start, 1),
+            "What the record carries: 22 handshake, 23 application data, 21 alert.",
+        ),
+        field(
+            keys::tls::VERSION,
+            "Version",
+            FieldValue::UInt(u64::from(record.version.0)),
+            record.version.to_string(),
+            Span::at(header.start + 1, 2),
+            "A legacy version number; TLS 1.3 still writes TLS 1.2 here.",
+        ),
+        uint(
+            keys::tls::LENGTH,
+            "Length",
+            u64::from(record.length),
+            Span::at(header.start + 3, 2),
+            "Bytes of the record's fragment.",
+        ),
+    ];
+    let mut said = Vec::new();
+    if record.encrypted {
+        fields.push(field(
+            keys::tls::ENCRYPTED,
+            "Encrypted data",
+            FieldValue::UInt(u64::from(record.length)),
+            format!("{} bytes, unreadable without the keys", record.length),
+            fragment,
+            "Everything the application sent is in here, encrypted: only the length shows.",
+        ));
+        said.push(format!(
+            "carried {} encrypted bytes: only the size is visible",
+            record.length
+        ));
+    }
+    for message in handshakes {
+        let name = message
+            .msg_type
+            .name()
+            .unwrap_or("Unknown handshake message");
+        let mut children = Vec::new();
+        match &message.body {
+            HandshakeBody::ClientHello(hello) => {
+                if let Some(sni) = &hello.server_name {
+                    children.push(text(keys::tls::SNI, "Server name (SNI)", sni, fragment, "The host name the client wants, sent in clear text before encryption starts."));
+                    said.push(format!(
+                        "the client asked for {} (SNI, visible to anyone on the path)",
+                        sanitize(sni)
+                    ));
+                }
+                if !hello.alpn.is_empty() {
+                    children.push(text(
+                        keys::tls::ALPN,
+                        "ALPN",
+                        &hello.alpn.join(", "),
+                        fragment,
+                        "The application protocols offered, such as http/1.1.",
+                    ));
+                }
+                children.push(uint(
+                    keys::tls::CIPHER_SUITES,
+                    "Cipher suites offered",
+                    hello.cipher_suites.len() as u64,
+                    fragment,
+                    "How many encryption choices the client offers.",
+                ));
+            }
+            HandshakeBody::ServerHello(hello) => {
+                if let Some(version) = hello.selected_version {
+                    children.push(field(keys::tls::SELECTED_VERSION, "Selected version", FieldValue::UInt(u64::from(version.0)), version.to_string(), fragment, "The TLS version the server chose; after this, almost everything is encrypted."));
+                }
+                if let Some(alpn) = &hello.alpn {
+                    children.push(text(
+                        keys::tls::ALPN,
+                        "ALPN",
+                        alpn,
+                        fragment,
+                        "The application protocol the server chose.",
+                    ));
+                }
+            }
+            HandshakeBody::Other | HandshakeBody::NotKept => {}
+        }
+        said.push(name.to_lowercase());
+        fields.push(with(
+            field(
+                keys::tls::HANDSHAKE_TYPE,
+                "Handshake message",
+                FieldValue::UInt(u64::from(message.msg_type.0)),
+                format!("{name} ({})", message.msg_type.0),
+                fragment,
+                "One message of the TLS handshake.",
+            ),
+            children,
+        ));
+    }
+    Layer {
+        protocol: Protocol::Tls,
+        source: place.source,
+        span: header,
+        payload: Some(fragment),
+        summary: format!(
+            "TLS record: {}, {} bytes",
+            record.content_type, record.length
+        ),
+        did: if said.is_empty() {
+            format!(
+                "Wrapped {} bytes in a TLS record of type {}.",
+                record.length, record.content_type
+            )
+        } else {
+            format!("This TLS record {}.", said.join("; "))
+        },
+        fields,
+    }
 }

@@ -502,14 +502,6 @@ pub(crate) fn tcp(
         if let Some(analysis) = analysis_field(context, offset) {
             fields.push(analysis);
         }
-        fields.push(field(
-            keys::tcp::STATE,
-            "Connection state after this segment",
-            FieldValue::Text(context.state.to_string()),
-            context.state.to_string(),
-            Span::at(offset, 0),
-            "Each side's TCP state (RFC 793) as an observer between them sees it.",
-        ));
     }
     let mut summary = format!(
         "Transmission Control Protocol, Src Port: {src}, Dst Port: {dst}, Seq: {seq}, Len: {wire_payload}"
