@@ -243,3 +243,14 @@ fn mid_stream_captures_are_recognised() {
 fn snaplen_cut_messages_are_found_and_marked_incomplete() {
     check("ws-snaplen.pcapng", Mode::Cut);
 }
+
+#[test]
+fn megabyte_messages_match_plain_and_compressed() {
+    check("ws-large.pcapng", Mode::Exact);
+    check("ws-large-deflate.pcapng", Mode::Exact);
+}
+
+#[test]
+fn abnormal_endings_keep_the_messages_sent_before_them() {
+    check("ws-abnormal.pcapng", Mode::Exact);
+}

@@ -315,6 +315,15 @@ fn defensible(
     if field.starts_with("http.") && cut && ours.is_empty() {
         return Some("HTTP head cut by the snapshot length");
     }
+    // A TCP checksum of 0xffff is the other ones'-complement spelling of
+    // zero: the sum checks out (RFC 1071), and receivers accept it. tshark
+    // 4.0 calls it bad because a sender should have written 0x0000.
+    let all_ones = our_frame
+        .get("tcp.checksum")
+        .is_some_and(|values| values.iter().all(|v| v == "65535"));
+    if field == "tcp.checksum.status" && all_ones && ours == ["1"] && theirs == ["0"] {
+        return Some("0xffff is zero in ones' complement");
+    }
     // Wireshark's IPv6 dissector also files the version under `ip.version`;
     // osiscope keeps it under `ipv6.version` only (compared above).
     let ipv6_versions = our_frame.get("ipv6.version").map_or(0, Vec::len);

@@ -8,12 +8,14 @@
 //!
 //! # Which rules, in which order
 //!
-//! The rules are those of Wireshark's `tcp_analyze_sequence_number` (packet-tcp.c, 4.x), which the
-//! User's Guide section "TCP Analysis" summarises. They are applied in Wireshark's order, because
-//! later rules read state that earlier ones wrote and several rules stop the ones after them:
+//! The rules are those of Wireshark 4.0's `tcp_analyze_sequence_number` (packet-tcp.c), the
+//! release whose tshark osiscope is compared with; the User's Guide section "TCP Analysis"
+//! summarises them. Later releases changed several of them (see the compatibility notes). They
+//! are applied in Wireshark's order, because later rules read state that earlier ones wrote and
+//! several rules stop the ones after them:
 //!
 //! 1. Zero window probe: 1 byte at the next expected sequence number while the peer's last window
-//!    was 0. It skips rules 2 to 10.
+//!    was 0. It skips rules 2 to 9.
 //! 2. Zero window: window 0 and none of SYN, FIN, RST.
 //! 3. Lost segment: the sequence number is beyond the next expected one (not for RST).
 //! 4. Keep-alive: 0 or 1 byte starting one byte before the next expected sequence number, none of
@@ -23,46 +25,54 @@
 //! 6. Window full: payload whose end reaches the peer's last ACK plus its (scaled) window, once
 //!    the window scaling of the peer is known; none of SYN, FIN, RST.
 //! 7. Keep-alive ACK: no payload, the same non-zero window, sequence number and ACK as this side's
-//!    last segment, and the peer's last segment was a keep-alive. It skips rules 8 to 10.
-//! 8. Zero window probe ACK: like 7 with window 0 (the ACK may also cover the probe's byte) after
-//!    a zero window probe. It skips rules 9 and 10.
+//!    last segment, and the peer's last segment was a keep-alive. It skips rules 8 and 9.
+//! 8. Zero window probe ACK: like 7 with window 0 after a zero window probe. It skips rule 9.
 //! 9. Duplicate ACK: like 7 without the keep-alive: the count since the last ACK that changed the
-//!    acknowledgement number goes up, and that ACK's frame is the one duplicated. It skips 10.
-//! 10. (No flag.) A pure ACK not older than the last one is remembered as "analysed", which
-//!     matters for the SACK rule 16.
-//! 11. ACKed lost segment: the ACK covers bytes beyond the highest contiguous byte the peer was
-//!     seen sending (after a zero window probe this is a window update instead).
-//! 12. For segments with payload, SYN or FIN, and not keep-alives: spurious retransmission when
-//!     the whole payload was already acknowledged by the peer. Otherwise, when the sequence number
-//!     is below the next expected one (and the segment is not a longer segment starting one byte
-//!     early, after a zero window probe):
+//!    acknowledgement number goes up, and that ACK's frame is the one duplicated.
+//! 10. ACKed unseen segment: the ACK covers bytes beyond the highest contiguous byte the peer was
+//!     seen sending. When the peer was seen sending bytes beyond that point (a hole inside what
+//!     was captured), the bound moves to the peer's next expected sequence number. Otherwise
+//!     (bytes never seen at all) the flag is raised only when the peer has sent no duplicate ACK
+//!     since its own acknowledgement number last changed, and the peer's duplicate count is set
+//!     to a marker (Wireshark's -1 in an unsigned counter), so that the same gap is reported
+//!     once while the peer is silent. The peer's next duplicate ACK is then numbered 1, and
+//!     until its acknowledgement number changes the marker counts as enough duplicate ACKs for
+//!     rule 11's fast retransmission.
+//! 11. For segments with payload, SYN or FIN, and not keep-alives, in this order:
+//!     - spurious retransmission when there is payload and it ends at or before the peer's last
+//!       ACK (this test alone also applies to segments at or beyond the next expected sequence
+//!       number);
+//!     - nothing more unless the sequence number is below the next expected one, and the segment
+//!       is not a longer segment starting exactly one byte early (new data after a zero window
+//!       probe);
 //!     - fast retransmission, within 20 ms of the peer's last segment, when the peer sent at least
-//!       2 duplicate ACKs for exactly this sequence number, or when its SACK blocks jumped over
-//!       more than 2 MSS at this sequence number, or when it sent 2 duplicate ACKs and SACK blocks
-//!       that do not cover this segment;
+//!       2 duplicate ACKs (or holds rule 10's marker) for exactly this sequence number;
 //!     - out-of-order, within the out-of-order threshold (the initial RTT, or 3 ms when none is
-//!       known) of the peer's last segment, for bytes not sent before, that do not end exactly at
-//!       the highest sequence number seen (unless the segment that set it was a pure ACK);
+//!       known) of the segment that last advanced this side's next expected sequence number, unless
+//!       this segment (counting a SYN or FIN as one byte) ends exactly there;
 //!     - retransmission otherwise.
-//! 13. The ACK of this segment acknowledges earlier segments of the peer: the newest one it covers
-//!     exactly or partly gives `tcp.analysis.acks_frame` and `tcp.analysis.ack_rtt`.
-//! 14. SYN, SYN-ACK, FIN and RST raise the `tcp.connection.*` notes.
-//! 15. The initial RTT is the time from the most recent pure SYN to the first segment with ACK
+//!
+//!     As in tshark, a fast or spurious retransmission is also a retransmission: both flags are
+//!     set.
+//! 12. The ACK of this segment acknowledges earlier segments of the peer: the oldest one that
+//!     ends exactly at the ACK gives `tcp.analysis.acks_frame` and `tcp.analysis.ack_rtt`; an ACK
+//!     inside a segment only shortens it.
+//! 13. SYN, SYN-ACK, FIN and RST raise the `tcp.connection.*` notes.
+//! 14. The initial RTT is the time from the most recent pure SYN to the first segment with ACK
 //!     and without SYN, in either direction.
-//! 16. SACK option: a window update carrying SACK blocks is a duplicate ACK instead; an otherwise
-//!     unflagged analysed ACK carrying a SACK block never seen before (and not a D-SACK) is a
-//!     duplicate ACK numbered 1.
 //!
 //! # Compatibility notes
 //!
+//! - Wireshark 4.0 reads SACK options for display only: SACK blocks never make an ACK a
+//!   duplicate or a resent segment a fast retransmission. [`Segment::sack`] and [`Segment::mss`]
+//!   are accepted so that callers can pass every option, and are ignored. Later releases added
+//!   SACK-based rules, measured out-of-order from the peer's last segment, and changed how a
+//!   zero window probe's ACK and the ACKed-unseen bound are handled; osiscope follows 4.0.
 //! - As in Wireshark, a raw value of 0 means "not known yet" for the next expected sequence
 //!   number, the last ACK and the highest byte to be acknowledged: a genuine 0 is treated as
 //!   unknown (one value in 2^32).
 //! - Sequence comparisons use Wireshark's signed 32-bit difference, so numbers exactly 2^31
 //!   apart compare as "after" both ways, as they do there.
-//! - Wireshark stores SACK edges relative to the data sender's first sequence number and
-//!   compares them with absolute sequence numbers in the SACK-based fast retransmission rules.
-//!   This module does the same, so that flags match tshark's defaults.
 //! - Time differences that would be negative (timestamps going backwards) count as 0.
 //!
 //! # Memory
@@ -70,7 +80,7 @@
 //! Per connection the analyzer keeps O(1) state per direction plus the list of segments sent but
 //! not yet acknowledged, bounded by [`AnalysisLimits::max_unacked_segments`] (Wireshark's
 //! `TCP_MAX_UNACKED_SEGMENTS`, 10 000 by default; 24 bytes each). Segments beyond the limit
-//! are not remembered, exactly as in Wireshark, and at most 4 SACK blocks per direction are kept.
+//! are not remembered, exactly as in Wireshark.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -559,6 +569,8 @@ pub enum WindowScale {
 }
 
 /// One SACK block: the peer holds the bytes from `left` up to, not including, `right`.
+///
+/// The analysis ignores SACK blocks, as Wireshark 4.0 does (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SackBlock {
     /// The first sequence number held.
@@ -588,10 +600,11 @@ pub struct Segment<'a> {
     pub window: u16,
     /// The shift of a Window Scale option, if the segment carries one (normally only SYNs).
     pub window_scale: Option<u8>,
-    /// The value of an MSS option, if the segment carries one (used on SYNs only).
+    /// The value of an MSS option, if the segment carries one. Wireshark 4.0's sequence
+    /// analysis does not use it, and neither does this module.
     pub mss: Option<u16>,
     /// The blocks of a SACK option, if the segment carries one (an empty slice for an option
-    /// without blocks).
+    /// without blocks). Wireshark 4.0's sequence analysis ignores SACK, and so does this module.
     pub sack: Option<&'a [SackBlock]>,
 }
 
@@ -727,24 +740,23 @@ const fn lt(a: SeqNumber, b: SeqNumber) -> bool {
     a.distance_from(b) < 0
 }
 
-/// Wireshark's `GE_SEQ`.
-const fn ge(a: SeqNumber, b: SeqNumber) -> bool {
-    b.distance_from(a) <= 0
-}
-
 /// Wireshark's `LE_SEQ`.
 const fn le(a: SeqNumber, b: SeqNumber) -> bool {
     a.distance_from(b) <= 0
 }
 
-/// Wireshark keeps at most this many SACK blocks per direction.
-const MAX_SACK_BLOCKS: usize = 4;
-
-/// The fast retransmission rules look at the peer's last segment within this time.
+/// The fast retransmission rule looks at the peer's last segment within this time.
 const FAST_RETRANSMISSION_WINDOW_NS: u64 = 20_000_000;
 
 /// The out-of-order threshold when no initial RTT is known.
 const DEFAULT_OUT_OF_ORDER_NS: u64 = 3_000_000;
+
+/// The duplicate ACK count of a side whose unseen bytes the peer acknowledged (rule 10).
+///
+/// Wireshark stores -1 in an unsigned counter, and the value keeps its effects there: the
+/// side's next duplicate ACK is numbered 1, and the fast retransmission rule, which asks for
+/// at least 2 duplicate ACKs, takes the marker as more than enough.
+const UNSEEN_REPORTED: u32 = u32::MAX;
 
 /// A segment sent and not yet acknowledged.
 #[derive(Clone, Copy, Debug)]
@@ -753,19 +765,6 @@ struct Unacked {
     seq: SeqNumber,
     nextseq: SeqNumber,
     ts: Timestamp,
-}
-
-/// The last SACK blocks one direction sent, relative to the data sender's base sequence number.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct SackRanges {
-    len: usize,
-    blocks: [(u32, u32); MAX_SACK_BLOCKS],
-}
-
-impl SackRanges {
-    fn as_slice(&self) -> &[(u32, u32)] {
-        self.blocks.get(..self.len).unwrap_or(&[])
-    }
 }
 
 /// What the analysis knows about the segments one side sends.
@@ -778,8 +777,6 @@ struct Side {
     is_first_ack: bool,
     /// The last window field this side sent; `None` before it sent anything.
     window: Option<u16>,
-    /// The MSS this side announced in its SYN.
-    mss: Option<u16>,
     /// The highest sequence number seen plus length ("next expected"); 0 when unknown.
     nextseq: SeqNumber,
     /// The end of the contiguous bytes seen from the start; 0 when unknown.
@@ -790,16 +787,15 @@ struct Side {
     lastacktime: Timestamp,
     /// The last frame of this side that changed its acknowledgement number.
     lastnondupack: u64,
-    /// Duplicate ACKs sent since then.
+    /// Duplicate ACKs sent since then, or [`UNSEEN_REPORTED`] once the peer acknowledged bytes
+    /// never seen from this side.
     dupacknum: u32,
-    /// The payload length of the segment that last advanced `nextseq`.
-    lastacklen: u32,
+    /// When `nextseq` last advanced.
+    nextseqtime: Timestamp,
     /// The analysis flags of this side's last segment.
     lastsegmentflags: Flags,
     /// Segments sent and not yet acknowledged, newest first.
     unacked: VecDeque<Unacked>,
-    /// The SACK blocks of this side's last SACK option.
-    sack: SackRanges,
 }
 
 impl Side {
@@ -809,17 +805,15 @@ impl Side {
             win_scale: WindowScale::Unknown,
             is_first_ack: false,
             window: None,
-            mss: None,
             nextseq: SeqNumber(0),
             maxseqtobeacked: SeqNumber(0),
             lastack: SeqNumber(0),
             lastacktime: Timestamp(0),
             lastnondupack: 0,
             dupacknum: 0,
-            lastacklen: 0,
+            nextseqtime: Timestamp(0),
             lastsegmentflags: Flags::empty(),
             unacked: VecDeque::new(),
-            sack: SackRanges::default(),
         }
     }
 
@@ -838,8 +832,6 @@ impl Side {
 /// The per-segment results being gathered (Wireshark's `tcp_acked`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Findings {
-    /// Whether Wireshark would have created its per-segment record, which the SACK rule reads.
-    recorded: bool,
     flags: Flags,
     duplicate_ack: Option<DuplicateAck>,
     acks_frame: Option<u64>,
@@ -848,7 +840,6 @@ struct Findings {
 
 impl Findings {
     fn set(&mut self, flag: Flag) {
-        self.recorded = true;
         self.flags.insert(flag);
     }
 }
@@ -1006,16 +997,10 @@ impl Analyzer {
             fwd.is_first_ack = false;
         }
 
-        // TCP options, in the order Wireshark reads them after the sequence analysis.
-        if let (Some(mss), true) = (seg.mss, is_syn) {
-            fwd.mss = Some(mss);
-        }
+        // The Window Scale option, which Wireshark reads after the sequence analysis.
         if let Some(shift) = seg.window_scale {
             // RFC 7323: a shift above 14 is used as 14.
             fwd.win_scale = WindowScale::Shift(shift.min(14));
-        }
-        if let Some(blocks) = seg.sack {
-            apply_sack(fwd, rev.base_seq, seg, blocks, &mut found);
         }
         if is_syn {
             verify_window_scaling(fwd, rev, is_ack);
@@ -1081,7 +1066,7 @@ impl Analyzer {
     }
 }
 
-/// Runs rules 1 to 13 of the module documentation for one segment.
+/// Runs rules 1 to 12 of the module documentation for one segment.
 fn analyze_sequence(
     fwd: &mut Side,
     rev: &mut Side,
@@ -1107,46 +1092,27 @@ fn analyze_sequence(
         fwd.dupacknum = 0;
     }
 
-    // Rule 11: ACKed lost segment.
+    // Rule 10: ACKed unseen segment.
     if known(rev.maxseqtobeacked)
         && gt(ack, rev.maxseqtobeacked)
         && seg.flags.contains(TcpFlags::ACK)
     {
-        found.recorded = true;
-        if ack == fwd.lastack + 1
-            && seq == fwd.nextseq
-            && rev.lastsegmentflags.contains(Flag::ZeroWindowProbe)
-        {
-            // The receiver took the probe's byte and opens its window again.
-            rev.nextseq = ack;
-            rev.maxseqtobeacked = ack;
-            found.set(Flag::WindowUpdate);
-        } else {
-            // Push the bound past contiguous segments already waiting above the ACK, so one
-            // capture gap is reported once.
-            let (mut tail_left, mut tail_right) = (SeqNumber(0), SeqNumber(0));
-            for unacked in &rev.unacked {
-                if tail_left == tail_right {
-                    tail_left = unacked.seq;
-                    tail_right = unacked.nextseq;
-                }
-                if ge(unacked.seq, ack) {
-                    if unacked.nextseq != tail_left {
-                        tail_right = unacked.nextseq;
-                    }
-                    tail_left = unacked.seq;
-                }
-            }
-            rev.maxseqtobeacked = if ack == tail_left && gt(tail_right, ack) {
-                tail_right
-            } else {
-                ack
-            };
+        if lt(rev.maxseqtobeacked, rev.nextseq) {
+            // A hole inside the bytes seen from the peer: report it and move the bound past
+            // them, so that the hole is reported once.
+            rev.maxseqtobeacked = rev.nextseq;
             found.set(Flag::AckLostSegment);
+        } else {
+            // Bytes never seen at all: report them unless the peer repeated its ACK since its
+            // acknowledgement number last changed, and keep quiet until it changes again.
+            if rev.dupacknum == 0 {
+                found.set(Flag::AckLostSegment);
+            }
+            rev.dupacknum = UNSEEN_REPORTED;
         }
     }
 
-    // Rule 12: retransmission, fast retransmission, spurious retransmission, out-of-order.
+    // Rule 11: spurious retransmission, fast retransmission, out-of-order, retransmission.
     if seglen > 0 || syn_or_fin {
         classify_resent(fwd, rev, seg, initial_rtt, &mut found);
     }
@@ -1164,12 +1130,10 @@ fn analyze_sequence(
             ts: seg.ts,
         });
     }
-    if !known(fwd.nextseq) || gt(nextseq, fwd.nextseq + u32::from(syn_or_fin)) {
-        fwd.lastacklen = seglen;
-    }
     let is_probe = found.flags.contains(Flag::ZeroWindowProbe);
     if (gt(nextseq, fwd.nextseq) || !known(fwd.nextseq)) && !is_probe {
         fwd.nextseq = nextseq;
+        fwd.nextseqtime = seg.ts;
     }
     if (seq == fwd.maxseqtobeacked || !known(fwd.maxseqtobeacked)) && !is_probe {
         fwd.maxseqtobeacked = fwd.nextseq;
@@ -1179,15 +1143,18 @@ fn analyze_sequence(
     fwd.lastacktime = seg.ts;
     fwd.lastsegmentflags = found.flags;
 
-    // Rule 13: drop the peer's segments this ACK covers; the oldest one it ends gives the RTT.
+    // Rule 12: drop the peer's segments this ACK covers. The oldest one it ends exactly gives
+    // the RTT (the list is newest first, so the last match wins).
     rev.unacked.retain_mut(|unacked| {
         if ack == unacked.nextseq {
-            note_acked(&mut found, unacked, seg.ts);
+            found.acks_frame = Some(unacked.frame);
+            let rtt = seg.ts.duration_since(unacked.ts);
+            found.ack_rtt = (!rtt.is_zero()).then_some(rtt);
             false
         } else if gt(ack, unacked.seq) && le(ack, unacked.nextseq) {
-            // A partial ACK: the rest of the segment is still outstanding.
+            // A partial ACK: the rest of the segment is still outstanding, and no frame is
+            // reported as acknowledged.
             unacked.seq = ack;
-            note_acked(&mut found, unacked, seg.ts);
             true
         } else {
             gt(unacked.nextseq, ack)
@@ -1197,17 +1164,10 @@ fn analyze_sequence(
     found
 }
 
-fn note_acked(found: &mut Findings, unacked: &Unacked, now: Timestamp) {
-    found.recorded = true;
-    found.acks_frame = Some(unacked.frame);
-    let rtt = now.duration_since(unacked.ts);
-    found.ack_rtt = (!rtt.is_zero()).then_some(rtt);
-}
-
-/// Runs rules 1 to 10 of the module documentation; the early returns are Wireshark's skips.
+/// Runs rules 1 to 9 of the module documentation; the early returns are Wireshark's skips.
 fn forward_checks(
     fwd: &mut Side,
-    rev: &mut Side,
+    rev: &Side,
     seg: &Segment<'_>,
     syn_fin_rst: bool,
     found: &mut Findings,
@@ -1257,41 +1217,31 @@ fn forward_checks(
         found.set(Flag::KeepAliveAck);
         return;
     }
-    // Rule 8: zero window probe ACK (the ACK may already cover the probe's byte).
-    if seglen == 0
+    // Rule 8: zero window probe ACK.
+    if repeats_position
         && window == 0
         && same_window
-        && seq == fwd.nextseq
-        && (ack == fwd.lastack || ack == fwd.lastack + 1)
         && rev.lastsegmentflags.contains(Flag::ZeroWindowProbe)
-        && !syn_fin_rst
     {
         found.set(Flag::ZeroWindowProbeAck);
-        if ack == fwd.lastack + 1 {
-            // The receiver kept the probe's byte after all.
-            rev.nextseq = ack;
-            rev.maxseqtobeacked = ack;
-        }
         return;
     }
-    // Rule 9: duplicate ACK.
+    // Rule 9: duplicate ACK. The first one after an ACKed unseen segment is number 1.
     if repeats_position && window != 0 && same_window {
-        fwd.dupacknum = fwd.dupacknum.saturating_add(1);
+        fwd.dupacknum = if fwd.dupacknum == UNSEEN_REPORTED {
+            1
+        } else {
+            fwd.dupacknum.saturating_add(1)
+        };
         found.set(Flag::DuplicateAck);
         found.duplicate_ack = Some(DuplicateAck {
             num: fwd.dupacknum,
             frame: fwd.lastnondupack,
         });
-        return;
-    }
-    // Rule 10: a pure ACK that is not older than the last one is recorded for the SACK rule.
-    // Wireshark compares the raw numbers here, not by sequence order.
-    if seglen == 0 && window != 0 && ack.0 >= fwd.lastack.0 && !syn_fin_rst {
-        found.recorded = true;
     }
 }
 
-/// Runs rule 12 of the module documentation for a segment with payload, SYN or FIN.
+/// Runs rule 11 of the module documentation for a segment with payload, SYN or FIN.
 fn classify_resent(
     fwd: &Side,
     rev: &Side,
@@ -1310,141 +1260,36 @@ fn classify_resent(
     if seglen > 1 && fwd.nextseq - 1 == seq {
         seq_not_advanced = false;
     }
+    // Spurious retransmission: bytes the peer has already acknowledged. This test does not
+    // need the sequence number to lie below the next expected one.
     if seglen > 0 && known(rev.lastack) && le(seq + seglen, rev.lastack) {
         found.set(Flag::SpuriousRetransmission);
+        found.set(Flag::Retransmission);
         return;
     }
     if !seq_not_advanced {
         return;
     }
-    let nextseq = seq + seglen;
+    // Fast retransmission: at least 2 duplicate ACKs asked for exactly this sequence number
+    // (or the peer's count holds the ACKed-unseen marker, as in Wireshark).
     let since_peer = seg.ts.nanos_since(rev.lastacktime);
-    let recent = since_peer < FAST_RETRANSMISSION_WINDOW_NS;
-    let sacks = rev.sack.as_slice();
-
-    // Fast retransmission: duplicate ACKs for exactly this sequence number.
-    if recent && rev.dupacknum >= 2 && rev.lastack == seq {
+    if since_peer < FAST_RETRANSMISSION_WINDOW_NS && rev.dupacknum >= 2 && rev.lastack == seq {
         found.set(Flag::FastRetransmission);
+        found.set(Flag::Retransmission);
         return;
     }
-    // Fast retransmission: SACK blocks jumped over more than 2 MSS at this sequence number.
-    // As in Wireshark, the SACK edges are relative and `seq` absolute, compared as plain numbers.
-    if recent && !sacks.is_empty() && rev.lastack == seq {
-        let sacked = sacks.iter().fold(0u32, |sum, (left, right)| {
-            sum.wrapping_add(right.wrapping_sub(*left))
-        });
-        let inside_all = sacks
-            .iter()
-            .all(|(left, right)| seq.0 >= *left && nextseq.0 <= *right);
-        // Wireshark sums into a C int and takes an unknown MSS as -1.
-        let sacked = i64::from(i32::from_ne_bytes(sacked.to_ne_bytes()));
-        let threshold = rev.mss.map_or(-2, |mss| 2 * i64::from(mss));
-        if !inside_all && sacked > threshold {
-            found.set(Flag::FastRetransmission);
-            return;
-        }
-    }
-    // Fast retransmission: duplicate ACKs whose SACK blocks do not cover this segment.
-    if recent && rev.dupacknum >= 2 && !sacks.is_empty() {
-        let inside_any = sacks
-            .iter()
-            .any(|(left, right)| seq.0 >= *left && nextseq.0 <= *right);
-        if !inside_any {
-            found.set(Flag::FastRetransmission);
-            return;
-        }
-    }
-
-    // Out-of-order: close in time to the peer's last segment, and bytes not sent before.
+    // Out-of-order: soon after the segment that last advanced the next expected sequence
+    // number, unless this segment (a SYN or FIN counting one) ends exactly there.
     let threshold_ns = initial_rtt.map_or(DEFAULT_OUT_OF_ORDER_NS, |rtt| {
         u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX)
     });
-    let already_seen = fwd
-        .unacked
-        .iter()
-        .any(|u| ge(seq, u.seq) && le(seq + seglen, u.nextseq));
-    if already_seen {
-        found.recorded = true;
+    let since_highest = seg.ts.nanos_since(fwd.nextseqtime);
+    let flag_len = u32::from(seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN));
+    if since_highest < threshold_ns && fwd.nextseq != seq + seglen + flag_len {
+        found.set(Flag::OutOfOrder);
+        return;
     }
-    if since_peer < threshold_ns && !already_seen {
-        let flag_len = u32::from(seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN));
-        // A segment ending exactly at the highest byte seen is out of order only when the
-        // segment that set that mark was a pure ACK.
-        if fwd.nextseq != (seq + seglen) + flag_len || fwd.lastacklen == 0 {
-            found.set(Flag::OutOfOrder);
-            return;
-        }
-    }
-
     found.set(Flag::Retransmission);
-}
-
-/// Rule 16: reads a SACK option after the sequence analysis, as Wireshark's option dissector does.
-fn apply_sack(
-    fwd: &mut Side,
-    data_sender_base: Option<SeqNumber>,
-    seg: &Segment<'_>,
-    blocks: &[SackBlock],
-    found: &mut Findings,
-) {
-    let base = data_sender_base.unwrap_or(SeqNumber(0));
-    let previous = fwd.sack;
-    fwd.sack = SackRanges::default();
-
-    // A "window update" carrying SACK blocks is a duplicate ACK announcing new holes.
-    if found.flags.contains(Flag::WindowUpdate) {
-        found.flags.remove(Flag::WindowUpdate);
-        found.flags.insert(Flag::DuplicateAck);
-        fwd.dupacknum = fwd.dupacknum.saturating_add(1);
-        found.duplicate_ack = Some(DuplicateAck {
-            num: fwd.dupacknum,
-            frame: fwd.lastnondupack,
-        });
-    }
-
-    for block in blocks.iter().take(MAX_SACK_BLOCKS) {
-        let relative = (
-            block.left.forward_from(base),
-            block.right.forward_from(base),
-        );
-        if let Some(slot) = fwd.sack.blocks.get_mut(fwd.sack.len) {
-            *slot = relative;
-            fwd.sack.len += 1;
-        }
-    }
-    let current = fwd.sack.as_slice();
-
-    // RFC 2883 D-SACK: the first block lies below the ACK or inside the second block.
-    let ack = if seg.flags.contains(TcpFlags::ACK) {
-        seg.ack.forward_from(base)
-    } else {
-        seg.ack.0
-    };
-    let is_dsack = match current {
-        [(_, right0), rest @ ..] => {
-            le(SeqNumber(*right0), SeqNumber(ack))
-                || rest.first().is_some_and(|(left1, right1)| {
-                    lt(SeqNumber(*left1), SeqNumber(*right0))
-                        && ge(SeqNumber(*right1), SeqNumber(*right0))
-                })
-        }
-        [] => false,
-    };
-
-    // Wireshark skips this check when the option filled all 4 slots.
-    let has_new_block = !is_dsack
-        && current.len() < MAX_SACK_BLOCKS
-        && current
-            .iter()
-            .any(|block| !previous.as_slice().contains(block));
-    if has_new_block && found.recorded && found.flags.analysis_only().is_empty() {
-        found.set(Flag::DuplicateAck);
-        found.duplicate_ack = Some(DuplicateAck {
-            num: 1,
-            frame: fwd.lastnondupack,
-        });
-        fwd.dupacknum = 1;
-    }
 }
 
 /// Settles window scaling once a SYN or SYN-ACK has shown its options: scaling is used only
@@ -1465,8 +1310,7 @@ mod tests {
     use proptest::prelude::*;
     use Direction::{ClientToServer as C2S, ServerToClient as S2C};
 
-    // Realistic, large ISNs: Wireshark's SACK rules compare relative edges with absolute
-    // sequence numbers, which only behaves as on real captures when ISNs are not tiny.
+    // Realistic ISNs, well away from 0, which Wireshark reads as "not known yet".
     const C_ISN: u32 = 1_000_000;
     const S_ISN: u32 = 5_000_000;
     const WIN: u16 = 8192;
@@ -1499,7 +1343,6 @@ mod tests {
         len: u32,
         win: u16,
         ws: Option<u8>,
-        mss: Option<u16>,
         sack: Option<Vec<SackBlock>>,
     }
 
@@ -1513,7 +1356,6 @@ mod tests {
             len,
             win: WIN,
             ws: None,
-            mss: None,
             sack: None,
         }
     }
@@ -1525,10 +1367,6 @@ mod tests {
         }
         fn ws(mut self, shift: u8) -> Seg {
             self.ws = Some(shift);
-            self
-        }
-        fn mss(mut self, mss: u16) -> Seg {
-            self.mss = Some(mss);
             self
         }
         fn sack(mut self, blocks: &[(u32, u32)]) -> Seg {
@@ -1571,7 +1409,7 @@ mod tests {
                 payload_len: s.len,
                 window: s.win,
                 window_scale: s.ws,
-                mss: s.mss,
+                mss: None,
                 sack: s.sack.as_deref(),
             };
             self.analyzer.analyze(&segment)
@@ -1819,13 +1657,48 @@ mod tests {
     }
 
     #[test]
-    fn resending_acknowledged_bytes_is_a_spurious_retransmission() {
+    fn resending_acknowledged_bytes_is_a_spurious_retransmission_and_a_retransmission() {
         let mut t = Script::new();
         t.handshake();
         t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
         t.feed(seg(S2C, 40_000, ACK, s(1), c(101), 0));
         let again = t.feed(seg(C2S, 300_000, ACK, c(1), s(1), 100));
-        assert_eq!(again.flags, flags(&[Flag::SpuriousRetransmission]));
+        assert_eq!(
+            again.flags,
+            flags(&[Flag::Retransmission, Flag::SpuriousRetransmission])
+        );
+    }
+
+    #[test]
+    fn a_spurious_retransmission_is_found_before_out_of_order() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+        t.feed(seg(C2S, 30_100, ACK, c(101), s(1), 100));
+        t.feed(seg(S2C, 30_500, ACK, s(1), c(101), 0));
+        // 0.9 ms after the highest segment, well within the 20 ms initial RTT, but the bytes
+        // were already acknowledged.
+        let again = t.feed(seg(C2S, 31_000, ACK, c(1), s(1), 100));
+        assert_eq!(
+            again.flags,
+            flags(&[Flag::Retransmission, Flag::SpuriousRetransmission])
+        );
+    }
+
+    #[test]
+    fn acknowledged_bytes_at_the_next_sequence_number_are_a_spurious_retransmission() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+        // The server acknowledges 101..201, which the capture missed.
+        let unseen = t.feed(seg(S2C, 40_000, ACK, s(1), c(201), 0));
+        assert_eq!(unseen.flags, flags(&[Flag::AckLostSegment]));
+        // The client's copy of them starts at its next sequence number, yet is spurious.
+        let copy = t.feed(seg(C2S, 300_000, ACK, c(101), s(1), 100));
+        assert_eq!(
+            copy.flags,
+            flags(&[Flag::Retransmission, Flag::SpuriousRetransmission])
+        );
     }
 
     /// Handshake, then data 1..101 and 201..301 (frame 5 skips 101..201), then the server
@@ -1846,9 +1719,9 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_filler_soon_after_the_peer_spoke_is_out_of_order() {
+    fn a_gap_filler_soon_after_the_highest_segment_is_out_of_order() {
         let mut t = gap_then_ack();
-        // 5 ms after the server's ACK, below the 20 ms initial RTT.
+        // 14 ms after frame 5 set the highest sequence number, below the 20 ms initial RTT.
         let filler = t.feed(seg(C2S, 45_000, ACK, c(101), s(1), 100));
         assert_eq!(filler.flags, flags(&[Flag::OutOfOrder]));
         assert_eq!(Flag::OutOfOrder.severity(), Severity::Warning);
@@ -1857,9 +1730,57 @@ mod tests {
     #[test]
     fn a_late_gap_filler_is_a_retransmission() {
         let mut t = gap_then_ack();
-        // 30 ms after the server's ACK, beyond the 20 ms initial RTT.
+        // 39 ms after frame 5 set the highest sequence number, beyond the 20 ms initial RTT.
         let filler = t.feed(seg(C2S, 70_000, ACK, c(101), s(1), 100));
         assert_eq!(filler.flags, flags(&[Flag::Retransmission]));
+    }
+
+    #[test]
+    fn out_of_order_is_timed_from_the_highest_segment_not_from_the_peer() {
+        // The server spoke 5 ms before the filler, but the highest segment is 174 ms old.
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+        t.feed(seg(C2S, 31_000, ACK, c(201), s(1), 100));
+        t.feed(seg(S2C, 200_000, ACK, s(1), c(101), 0));
+        let filler = t.feed(seg(C2S, 205_000, ACK, c(101), s(1), 100));
+        assert_eq!(filler.flags, flags(&[Flag::Retransmission]));
+
+        // The server has been quiet for 274 ms, but the highest segment is 5 ms old.
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+        t.feed(seg(S2C, 31_000, ACK, s(1), c(101), 0));
+        t.feed(seg(C2S, 300_000, ACK, c(201), s(1), 100));
+        let filler = t.feed(seg(C2S, 305_000, ACK, c(101), s(1), 100));
+        assert_eq!(filler.flags, flags(&[Flag::OutOfOrder]));
+    }
+
+    #[test]
+    fn a_resent_fin_ending_at_the_highest_sequence_number_is_a_retransmission() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+        t.feed(seg(C2S, 31_000, FIN | ACK, c(101), s(1), 0));
+        // 1 ms later, but the FIN's byte ends exactly at the highest sequence number.
+        let again = t.feed(seg(C2S, 32_000, FIN | ACK, c(101), s(1), 0));
+        assert_eq!(
+            again.flags,
+            flags(&[Flag::Retransmission, Flag::ConnectionFin])
+        );
+    }
+
+    #[test]
+    fn a_longer_segment_starting_one_byte_early_is_not_a_retransmission() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+        // Starts at the last byte sent, as after a zero window probe, and brings 99 new bytes.
+        let longer = t.feed(seg(C2S, 31_000, ACK, c(100), s(1), 100));
+        assert!(longer.flags.is_empty(), "{:?}", longer.flags);
+        // Sent again, it repeats bytes; ending at the highest byte, it is not out of order.
+        let again = t.feed(seg(C2S, 32_000, ACK, c(100), s(1), 100));
+        assert_eq!(again.flags, flags(&[Flag::Retransmission]));
     }
 
     #[test]
@@ -1919,18 +1840,56 @@ mod tests {
     }
 
     #[test]
-    fn three_duplicate_acks_then_a_fast_retransmission() {
+    fn a_fast_retransmission_after_three_duplicate_acks_is_also_a_retransmission() {
         let (mut t, _) = dup_acks(3);
-        // 0.2 ms after the third duplicate ACK, the missing bytes 101..201 go out again.
+        // 0.2 ms after the third duplicate ACK, the missing bytes 101..201 go out again. It is
+        // also within the initial RTT of the highest segment: fast retransmission comes first.
         let fast = t.feed(seg(C2S, 31_500, ACK, c(101), s(1), 100));
-        assert_eq!(fast.flags, flags(&[Flag::FastRetransmission]));
+        assert_eq!(
+            fast.flags,
+            flags(&[Flag::Retransmission, Flag::FastRetransmission])
+        );
+        assert_eq!(
+            Flag::FastRetransmission.column_label(),
+            Some("TCP Fast Retransmission")
+        );
     }
 
     #[test]
-    fn one_duplicate_ack_is_not_enough_for_a_fast_retransmission() {
+    fn two_duplicate_acks_make_a_fast_retransmission_and_one_does_not() {
+        for (dups, expected) in [
+            (1u64, flags(&[Flag::Retransmission])),
+            (2, flags(&[Flag::Retransmission, Flag::FastRetransmission])),
+        ] {
+            let mut t = Script::new();
+            t.handshake();
+            for i in 0..4 {
+                t.feed(seg(
+                    C2S,
+                    30_000 + 100 * i,
+                    ACK,
+                    c(1 + 100 * i as u32),
+                    s(1),
+                    100,
+                ));
+            }
+            // The ACKs come 25 ms after the highest segment, beyond the 20 ms initial RTT, so
+            // that the resend cannot be out of order.
+            t.feed(seg(S2C, 55_000, ACK, s(1), c(101), 0));
+            for i in 1..=dups {
+                t.feed(seg(S2C, 55_000 + 100 * i, ACK, s(1), c(101), 0));
+            }
+            let again = t.feed(seg(C2S, 55_500, ACK, c(101), s(1), 100));
+            assert_eq!(again.flags, expected, "{dups} duplicate ACKs");
+        }
+    }
+
+    #[test]
+    fn with_one_duplicate_ack_a_quick_resend_is_out_of_order() {
         let (mut t, _) = dup_acks(1);
+        // 1.2 ms after the highest segment (frame 7), within the 20 ms initial RTT.
         let again = t.feed(seg(C2S, 31_500, ACK, c(101), s(1), 100));
-        assert_eq!(again.flags, flags(&[Flag::Retransmission]));
+        assert_eq!(again.flags, flags(&[Flag::OutOfOrder]));
     }
 
     #[test]
@@ -1975,6 +1934,106 @@ mod tests {
         // The same ACK again is only a duplicate: the gap is reported once.
         let again = t.feed(seg(S2C, 41_000, ACK, s(1), c(501), 0));
         assert_eq!(again.flags, flags(&[Flag::DuplicateAck]));
+    }
+
+    #[test]
+    fn unseen_bytes_are_reported_again_only_after_the_data_sender_acks_something_new() {
+        let mut t = Script::new();
+        t.handshake();
+        let first = t.feed(seg(S2C, 40_000, ACK, s(1), c(501), 0));
+        assert_eq!(first.flags, flags(&[Flag::AckLostSegment]));
+        // The client is silent: more unseen bytes are not reported.
+        let more = t.feed(seg(S2C, 41_000, ACK | PSH, s(1), c(601), 10));
+        assert!(more.flags.is_empty(), "{:?}", more.flags);
+        // Once the client's acknowledgement number changes, the next unseen ACK counts again.
+        t.feed(seg(C2S, 42_000, ACK, c(1), s(11), 0));
+        let again = t.feed(seg(S2C, 43_000, ACK | PSH, s(11), c(601), 10));
+        assert_eq!(again.flags, flags(&[Flag::AckLostSegment]));
+        let quiet = t.feed(seg(S2C, 44_000, ACK, s(21), c(701), 0));
+        assert!(quiet.flags.is_empty(), "{:?}", quiet.flags);
+    }
+
+    #[test]
+    fn the_data_sender_s_next_duplicate_ack_after_an_unseen_report_is_number_one() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(S2C, 40_000, ACK, s(1), c(501), 0));
+        let first = t.feed(seg(C2S, 41_000, ACK, c(1), s(1), 0));
+        assert_eq!(first.duplicate_ack, Some(DuplicateAck { num: 1, frame: 3 }));
+        let second = t.feed(seg(C2S, 42_000, ACK, c(1), s(1), 0));
+        assert_eq!(
+            second.duplicate_ack,
+            Some(DuplicateAck { num: 2, frame: 3 })
+        );
+    }
+
+    #[test]
+    fn duplicate_acks_of_the_data_sender_silence_the_unseen_report() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(S2C, 30_000, ACK | PSH, s(1), c(1), 10));
+        t.feed(seg(C2S, 31_000, ACK, c(1), s(11), 0));
+        let dup = t.feed(seg(C2S, 32_000, ACK, c(1), s(11), 0));
+        assert_eq!(dup.duplicate_ack, Some(DuplicateAck { num: 1, frame: 5 }));
+        // The client has a duplicate ACK on record: bytes never seen are not reported.
+        let unseen = t.feed(seg(S2C, 40_000, ACK, s(11), c(501), 0));
+        assert!(unseen.flags.is_empty(), "{:?}", unseen.flags);
+        // That reset the client's count: its next duplicate is number 1 again.
+        let next = t.feed(seg(C2S, 41_000, ACK, c(1), s(11), 0));
+        assert_eq!(next.duplicate_ack, Some(DuplicateAck { num: 1, frame: 5 }));
+    }
+
+    #[test]
+    fn after_an_unseen_report_a_resend_at_the_data_sender_s_ack_is_fast() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(S2C, 30_000, ACK | PSH, s(1), c(1), 50));
+        // The client still acknowledges 1: the server's data has not reached it.
+        t.feed(seg(C2S, 31_000, ACK | PSH, c(1), s(1), 100));
+        let unseen = t.feed(seg(S2C, 32_000, ACK, s(51), c(501), 0));
+        assert_eq!(unseen.flags, flags(&[Flag::AckLostSegment]));
+        // No duplicate ACK was sent, but the unseen report's marker counts as enough, as in
+        // Wireshark. Without it, this resend ending at the highest byte would be a plain
+        // retransmission.
+        let again = t.feed(seg(S2C, 33_000, ACK | PSH, s(1), c(501), 50));
+        assert_eq!(
+            again.flags,
+            flags(&[Flag::Retransmission, Flag::FastRetransmission])
+        );
+    }
+
+    #[test]
+    fn a_hole_inside_the_captured_bytes_and_bytes_beyond_them_are_reported_separately() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+        t.feed(seg(C2S, 31_000, ACK, c(201), s(1), 100));
+        t.feed(seg(C2S, 32_000, ACK, c(301), s(1), 100));
+        // 101..201 was not captured; the ACK of 301 covers it.
+        let hole = t.feed(seg(S2C, 40_000, ACK, s(1), c(301), 0));
+        assert_eq!(hole.flags, flags(&[Flag::AckLostSegment]));
+        // Everything captured is now acknowledged: nothing more to report.
+        let rest = t.feed(seg(S2C, 41_000, ACK, s(1), c(401), 0));
+        assert!(rest.flags.is_empty(), "{:?}", rest.flags);
+        assert_eq!(rest.acks_frame, Some(6));
+        // Bytes beyond everything captured are a second report.
+        let beyond = t.feed(seg(S2C, 42_000, ACK, s(1), c(501), 0));
+        assert_eq!(beyond.flags, flags(&[Flag::AckLostSegment]));
+    }
+
+    #[test]
+    fn a_partial_ack_reports_no_acknowledged_frame() {
+        let mut t = Script::new();
+        t.handshake();
+        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+        t.feed(seg(C2S, 30_100, ACK, c(101), s(1), 100));
+        let half = t.feed(seg(S2C, 40_000, ACK, s(1), c(51), 0));
+        assert_eq!((half.acks_frame, half.ack_rtt), (None, None));
+        let into_second = t.feed(seg(S2C, 41_000, ACK, s(1), c(151), 0));
+        assert_eq!(into_second.acks_frame, None);
+        let all = t.feed(seg(S2C, 42_000, ACK, s(1), c(201), 0));
+        assert_eq!(all.acks_frame, Some(5));
+        assert_eq!(t.analyzer.unacked_segments(C2S), 0);
     }
 
     #[test]
@@ -2040,6 +2099,26 @@ mod tests {
     }
 
     #[test]
+    fn an_ack_covering_a_zero_window_probe_acknowledges_an_unseen_byte() {
+        for window in [0, WIN] {
+            let mut t = Script::new();
+            t.handshake();
+            t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
+            t.feed(seg(S2C, 40_000, ACK, s(1), c(101), 0).win(0));
+            t.feed(seg(C2S, 240_000, ACK, c(101), s(1), 1));
+            // The receiver kept the probe's byte, which never counted as sent.
+            let answer = t.feed(seg(S2C, 241_000, ACK, s(1), c(102), 0).win(window));
+            let mut expected = flags(&[Flag::AckLostSegment]);
+            if window == 0 {
+                expected.insert(Flag::ZeroWindow);
+            }
+            assert_eq!(answer.flags, expected, "window {window}");
+            let data = t.feed(seg(C2S, 242_000, ACK, c(102), s(1), 100));
+            assert_eq!(data.flags, flags(&[Flag::LostSegment]), "window {window}");
+        }
+    }
+
+    #[test]
     fn a_segment_filling_the_scaled_window_is_window_full() {
         let mut t = Script::new();
         t.feed(seg(C2S, 0, SYN, C_ISN, 0, 0).ws(2));
@@ -2092,23 +2171,7 @@ mod tests {
     // --- SACK -----------------------------------------------------------------------------
 
     #[test]
-    fn a_window_update_carrying_sack_blocks_is_a_duplicate_ack() {
-        let mut t = Script::new();
-        t.handshake();
-        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
-        t.feed(seg(C2S, 30_100, ACK, c(101), s(1), 100));
-        t.feed(seg(S2C, 40_000, ACK, s(1), c(101), 0));
-        let dup = t.feed(
-            seg(S2C, 41_000, ACK, s(1), c(101), 0)
-                .win(4096)
-                .sack(&[(c(201), c(301))]),
-        );
-        assert_eq!(dup.flags, flags(&[Flag::DuplicateAck]));
-        assert_eq!(dup.duplicate_ack, Some(DuplicateAck { num: 1, frame: 6 }));
-    }
-
-    #[test]
-    fn a_new_sack_block_makes_an_ack_a_duplicate_and_old_blocks_do_not() {
+    fn sack_blocks_make_neither_duplicate_acks_nor_fast_retransmissions() {
         let mut t = Script::new();
         t.handshake();
         for i in 0..4 {
@@ -2121,84 +2184,27 @@ mod tests {
                 100,
             ));
         }
-        // Frame 8 acknowledges frame 4 and reports 201..301 held: a duplicate of itself.
-        let first = t.feed(seg(S2C, 31_000, ACK, s(1), c(101), 0).sack(&[(c(201), c(301))]));
-        assert_eq!(first.flags, flags(&[Flag::DuplicateAck]));
-        assert_eq!(first.duplicate_ack, Some(DuplicateAck { num: 1, frame: 8 }));
+        // A new SACK block on an ACK that moves forward: a plain ACK.
+        let first = t.feed(seg(S2C, 55_000, ACK, s(1), c(101), 0).sack(&[(c(201), c(301))]));
+        assert!(first.flags.is_empty(), "{:?}", first.flags);
         assert_eq!(first.acks_frame, Some(4));
-        // The classic rule continues the series.
-        let second = t.feed(seg(S2C, 31_100, ACK, s(1), c(101), 0).sack(&[(c(201), c(401))]));
-        assert_eq!(
-            second.duplicate_ack,
-            Some(DuplicateAck { num: 2, frame: 8 })
+        // A new window with a new SACK block: a window update.
+        let update = t.feed(
+            seg(S2C, 55_100, ACK, s(1), c(101), 0)
+                .win(4096)
+                .sack(&[(c(201), c(401))]),
         );
-        // Later the hole is filled: the ACK moves on and repeats the old block only.
-        t.feed(seg(C2S, 60_000, ACK, c(101), s(1), 100));
-        let moved = t.feed(seg(S2C, 61_000, ACK, s(1), c(401), 0).sack(&[(c(201), c(401))]));
-        assert!(moved.flags.is_empty(), "{:?}", moved.flags);
-    }
-
-    #[test]
-    fn a_d_sack_is_not_a_duplicate_ack() {
-        let mut t = Script::new();
-        t.handshake();
-        t.feed(seg(C2S, 30_000, ACK, c(1), s(1), 100));
-        // The first block lies below the ACK: it reports a duplicate receipt (RFC 2883).
-        let dsack = t.feed(seg(S2C, 40_000, ACK, s(1), c(101), 0).sack(&[(c(1), c(101))]));
-        assert!(dsack.flags.is_empty(), "{:?}", dsack.flags);
-    }
-
-    #[test]
-    fn duplicate_acks_whose_sack_blocks_miss_a_segment_make_its_resending_fast() {
-        let mut t = Script::new();
-        t.handshake();
-        for i in 0..5 {
-            t.feed(seg(
-                C2S,
-                30_000 + 100 * i,
-                ACK,
-                c(1 + 100 * i as u32),
-                s(1),
-                100,
-            ));
-        }
-        // The receiver holds 201..401 but misses 101..201 and 401..501.
-        t.feed(seg(S2C, 31_000, ACK, s(1), c(101), 0));
-        t.feed(seg(S2C, 31_100, ACK, s(1), c(101), 0).sack(&[(c(201), c(301))]));
-        t.feed(seg(S2C, 31_200, ACK, s(1), c(101), 0).sack(&[(c(201), c(401))]));
-        // 401..501 is resent although the ACK points at 101.
-        let fast = t.feed(seg(C2S, 31_300, ACK, c(401), s(1), 100));
-        assert_eq!(fast.flags, flags(&[Flag::FastRetransmission]));
-    }
-
-    #[test]
-    fn sack_blocks_jumping_over_more_than_two_mss_make_a_resend_fast() {
-        // Held bytes beyond the hole at 1001: exactly 2 MSS is not enough, 3 MSS is.
-        for (sack_end, expected) in [
-            (4001, Flag::Retransmission),
-            (5001, Flag::FastRetransmission),
-        ] {
-            let mut t = Script::new();
-            t.feed(seg(C2S, 0, SYN, C_ISN, 0, 0).mss(1000));
-            t.feed(seg(S2C, 10_000, SYN | ACK, S_ISN, c(1), 0).mss(1000));
-            t.feed(seg(C2S, 20_000, ACK, c(1), s(1), 0));
-            for i in 0..5 {
-                t.feed(seg(
-                    C2S,
-                    30_000 + 100 * i,
-                    ACK,
-                    c(1 + 1000 * i as u32),
-                    s(1),
-                    1000,
-                ));
-            }
-            // One ACK (no duplicate before it) reports 2001..sack_end held.
-            let ack =
-                t.feed(seg(S2C, 31_000, ACK, s(1), c(1001), 0).sack(&[(c(2001), c(sack_end))]));
-            assert_eq!(ack.flags, flags(&[Flag::DuplicateAck]));
-            let again = t.feed(seg(C2S, 31_500, ACK, c(1001), s(1), 1000));
-            assert_eq!(again.flags, flags(&[expected]), "SACK up to {sack_end}");
-        }
+        assert_eq!(update.flags, flags(&[Flag::WindowUpdate]));
+        // Only the classic rule counts duplicates.
+        let dup = t.feed(
+            seg(S2C, 55_200, ACK, s(1), c(101), 0)
+                .win(4096)
+                .sack(&[(c(201), c(401))]),
+        );
+        assert_eq!(dup.duplicate_ack, Some(DuplicateAck { num: 1, frame: 8 }));
+        // One duplicate ACK, whatever the SACK blocks said, is not enough.
+        let again = t.feed(seg(C2S, 55_500, ACK, c(101), s(1), 100));
+        assert_eq!(again.flags, flags(&[Flag::Retransmission]));
     }
 
     // --- Limits and input ---------------------------------------------------------------

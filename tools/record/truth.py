@@ -3,6 +3,7 @@
 
     truth.py merge SERVER.jsonl CLIENT.jsonl > NAME.truth.jsonl
     truth.py verify CAPTURE NAME.truth.jsonl PORT [--scenario FILE] [--full FULL_CAPTURE]
+        [--keylog KEYLOG]
     truth.py analysis CAPTURE
 
 `verify` checks a WebSocket capture with three checks and exits 1 if any fails:
@@ -27,6 +28,12 @@ The scenario (`--scenario`) adds what the capture alone cannot tell:
     the same time without a limit) is verified as usual and the cut one must hold the same
     frames, each cut to the snap length;
   - `protocol: "http"`: the HTTP checks below instead of the WebSocket ones;
+  - connections with a `port` of their own (ws-abnormal): the capture holds every server port;
+    a connection whose handshake fails (`handshake` in the scenario, `handshake` lines in the
+    log) must show that failure (a status other than 101, or a Sec-WebSocket-Accept that does
+    not match the key) and no WebSocket frame; a connection that a side dropped (`abort` and
+    `closed` lines) must have no close frame and end with that side's RST or FIN;
+  - `tls`: the TLS checks below instead of the WebSocket ones;
   - `expect_analysis`: tshark TCP analysis flags that must occur at least once.
 
 For HTTP captures (`protocol: "http"`), per connection (numbered in the order of their SYNs):
@@ -35,10 +42,18 @@ close-delimited bodies), and the Server-Sent Events in `text/event-stream` bodie
 log of both sides; tshark's HTTP dissector sees the same request methods and URIs and response
 status codes, in order.
 
+For TLS captures (`tls`), the rebuilt streams must be TLS records from start to end: a
+ClientHello with the scenario's SNI and ALPN offer, a ServerHello, then (TLS 1.3) only
+ChangeCipherSpec and application data records, with no plaintext HTTP; tshark must see the same
+handshake messages, server name and application data both ways. With `--keylog` (the client's
+TLS secrets), tshark decrypts the records, and its WebSocket frame counts and its decrypted
+stream (`follow,tls,raw`), split into frames, must match the log as in checks 2 and 3.
+
 `analysis` prints how many frames tshark flags with each TCP analysis flag.
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import struct
@@ -49,6 +64,19 @@ from collections import Counter
 
 OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 CONTROL = {"close", "ping", "pong"}
+
+# Truth log events that are messages; the other events (`handshake`, `abort`, `closed`) say what
+# happened to a connection.
+MESSAGE_EVENTS = ("send", "recv")
+
+# RFC 6455, 4.2.2: Sec-WebSocket-Accept is base64(SHA-1(Sec-WebSocket-Key + this GUID)).
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+# TLS record content types (RFC 8446, 5.1) and handshake message types (4).
+TLS_CHANGE_CIPHER_SPEC, TLS_ALERT, TLS_HANDSHAKE, TLS_APPLICATION_DATA = 20, 21, 22, 23
+TLS_CLIENT_HELLO, TLS_SERVER_HELLO = 1, 2
+TLS_EXT_SERVER_NAME, TLS_EXT_ALPN, TLS_EXT_SUPPORTED_VERSIONS = 0, 16, 43
+TLS_1_3 = 0x0304
 
 # The TCP analysis flags that `analysis` counts, by tshark field name.
 ANALYSIS_FLAGS = [
@@ -182,7 +210,7 @@ def tcp_segments(path):
 
 # --- rebuilding TCP streams -------------------------------------------------------------------
 
-SYN, FIN = 0x02, 0x01
+SYN, FIN, RST = 0x02, 0x01, 0x04
 
 
 class Connection:
@@ -196,13 +224,20 @@ class Connection:
         self.segments = {"c2s": [], "s2c": []}  # (frame index, seq, flags, payload)
 
 
+def as_ports(port):
+    """A server port or a set of them, as a set."""
+    return {port} if isinstance(port, int) else set(port)
+
+
 def connections_in(path, port):
-    """Returns the TCP connections to or from `port`, in the order of their first frame."""
+    """Returns the TCP connections to or from `port` (one server port or a set of them), in the
+    order of their first frame."""
+    ports = as_ports(port)
     found = {}
     for index, src, dst, seq, flags, payload in tcp_segments(path):
-        if dst[1] == port:
+        if dst[1] in ports:
             key, direction = (src, dst), "c2s"
-        elif src[1] == port:
+        elif src[1] in ports:
             key, direction = (dst, src), "s2c"
         else:
             continue
@@ -262,9 +297,11 @@ def rebuild(segments):
     return bytes(stream), stats
 
 
-def follow_tcp(capture, stream_index, port):
-    """Returns tshark's view of one TCP stream: (client-to-server bytes, server-to-client bytes)."""
-    out = tshark("-r", capture, "-q", "-z", f"follow,tcp,raw,{stream_index}")
+def follow_tcp(capture, stream_index, port, protocol="tcp", options=()):
+    """Returns tshark's view of one TCP stream: (client-to-server bytes, server-to-client bytes).
+    With `protocol` "tls" (and the key log in `options`), the decrypted bytes of the stream."""
+    ports = as_ports(port)
+    out = tshark("-r", capture, *options, "-q", "-z", f"follow,{protocol},raw,{stream_index}")
     nodes = {}
     data = {"c2s": bytearray(), "s2c": bytearray()}
     body = False
@@ -277,7 +314,7 @@ def follow_tcp(capture, stream_index, port):
         if not body or not raw.strip() or raw.startswith("="):
             continue
         node_port = nodes["1" if raw.startswith("\t") else "0"]
-        direction = "s2c" if node_port == port else "c2s"
+        direction = "s2c" if node_port in ports else "c2s"
         data[direction] += bytes.fromhex(raw.strip())
     return bytes(data["c2s"]), bytes(data["s2c"])
 
@@ -315,6 +352,15 @@ def split_http(stream):
     return stream[: end + 4].decode("latin-1"), stream[end + 4 :]
 
 
+def unmask(payload, key):
+    """XORs the payload with the 4-byte masking key repeated."""
+    if not payload:
+        return b""
+    mask = (key * (len(payload) // 4 + 1))[: len(payload)]
+    value = int.from_bytes(payload, "big") ^ int.from_bytes(mask, "big")
+    return value.to_bytes(len(payload), "big")
+
+
 def parse_frames(data):
     """Yields (fin, rsv1, opcode, payload) for each complete frame, payload unmasked."""
     pos = 0
@@ -337,7 +383,7 @@ def parse_frames(data):
             raise VerifyError("stream ends inside a frame")
         pos += length
         if key is not None:
-            payload = bytes(byte ^ key[i % 4] for i, byte in enumerate(payload))
+            payload = unmask(payload, key)
         yield bool(b0 & 0x80), bool(b0 & 0x40), b0 & 0x0F, payload
 
 
@@ -404,8 +450,13 @@ def is_midstream(scenario):
 
 def scenario_connections(scenario):
     if "connections" in scenario:
-        return [(c["path"], c["steps"]) for c in scenario["connections"]]
+        return [(c["path"], c.get("steps", [])) for c in scenario["connections"]]
     return [(scenario.get("path", "/"), scenario.get("steps", []))]
+
+
+def scenario_ports(scenario, port):
+    """The server ports of the capture: `port`, and those of connections that name their own."""
+    return {port} | {c["port"] for c in scenario.get("connections", []) if "port" in c}
 
 
 def without_pause(scenario):
@@ -413,7 +464,8 @@ def without_pause(scenario):
     plain = dict(scenario)
     if "connections" in plain:
         plain["connections"] = [
-            dict(c, steps=[s for s in c["steps"] if s.get("send") != "pause"]) for c in plain["connections"]
+            dict(c, steps=[s for s in c.get("steps", []) if s.get("send") != "pause"])
+            for c in plain["connections"]
         ]
     else:
         plain["steps"] = [s for s in plain.get("steps", []) if s.get("send") != "pause"]
@@ -429,12 +481,14 @@ def check_log(truth, label, problems):
             problems.append(f"{label}{direction}: sent and received messages differ in the truth log")
 
 
-def tshark_opcodes(capture, port, midstream):
-    """Returns {client port: {direction: Counter of opcode names}} from tshark's dissector."""
-    args = ["-r", capture, "-o", "tcp.reassemble_out_of_order:TRUE"]
+def tshark_opcodes(capture, port, midstream, options=()):
+    """Returns {client port: {direction: Counter of opcode names}} from tshark's dissector;
+    `port` is the server port or a set of them, `options` more tshark options (a key log)."""
+    ports = as_ports(port)
+    args = ["-r", capture, "-o", "tcp.reassemble_out_of_order:TRUE", *options]
     if midstream:
         # Without the Upgrade, tshark must be told that the port carries WebSocket.
-        args += ["-d", f"tcp.port=={port},websocket"]
+        args += [arg for p in sorted(ports) for arg in ("-d", f"tcp.port=={p},websocket")]
     out = tshark(
         *args, "-Y", "websocket", "-T", "fields", "-E", "aggregator=;",
         "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "websocket.opcode",
@@ -442,7 +496,7 @@ def tshark_opcodes(capture, port, midstream):
     seen = {}
     for row in out.splitlines():
         srcport, dstport, opcodes = row.split("\t")
-        if int(srcport) == port:
+        if int(srcport) in ports:
             client, direction = int(dstport), "s2c"
         else:
             client, direction = int(srcport), "c2s"
@@ -469,17 +523,139 @@ def tail_of(log_messages, found, kind):
     return want[len(want) - len(got) :] if len(got) <= len(want) else want, got
 
 
+def compare_messages(lines, found, seen, label, midstream, problems):
+    """Checks 2 and 3 for one connection: the messages `found` in its stream and the frames
+    tshark has `seen`, per direction, against the log's `send` lines. Returns (messages, frames)
+    counted."""
+    messages = frames = 0
+    for direction in ("c2s", "s2c"):
+        sent_lines = [l for l in lines if l["dir"] == direction and l["event"] == "send"]
+        sent = [summary(l) for l in sent_lines]
+        messages += len(found[direction])
+        frames += sum(seen[direction].values())
+        # Control frames may sit between the fragments of a message, so the log (which
+        # writes a message when its last frame goes) and the stream are compared per kind.
+        for kind in ("data", "control"):
+            if midstream:
+                want, got = tail_of(sent, found[direction], kind)
+            else:
+                keep = (lambda m: m[0] in CONTROL) if kind == "control" else (lambda m: m[0] not in CONTROL)
+                want = [m for m in sent if keep(m)]
+                got = [m for m in found[direction] if keep(m)]
+            if want != got:
+                problems.append(f"{label}{direction}: {kind} messages in the TCP stream differ from the log")
+                for i, (w, g) in enumerate(zip(want, got)):
+                    if w != g:
+                        problems.append(f"  first difference at #{i}: log {w[:2]}, stream {g[:2]}")
+                        break
+                if len(want) != len(got):
+                    problems.append(f"  log has {len(want)}, stream has {len(got)}")
+        if midstream:
+            # The frames tshark counts are those of the messages the capture holds.
+            count = len(found[direction])
+            expected = expected_opcodes(sent_lines[len(sent_lines) - count :])
+        else:
+            expected = expected_opcodes(sent_lines)
+        if seen[direction] != expected:
+            problems.append(
+                f"{label}{direction}: tshark frames per opcode {dict(seen[direction])}, "
+                f"truth log says {dict(expected)}"
+            )
+    return messages, frames
+
+
+def header_fields(head):
+    """The header fields of an HTTP head, names in lower case (the last of repeated fields)."""
+    fields = {}
+    for line in head.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name:
+            fields[name.strip().lower()] = value.strip()
+    return fields
+
+
+def handshake_outcome(request, response):
+    """What the captured Upgrade says: (result, status, Sec-WebSocket-Accept), the result being
+    "accepted" (101 with the right accept), "wrong-accept" (101 with another) or "refused"."""
+    status = int(response.split(" ", 2)[1])
+    accept = header_fields(response).get("sec-websocket-accept")
+    if status != 101:
+        return "refused", status, accept
+    key = header_fields(request).get("sec-websocket-key", "")
+    right = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode("ascii")).digest()).decode("ascii")
+    return ("accepted" if accept == right else "wrong-accept"), status, accept
+
+
+def check_handshake(outcome, events, label, problems):
+    """The log's `handshake` lines of one connection agree with the captured handshake: none
+    when it succeeded, else one per side with the same result and status (and accept value)."""
+    result, status, accept = outcome
+    lines = [l for l in events if l["event"] == "handshake"]
+    if result == "accepted":
+        if lines:
+            problems.append(f"{label}the handshake succeeded, the log says {lines}")
+        return
+    for side in ("client", "server"):
+        mine = [l for l in lines if l["side"] == side]
+        want = {"result": result, "status": status}
+        if result == "wrong-accept":
+            want["accept"] = accept
+        got = [{k: l.get(k) for k in want} for l in mine]
+        if got != [want]:
+            problems.append(f"{label}{side}: captured handshake {want}, the log has {got}")
+
+
+def check_ending(conn, found, events, label, problems):
+    """A connection has a closing handshake (a close frame each way), or it was dropped: then the
+    log has one `abort` line (who, and how) and a `closed` line with 1006 from the other side, the
+    stream has no close frame, and the TCP connection ends with the dropping side's RST or FIN."""
+    aborts = [l for l in events if l["event"] == "abort"]
+    closed = [l for l in events if l["event"] == "closed"]
+    closes = [d for d in ("c2s", "s2c") for m in found[d] if m[0] == "close"]
+    if not aborts:
+        if closed:
+            problems.append(f"{label}the log has {closed} without an abort")
+        if sorted(closes) != ["c2s", "s2c"]:
+            problems.append(f"{label}no closing handshake (close frames {closes}) and no abort in the log")
+        return
+    if len(aborts) != 1:
+        problems.append(f"{label}{len(aborts)} abort lines")
+        return
+    abort = aborts[0]
+    other = "server" if abort["side"] == "client" else "client"
+    if [(l["side"], l["close_code"]) for l in closed] != [(other, 1006)]:
+        problems.append(f"{label}after the {abort['side']}'s abort, expected a 1006 from the {other}, log has {closed}")
+    if closes:
+        problems.append(f"{label}close frames in a connection that was dropped: {closes}")
+    mine = "c2s" if abort["side"] == "client" else "s2c"
+    theirs = "s2c" if mine == "c2s" else "c2s"
+    resets = [i for i, _seq, flags, _p in conn.segments[mine] if flags & RST]
+    fins = {d: [i for i, _seq, flags, _p in conn.segments[d] if flags & FIN] for d in (mine, theirs)}
+    if abort["how"] == "rst":
+        if not resets:
+            problems.append(f"{label}the {abort['side']} aborted with a RST, none in the capture")
+        if fins[mine]:
+            problems.append(f"{label}the {abort['side']} aborted with a RST, but sent a FIN")
+    else:
+        if resets or not fins[mine]:
+            problems.append(f"{label}the {abort['side']} aborted with a FIN, capture has FIN {fins[mine]} RST {resets}")
+        elif fins[theirs] and min(fins[theirs]) < min(fins[mine]):
+            problems.append(f"{label}the {other} sent the first FIN, not the aborting {abort['side']}")
+
+
 def verify_websocket(capture, truth, port, scenario, problems):
     """Checks 1 to 3 for every connection of a WebSocket capture; returns a description."""
     midstream = is_midstream(scenario)
     tagged = "connections" in scenario
     paths = [path for path, _steps in scenario_connections(scenario)]
-    rebuilt = rebuild_all(capture, port, problems)
+    ports = scenario_ports(scenario, port)
+    rebuilt = rebuild_all(capture, ports, problems)
     if len(rebuilt) != len(paths):
         problems.append(f"{len(rebuilt)} TCP connections in the capture, scenario has {len(paths)}")
-    opcodes = tshark_opcodes(capture, port, midstream)
-    messages = frames = 0
+    opcodes = tshark_opcodes(capture, ports, midstream)
+    messages = frames = failed = 0
     for conn, c2s, s2c, _stats in rebuilt:
+        outcome = None
         if midstream:
             if conn.saw_syn or c2s.startswith(b"GET "):
                 problems.append("mid-stream capture holds the start of the connection")
@@ -490,52 +666,212 @@ def verify_websocket(capture, truth, port, scenario, problems):
             response, s2c = split_http(s2c)
             path = request.split(" ")[1]
             client_takeover, server_takeover = deflate_settings(response)
-        lines = [l for l in truth if not tagged or l.get("conn") == path]
+            outcome = handshake_outcome(request, response)
+        conn_lines = [l for l in truth if not tagged or l.get("conn") == path]
+        lines = [l for l in conn_lines if l["event"] in MESSAGE_EVENTS]
+        events = [l for l in conn_lines if l["event"] not in MESSAGE_EVENTS]
         label = f"{path} " if tagged else ""
+        seen = opcodes.get(conn.client[1], {"c2s": Counter(), "s2c": Counter()})
+        if outcome is not None:
+            check_handshake(outcome, events, label, problems)
+        if outcome is not None and outcome[0] != "accepted":
+            # No WebSocket on this connection: the client sends nothing after its request, the
+            # server nothing after its response but the body of a refusal.
+            failed += 1
+            body = int(header_fields(response).get("content-length", "0")) if outcome[0] == "refused" else 0
+            if c2s or len(s2c) != body:
+                problems.append(f"{label}{len(c2s)}+{len(s2c)} bytes after a failed handshake, expected 0+{body}")
+            if lines or any(seen[d] for d in seen):
+                problems.append(f"{label}WebSocket messages on a connection whose handshake failed")
+            continue
         check_log(lines, label, problems)
         found = {
             "c2s": stream_messages(c2s, client_takeover),
             "s2c": stream_messages(s2c, server_takeover),
         }
-        seen = opcodes.get(conn.client[1], {"c2s": Counter(), "s2c": Counter()})
-        for direction in ("c2s", "s2c"):
-            sent_lines = [l for l in lines if l["dir"] == direction and l["event"] == "send"]
-            sent = [summary(l) for l in sent_lines]
-            messages += len(found[direction])
-            frames += sum(seen[direction].values())
-            # Control frames may sit between the fragments of a message, so the log (which
-            # writes a message when its last frame goes) and the stream are compared per kind.
-            for kind in ("data", "control"):
-                if midstream:
-                    want, got = tail_of(sent, found[direction], kind)
-                else:
-                    keep = (lambda m: m[0] in CONTROL) if kind == "control" else (lambda m: m[0] not in CONTROL)
-                    want = [m for m in sent if keep(m)]
-                    got = [m for m in found[direction] if keep(m)]
-                if want != got:
-                    problems.append(f"{label}{direction}: {kind} messages in the TCP stream differ from the log")
-                    for i, (w, g) in enumerate(zip(want, got)):
-                        if w != g:
-                            problems.append(f"  first difference at #{i}: log {w[:2]}, stream {g[:2]}")
-                            break
-                    if len(want) != len(got):
-                        problems.append(f"  log has {len(want)}, stream has {len(got)}")
-            if midstream:
-                # The frames tshark counts are those of the messages the capture holds.
-                count = len(found[direction])
-                expected = expected_opcodes(sent_lines[len(sent_lines) - count :])
-            else:
-                expected = expected_opcodes(sent_lines)
-            if seen[direction] != expected:
-                problems.append(
-                    f"{label}{direction}: tshark frames per opcode {dict(seen[direction])}, "
-                    f"truth log says {dict(expected)}"
-                )
+        counted = compare_messages(lines, found, seen, label, midstream, problems)
+        messages += counted[0]
+        frames += counted[1]
+        if not midstream:
+            check_ending(conn, found, events, label, problems)
     sent = sum(1 for line in truth if line["event"] == "send")
+    failures = f", {failed} failed handshake(s)" if failed else ""
     return (
-        f"{len(rebuilt)} connection(s), {sent} messages sent, {frames} WebSocket frames in tshark, "
-        f"{messages} messages in the stream"
+        f"{len(rebuilt)} connection(s){failures}, {sent} messages sent, {frames} WebSocket frames "
+        f"in tshark, {messages} messages in the stream"
     )
+
+
+# --- TLS --------------------------------------------------------------------------------------
+
+
+def tls_records(stream):
+    """Splits one direction of a TLS connection into records: [(content type, version, body)]."""
+    records = []
+    pos = 0
+    while pos < len(stream):
+        if pos + 5 > len(stream):
+            raise VerifyError(f"stream ends inside a TLS record header at offset {pos}")
+        content_type = stream[pos]
+        version, length = struct.unpack_from("!HH", stream, pos + 1)
+        body = stream[pos + 5 : pos + 5 + length]
+        if len(body) < length:
+            raise VerifyError(f"stream ends inside a TLS record at offset {pos}")
+        records.append((content_type, version, body))
+        pos += 5 + length
+    return records
+
+
+def tls_hello(records, want_type):
+    """Parses the first handshake message of a direction, a ClientHello or a ServerHello: returns
+    {extension type: extension data}."""
+    if not records or records[0][0] != TLS_HANDSHAKE:
+        raise VerifyError("the first TLS record is not a handshake record")
+    body = records[0][2]
+    if body[0] != want_type:
+        raise VerifyError(f"handshake message type {body[0]}, expected {want_type}")
+    length = int.from_bytes(body[1:4], "big")
+    hello = body[4 : 4 + length]
+    pos = 2 + 32  # legacy_version, random
+    pos += 1 + hello[pos]  # legacy_session_id
+    if want_type == TLS_CLIENT_HELLO:
+        pos += 2 + int.from_bytes(hello[pos : pos + 2], "big")  # cipher_suites
+        pos += 1 + hello[pos]  # legacy_compression_methods
+    else:
+        pos += 2 + 1  # cipher_suite, legacy_compression_method
+    end = pos + 2 + int.from_bytes(hello[pos : pos + 2], "big")
+    pos += 2
+    extensions = {}
+    while pos + 4 <= end:
+        kind, size = struct.unpack_from("!HH", hello, pos)
+        extensions[kind] = hello[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+    return extensions
+
+
+def server_names(data):
+    """The host names of a server_name extension (RFC 6066, 3)."""
+    names = []
+    pos = 2
+    while pos + 3 <= len(data):
+        kind, size = data[pos], int.from_bytes(data[pos + 1 : pos + 3], "big")
+        if kind == 0:
+            names.append(data[pos + 3 : pos + 3 + size].decode("ascii"))
+        pos += 3 + size
+    return names
+
+
+def alpn_protocols(data):
+    """The protocol names of an ALPN extension (RFC 7301, 3.1)."""
+    names = []
+    pos = 2
+    while pos < len(data):
+        size = data[pos]
+        names.append(data[pos + 1 : pos + 1 + size].decode("ascii"))
+        pos += 1 + size
+    return names
+
+
+def check_tls_streams(c2s, s2c, tls, problems):
+    """The two directions of one connection are TLS from start to end: a ClientHello with the
+    scenario's SNI and ALPN offer, a ServerHello, and (TLS 1.3) then only ChangeCipherSpec and
+    application data records. Returns a description."""
+    client = tls_records(c2s)
+    server = tls_records(s2c)
+    hello = tls_hello(client, TLS_CLIENT_HELLO)
+    names = server_names(hello.get(TLS_EXT_SERVER_NAME, b""))
+    if names != [tls["server_name"]]:
+        problems.append(f"ClientHello server names {names}, expected {[tls['server_name']]}")
+    offer = alpn_protocols(hello.get(TLS_EXT_ALPN, b""))
+    if offer != tls.get("alpn", ["http/1.1"]):
+        problems.append(f"ClientHello ALPN offer {offer}, expected {tls.get('alpn')}")
+    answer = tls_hello(server, TLS_SERVER_HELLO)
+    version = int.from_bytes(answer.get(TLS_EXT_SUPPORTED_VERSIONS, b""), "big")
+    if version != TLS_1_3:
+        problems.append(f"ServerHello selects version {version:#06x}, expected TLS 1.3")
+    counts = {}
+    for direction, records in (("c2s", client), ("s2c", server)):
+        later = Counter(content_type for content_type, _v, _b in records[1:])
+        if set(later) - {TLS_CHANGE_CIPHER_SPEC, TLS_APPLICATION_DATA}:
+            problems.append(f"{direction}: record types {dict(later)} after the hello")
+        if not later[TLS_APPLICATION_DATA]:
+            problems.append(f"{direction}: no application data record")
+        counts[direction] = later[TLS_APPLICATION_DATA]
+    for direction, data in (("c2s", c2s), ("s2c", s2c)):
+        if b"HTTP/1.1" in data or b"websocket" in data.lower():
+            problems.append(f"{direction}: plaintext HTTP in the TLS stream")
+    return (
+        f"TLS 1.3, SNI {names}, ALPN offer {offer}, application data records "
+        f"{counts['c2s']} client, {counts['s2c']} server"
+    )
+
+
+def check_tls_tshark(capture, port, tls, problems):
+    """tshark's TLS dissector (without keys) sees the ClientHello with the server name, the
+    ServerHello and application data records both ways."""
+    out = tshark(
+        "-r", capture, "-Y", "tls", "-T", "fields", "-E", "aggregator=;", "-e", "tcp.srcport",
+        "-e", "tls.handshake.type", "-e", "tls.handshake.extensions_server_name",
+        "-e", "tls.record.content_type", "-e", "tls.record.opaque_type",
+    )
+    handshakes = set()
+    sni = set()
+    data = Counter()
+    for row in out.splitlines():
+        srcport, types, name, content, opaque = row.split("\t")
+        direction = "s2c" if int(srcport) == port else "c2s"
+        handshakes |= {(direction, t) for t in types.split(";") if t}
+        sni |= {n for n in name.split(";") if n}
+        # TLS 1.3 hides the real type of an encrypted record; tshark shows the outer one,
+        # always application data, as `tls.record.opaque_type`.
+        data[direction] += (content.split(";") + opaque.split(";")).count(str(TLS_APPLICATION_DATA))
+    if not {("c2s", str(TLS_CLIENT_HELLO)), ("s2c", str(TLS_SERVER_HELLO))} <= handshakes:
+        problems.append(f"tshark's TLS handshake messages {sorted(handshakes)}")
+    if sni != {tls["server_name"]}:
+        problems.append(f"tshark's server names {sni}")
+    if not (data["c2s"] and data["s2c"]):
+        problems.append(f"tshark's application data records {dict(data)}")
+
+
+def verify_tls(capture, truth, port, scenario, keylog, problems):
+    """The TLS checks; with the key log, also checks 2 and 3 on the decrypted stream."""
+    tls = scenario["tls"]
+    rebuilt = rebuild_all(capture, port, problems)
+    if len(rebuilt) != 1:
+        problems.append(f"{len(rebuilt)} TCP connections in the capture, expected 1")
+    lines = [l for l in truth if l["event"] in MESSAGE_EVENTS]
+    check_log(lines, "", problems)
+    notes = []
+    for conn, c2s, s2c, _stats in rebuilt:
+        notes.append(check_tls_streams(c2s, s2c, tls, problems))
+    check_tls_tshark(capture, port, tls, problems)
+    if keylog is None:
+        notes.append("not decrypted (no key log)")
+        return "; ".join(notes)
+    options = ("-o", f"tls.keylog_file:{keylog}")
+    opcodes = tshark_opcodes(capture, port, False, options)
+    messages = frames = 0
+    for index, (conn, _c2s, _s2c, _stats) in enumerate(rebuilt):
+        c2s, s2c = follow_tcp(capture, index, port, "tls", options)
+        request, c2s = split_http(c2s)
+        response, s2c = split_http(s2c)
+        outcome = handshake_outcome(request, response)
+        if outcome[0] != "accepted":
+            problems.append(f"decrypted handshake: {outcome}")
+        found = {
+            "c2s": stream_messages(c2s, deflate_settings(response)[0]),
+            "s2c": stream_messages(s2c, deflate_settings(response)[1]),
+        }
+        seen = opcodes.get(conn.client[1], {"c2s": Counter(), "s2c": Counter()})
+        counted = compare_messages(lines, found, seen, "decrypted ", False, problems)
+        messages += counted[0]
+        frames += counted[1]
+        check_ending(conn, found, [], "decrypted ", problems)
+    notes.append(
+        f"decrypted with the key log: {frames} WebSocket frames in tshark, {messages} messages in "
+        f"tshark's TLS stream"
+    )
+    return "; ".join(notes)
 
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -753,13 +1089,15 @@ def analysis(capture):
     return {flag: counts[flag] for flag in ANALYSIS_FLAGS}
 
 
-def verify(capture, truth_path, port, scenario, full):
+def verify(capture, truth_path, port, scenario, full, keylog=None):
     truth = read_lines(truth_path)
     problems = []
     notes = []
     try:
         if scenario.get("protocol") == "http":
             notes.append(verify_http(capture, truth, port, problems))
+        elif "tls" in scenario:
+            notes.append(verify_tls(capture, truth, port, scenario, keylog, problems))
         elif scenario.get("capture", {}).get("snaplen"):
             if full is None:
                 raise VerifyError("a capture with a snap length needs --full")
@@ -798,6 +1136,7 @@ def main():
     verify_args.add_argument("port", type=int)
     verify_args.add_argument("--scenario")
     verify_args.add_argument("--full")
+    verify_args.add_argument("--keylog", help="TLS secrets (SSLKEYLOGFILE format) to decrypt with")
     analysis_args = sub.add_parser("analysis")
     analysis_args.add_argument("capture")
     args = parser.parse_args()
@@ -808,7 +1147,7 @@ def main():
         if args.scenario:
             with open(args.scenario, encoding="utf-8") as file:
                 scenario = json.load(file)
-        verify(args.capture, args.truth, args.port, scenario, args.full)
+        verify(args.capture, args.truth, args.port, scenario, args.full, args.keylog)
     else:
         print(json.dumps(analysis(args.capture)))
 

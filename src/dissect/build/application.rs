@@ -640,7 +640,7 @@ pub(crate) fn tls(record: &Record, handshakes: &[HandshakeMessage], place: &Plac
                 record.length, record.content_type
             )
         } else {
-            format!("This TLS record {}.", said.join("; "))
+            format!("In this TLS record: {}.", said.join("; "))
         },
         fields,
     }

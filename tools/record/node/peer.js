@@ -6,7 +6,14 @@
 //
 // Usage:
 //   node peer.js --role server --scenario FILE --host ADDR --port N --log FILE
+//       [--tls-cert FILE --tls-key FILE] [--keylog FILE]
 //   node peer.js --role client --scenario FILE --host ADDR --port N --log FILE [--resume FILE]
+//       [--tls-ca FILE] [--keylog FILE]
+//
+// With a `tls` object in the scenario the server speaks TLS (an `https` server) with the given
+// certificate and key, and the client trusts the certificate authority file, sends the
+// scenario's `server_name` as SNI and offers its `alpn` protocols; `--keylog` writes the TLS
+// secrets in the SSLKEYLOGFILE format.
 //
 // The server prints "READY" on stdout once it listens, serves exactly the scenario's connections
 // (one, or one per entry of `connections`), then exits. Both roles exit 0 when the scenario was
@@ -17,6 +24,8 @@
 
 const crypto = require('crypto');
 const fs = require('fs');
+const http = require('http');
+const https = require('https');
 const WebSocket = require('ws');
 const { WebSocketServer, Sender } = WebSocket;
 
@@ -28,6 +37,17 @@ const TEXT_PATTERN = 'The quick brown fox jumps over the lazy dog. ';
 
 // Before a `pause`, the peer lets the connection go idle (delayed ACKs included) this long.
 const PAUSE_SETTLE_MS = 300;
+
+// With `"sequential": true`, the client waits this long after a connection before it opens the
+// next, so that the last FIN and ACK of one are in the capture before the SYN of the next.
+const SEQUENTIAL_GAP_MS = 50;
+
+// The close code a library reports when the connection ended without a closing handshake
+// (RFC 6455, 7.1.5); it never appears on the wire.
+const ABNORMAL_CLOSURE = 1006;
+
+// Event names of the actions that JSON lines generated with `"pattern": "json"` describe.
+const JSON_EVENTS = ['join', 'move', 'chat', 'leave'];
 
 function parseArgs(argv) {
   const args = {};
@@ -47,6 +67,7 @@ function payloadOf(spec, type) {
   if (spec.hex !== undefined) return Buffer.from(spec.hex, 'hex');
   if (spec.size !== undefined) {
     if (spec.seed !== undefined) return pseudoRandom(spec.seed, spec.size, type);
+    if (spec.pattern === 'json') return jsonLines(spec.size);
     if (type === 'text') {
       const repeats = Math.ceil(spec.size / TEXT_PATTERN.length) + 1;
       return Buffer.from(TEXT_PATTERN.repeat(repeats).slice(0, spec.size), 'ascii');
@@ -70,6 +91,21 @@ function pseudoRandom(seed, size, type) {
     produced += block.length;
   }
   return Buffer.concat(blocks).subarray(0, size);
+}
+
+// Compressible text that looks like a log of JSON records: one line per record N = 0, 1, ...,
+// `{"seq":N,"user":"user-(N % 7)","event":E,"value":(N * 7919) % 10000}` and a line feed, with E
+// cycling through JSON_EVENTS, joined and cut to `size` bytes.
+function jsonLines(size) {
+  const lines = [];
+  let produced = 0;
+  for (let n = 0; produced < size; n++) {
+    const event = JSON_EVENTS[n % JSON_EVENTS.length];
+    const line = `{"seq":${n},"user":"user-${n % 7}","event":"${event}","value":${(n * 7919) % 10000}}\n`;
+    lines.push(line);
+    produced += line.length;
+  }
+  return Buffer.from(lines.join('').slice(0, size), 'ascii');
 }
 
 // The message a data step delivers to the other side: its type and its whole payload.
@@ -108,6 +144,14 @@ function logMessage(conn, event, opcode, payload, frames, closeCode, closeReason
     frames,
     t: process.hrtime.bigint().toString(),
   };
+  if (tagConnections) line.conn = conn;
+  fs.writeSync(logFile, JSON.stringify(line) + '\n');
+}
+
+// Writes a line that is not a message (a failed handshake, an abort, a connection closed without a
+// closing handshake; see ../README.md) for the connection with request path `conn`.
+function logEvent(conn, event, fields) {
+  const line = { side, event, ...fields, t: process.hrtime.bigint().toString() };
   if (tagConnections) line.conn = conn;
   fs.writeSync(logFile, JSON.stringify(line) + '\n');
 }
@@ -218,7 +262,7 @@ function watch(ws, inbox, conn) {
     const body = hasCode ? closeBody(code, text) : Buffer.alloc(0);
     logMessage(conn, 'recv', 'close', body, 1, hasCode ? code : null, hasCode ? text : null);
   });
-  ws.on('close', () => inbox.push({ kind: 'closed' }));
+  ws.on('close', (code) => inbox.push({ kind: 'closed', code }));
   ws.on('error', (err) => fail(`websocket error: ${err.message}`));
 }
 
@@ -247,7 +291,18 @@ async function pause() {
   }
 }
 
-async function perform(ws, inbox, step) {
+// Drops the TCP connection without a closing handshake: `terminate()` destroys the socket, which
+// sends a FIN (`how` "fin"); `resetAndDestroy()` on the socket (`ws._socket`, a private field)
+// makes the kernel send a RST instead (`how` "rst").
+async function abort(ws, inbox, conn, how) {
+  check(how === 'fin' || how === 'rst', `unknown abort kind ${how}`);
+  logEvent(conn, 'abort', { how });
+  if (how === 'rst') ws._socket.resetAndDestroy();
+  else ws.terminate();
+  await inbox.next('closed');
+}
+
+async function perform(ws, inbox, step, conn) {
   switch (step.send) {
     case 'pause':
       await pause();
@@ -283,12 +338,15 @@ async function perform(ws, inbox, step) {
       ws.close(step.code, step.reason);
       await inbox.next('closed');
       break;
+    case 'abort':
+      await abort(ws, inbox, conn, step.how || 'fin');
+      break;
     default:
       fail(`unknown step ${JSON.stringify(step)}`);
   }
 }
 
-async function expect(inbox, step) {
+async function expect(inbox, step, conn) {
   switch (step.send) {
     case 'pause':
     case 'sleep':
@@ -311,15 +369,22 @@ async function expect(inbox, step) {
     case 'close':
       await inbox.next('closed');
       break;
+    case 'abort': {
+      // The other side drops the connection: the library reports the abnormal closure.
+      const { code } = await inbox.next('closed');
+      logEvent(conn, 'closed', { close_code: code });
+      check(code === ABNORMAL_CLOSURE, `closed with ${code}, expected 1006`);
+      break;
+    }
     default:
       fail(`unknown step ${JSON.stringify(step)}`);
   }
 }
 
-async function play(ws, inbox, steps) {
+async function play(ws, inbox, steps, conn) {
   for (const step of steps) {
-    if (step.from === side) await perform(ws, inbox, step);
-    else await expect(inbox, step);
+    if (step.from === side) await perform(ws, inbox, step, conn);
+    else await expect(inbox, step, conn);
   }
   check(ws.readyState === WebSocket.CLOSED, 'scenario ended without closing the connection');
 }
@@ -331,55 +396,153 @@ function deflateOption() {
   return { threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true };
 }
 
-// The scenario's connections as [request path, steps]: the `connections` list, or the one
-// connection given by `path` and `steps`.
+// The scenario's connections: the `connections` list, or the one connection given by `path` and
+// `steps`. Each is { path, steps, port (null: the scenario's port), handshake (null: the handshake
+// succeeds; else the failure the scenario expects) }.
 function connections() {
-  if (scenario.connections !== undefined) return scenario.connections.map((c) => [c.path, c.steps]);
-  return [[scenario.path || '/', scenario.steps]];
+  const entries = scenario.connections || [{ path: scenario.path || '/', steps: scenario.steps }];
+  return entries.map((c) => ({
+    path: c.path,
+    steps: c.steps || [],
+    port: c.port === undefined ? null : c.port,
+    handshake: c.handshake === undefined ? null : c.handshake,
+  }));
+}
+
+function sameHandshake(got, want) {
+  return want !== null && JSON.stringify(got) === JSON.stringify(want);
+}
+
+// The TLS secrets of a TLS socket, appended to --keylog in the SSLKEYLOGFILE format.
+function logKeys(line) {
+  fs.appendFileSync(args.keylog, line);
+}
+
+async function runServer(port) {
+  // This server plays the connections to its port; a connection to another port is served by
+  // another program (py/bad_accept.py).
+  const plan = new Map(
+    connections()
+      .filter((c) => c.port === null || c.port === port)
+      .map((c) => [c.path, c]),
+  );
+  let remaining = plan.size;
+  let allDone;
+  const done = new Promise((resolve) => {
+    allDone = resolve;
+  });
+  const finished = () => {
+    remaining -= 1;
+    if (remaining === 0) allDone();
+  };
+  // Refuses the Upgrade of a connection whose scenario says so, with its status code; `ws`
+  // writes the response, ends the socket and destroys it.
+  const verifyClient = (info, cb) => {
+    const entry = plan.get(info.req.url);
+    if (entry === undefined || entry.handshake === null) {
+      cb(true);
+      return;
+    }
+    plan.delete(info.req.url);
+    check(entry.handshake.result === 'refused', `${entry.path}: this server can only refuse a handshake`);
+    const status = entry.handshake.status;
+    logEvent(entry.path, 'handshake', { result: 'refused', status });
+    info.req.socket.once('close', finished);
+    cb(false, status);
+  };
+  let web = null;
+  let server;
+  if (scenario.tls) {
+    web = https.createServer({
+      cert: fs.readFileSync(args['tls-cert']),
+      key: fs.readFileSync(args['tls-key']),
+      ALPNProtocols: scenario.tls.alpn || ['http/1.1'],
+    });
+    if (args.keylog !== undefined) web.on('keylog', logKeys);
+    server = new WebSocketServer({ server: web, perMessageDeflate: deflateOption(), verifyClient });
+    web.listen(port, args.host, () => process.stdout.write('READY\n'));
+  } else {
+    server = new WebSocketServer({ host: args.host, port, perMessageDeflate: deflateOption(), verifyClient });
+    server.on('listening', () => process.stdout.write('READY\n'));
+  }
+  const games = [];
+  server.on('connection', (socket, request) => {
+    // The listeners go on inside the event handler, before any frame of the peer is read.
+    const inbox = new Inbox();
+    watch(socket, inbox, request.url);
+    const entry = plan.get(request.url);
+    check(entry !== undefined, `unexpected connection to ${request.url}`);
+    plan.delete(request.url);
+    games.push(play(socket, inbox, entry.steps, entry.path).then(finished));
+  });
+  await done;
+  await Promise.all(games);
+  await new Promise((resolve) => server.close(resolve));
+  if (web !== null) await new Promise((resolve) => web.close(resolve));
+}
+
+async function runClient(port) {
+  const host = args.host.includes(':') ? `[${args.host}]` : args.host;
+  const tls = {};
+  if (scenario.tls) {
+    tls.ca = fs.readFileSync(args['tls-ca']);
+    tls.servername = scenario.tls.server_name;
+    tls.ALPNProtocols = scenario.tls.alpn || ['http/1.1'];
+  }
+  const scheme = scenario.tls ? 'wss' : 'ws';
+  const one = async ({ path, steps, port: own, handshake }) => {
+    const url = `${scheme}://${host}:${own === null ? port : own}${path}`;
+    const ws = new WebSocket(url, { perMessageDeflate: deflateOption(), ...tls });
+    if (scenario.tls && args.keylog !== undefined) {
+      ws._req.on('socket', (socket) => socket.on('keylog', logKeys));
+    }
+    const inbox = new Inbox();
+    // The 101 response, which `ws` shows before it checks Sec-WebSocket-Accept.
+    let upgrade = null;
+    ws.once('upgrade', (response) => {
+      upgrade = response;
+    });
+    const opened = await new Promise((resolve) => {
+      ws.once('open', () => {
+        watch(ws, inbox, path);
+        resolve(true);
+      });
+      ws.once('error', (err) => {
+        // A failed handshake is an error before 'open'; the scenario says whether it is expected.
+        const refused = /^Unexpected server response: (\d+)$/.exec(err.message);
+        if (refused !== null) {
+          const got = { result: 'refused', status: Number(refused[1]) };
+          logEvent(path, 'handshake', got);
+          check(sameHandshake(got, handshake), `${path}: handshake refused with ${got.status}`);
+        } else if (err.message === 'Invalid Sec-WebSocket-Accept header') {
+          const accept = upgrade.headers['sec-websocket-accept'];
+          logEvent(path, 'handshake', { result: 'wrong-accept', status: upgrade.statusCode, accept });
+          check(sameHandshake({ result: 'wrong-accept' }, handshake), `${path}: wrong Sec-WebSocket-Accept`);
+        } else {
+          fail(`websocket error: ${err.message}`);
+        }
+        resolve(false);
+      });
+    });
+    if (!opened) return;
+    check(handshake === null, `${path}: handshake succeeded, the scenario expects ${JSON.stringify(handshake)}`);
+    await play(ws, inbox, steps, path);
+  };
+  if (scenario.sequential) {
+    for (const [number, entry] of connections().entries()) {
+      if (number > 0) await new Promise((resolve) => setTimeout(resolve, SEQUENTIAL_GAP_MS));
+      await one(entry);
+    }
+  } else {
+    await Promise.all(connections().map(one));
+  }
 }
 
 async function main() {
   setTimeout(() => fail('scenario timed out'), WATCHDOG_MS).unref();
   const port = Number(args.port);
-  if (side === 'server') {
-    const server = new WebSocketServer({
-      host: args.host,
-      port,
-      perMessageDeflate: deflateOption(),
-    });
-    server.on('listening', () => process.stdout.write('READY\n'));
-    const plan = new Map(connections());
-    const games = [];
-    await new Promise((resolve) => {
-      server.on('connection', (socket, request) => {
-        // The listeners go on inside the event handler, before any frame of the peer is read.
-        const inbox = new Inbox();
-        watch(socket, inbox, request.url);
-        const steps = plan.get(request.url);
-        check(steps !== undefined, `unexpected connection to ${request.url}`);
-        plan.delete(request.url);
-        games.push(play(socket, inbox, steps));
-        if (plan.size === 0) resolve();
-      });
-    });
-    await Promise.all(games);
-    await new Promise((resolve) => server.close(resolve));
-  } else {
-    const host = args.host.includes(':') ? `[${args.host}]` : args.host;
-    const one = async ([path, steps]) => {
-      const ws = new WebSocket(`ws://${host}:${port}${path}`, { perMessageDeflate: deflateOption() });
-      const inbox = new Inbox();
-      await new Promise((resolve, reject) => {
-        ws.once('open', () => {
-          watch(ws, inbox, path);
-          resolve();
-        });
-        ws.once('error', reject);
-      });
-      await play(ws, inbox, steps);
-    };
-    await Promise.all(connections().map(one));
-  }
+  if (side === 'server') await runServer(port);
+  else await runClient(port);
   fs.closeSync(logFile);
   process.exit(0);
 }

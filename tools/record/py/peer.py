@@ -6,7 +6,13 @@ one JSON line per WebSocket message it sends or receives (the truth log, see ../
 
 Usage:
     peer.py --role server --scenario FILE --host ADDR --port N --log FILE
+        [--tls-cert FILE --tls-key FILE] [--keylog FILE]
     peer.py --role client --scenario FILE --host ADDR --port N --log FILE [--resume FILE]
+        [--tls-ca FILE] [--keylog FILE]
+
+With a `tls` object in the scenario the server speaks TLS with the given certificate and key,
+and the client trusts the certificate authority file, sends the scenario's `server_name` as SNI
+and offers its `alpn` protocols; `--keylog` writes the TLS secrets in the SSLKEYLOGFILE format.
 
 The server prints "READY" on stdout once it listens, serves exactly the scenario's connections
 (one, or one per entry of `connections`), then exits. Both roles exit 0 when the scenario was
@@ -17,14 +23,18 @@ played to the end and every connection is closed. At a `pause` step of its own, 
 import argparse
 import asyncio
 import hashlib
+import http
 import json
 import os
+import socket
+import ssl
+import struct
 import sys
 import time
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHeaderValue, InvalidStatus
 from websockets.extensions.permessage_deflate import (
     ClientPerMessageDeflateFactory,
     ServerPerMessageDeflateFactory,
@@ -39,6 +49,22 @@ TEXT_PATTERN = "The quick brown fox jumps over the lazy dog. "
 
 # Before a `pause`, the peer lets the connection go idle (delayed ACKs included) this long.
 PAUSE_SETTLE_SECONDS = 0.3
+
+# Largest message accepted. The library's default, 1 MiB, is exactly the size of the largest
+# scenario messages, and with permessage-deflate its check stops the inflater at that limit, which
+# can leave input unread and refuse a message of exactly 1 MiB; 16 MiB leaves room.
+MAX_MESSAGE_SIZE = 16 * 2**20
+
+# With `"sequential": true`, the client waits this long after a connection before it opens the
+# next, so that the last FIN and ACK of one are in the capture before the SYN of the next.
+SEQUENTIAL_GAP_SECONDS = 0.05
+
+# The close code a library reports when the connection ended without a closing handshake
+# (RFC 6455, 7.1.5); it never appears on the wire.
+ABNORMAL_CLOSURE = 1006
+
+# Event names of the actions that JSON lines generated with `"pattern": "json"` describe.
+JSON_EVENTS = ["join", "move", "chat", "leave"]
 
 OPCODE_NAMES = {
     Opcode.TEXT: "text",
@@ -59,6 +85,8 @@ def payload_of(spec, kind):
         size = spec["size"]
         if "seed" in spec:
             return pseudo_random(spec["seed"], size, kind)
+        if spec.get("pattern") == "json":
+            return json_lines(size)
         if kind == "text":
             repeats = size // len(TEXT_PATTERN) + 2
             return (TEXT_PATTERN * repeats)[:size].encode("ascii")
@@ -80,6 +108,25 @@ def pseudo_random(seed, size, kind):
         produced += len(block)
         counter += 1
     return b"".join(blocks)[:size]
+
+
+def json_lines(size):
+    """Compressible text that looks like a log of JSON records: one line per record N = 0, 1, ...,
+    `{"seq":N,"user":"user-(N % 7)","event":E,"value":(N * 7919) % 10000}` and a line feed, with E
+    cycling through JSON_EVENTS, joined and cut to `size` bytes."""
+    lines = []
+    produced = 0
+    number = 0
+    while produced < size:
+        event = JSON_EVENTS[number % len(JSON_EVENTS)]
+        line = (
+            f'{{"seq":{number},"user":"user-{number % 7}","event":"{event}",'
+            f'"value":{(number * 7919) % 10000}}}\n'
+        )
+        lines.append(line)
+        produced += len(line)
+        number += 1
+    return "".join(lines)[:size].encode("ascii")
 
 
 def expected_message(step):
@@ -130,6 +177,15 @@ class TruthFile:
         # With several connections, each line names its connection by request path (`conn`).
         self.tag_connections = tag_connections
 
+    def event(self, event, conn, **fields):
+        """Writes a line that is not a message (a failed handshake, an abort, a connection closed
+        without a closing handshake; see ../README.md), for the connection with path `conn`."""
+        line = {"side": self.side, "event": event, **fields, "t": str(time.monotonic_ns())}
+        if self.tag_connections:
+            line["conn"] = conn
+        self.file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.file.flush()
+
     def close(self):
         self.file.close()
 
@@ -167,6 +223,10 @@ class TruthLog:
             line["conn"] = self.connection.request.path
         self.file.write(json.dumps(line, ensure_ascii=False) + "\n")
         self.file.flush()
+
+    def event(self, event, **fields):
+        """Writes a line that is not a message for this connection."""
+        self.truth_file.event(event, self.connection.request.path, **fields)
 
     def frame(self, event, frame):
         """Logs one frame that the protocol sends or received (payload already uncompressed)."""
@@ -261,6 +321,19 @@ async def pause(resume_file):
         await asyncio.sleep(0.05)
 
 
+async def abort(ws, how):
+    """Drops the TCP connection without a closing handshake: the socket is closed at once, which
+    sends a FIN (`how` "fin"), or closed with SO_LINGER set to zero, which makes the kernel send
+    a RST instead (`how` "rst")."""
+    check(how in ("fin", "rst"), f"unknown abort kind {how!r}")
+    ws.truth.event("abort", how=how)
+    if how == "rst":
+        sock = ws.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    ws.transport.abort()
+    await ws.wait_closed()
+
+
 async def perform(ws, step, resume_file):
     kind = step["send"]
     if kind == "pause":
@@ -287,6 +360,8 @@ async def perform(ws, step, resume_file):
     elif kind == "close":
         await ws.close(step["code"], step.get("reason", ""))
         await ws.wait_closed()
+    elif kind == "abort":
+        await abort(ws, step.get("how", "fin"))
     else:
         raise ScenarioError(f"unknown step {step!r}")
 
@@ -306,6 +381,11 @@ async def expect(ws, inbox, step):
         check(got["data"] == payload_of(step, "binary"), "ping payload differs from scenario")
     elif kind == "close":
         await ws.wait_closed()
+    elif kind == "abort":
+        # The other side drops the connection: the library reports the abnormal closure.
+        await ws.wait_closed()
+        ws.truth.event("closed", close_code=ws.close_code)
+        check(ws.close_code == ABNORMAL_CLOSURE, f"closed with {ws.close_code}, expected 1006")
     else:
         raise ScenarioError(f"unknown step {step!r}")
 
@@ -332,11 +412,21 @@ async def play(ws, steps, side, resume_file):
 
 
 def connections(scenario):
-    """The scenario's connections as (request path, steps): the `connections` list, or the one
-    connection given by `path` and `steps`."""
-    if "connections" in scenario:
-        return [(c["path"], c["steps"]) for c in scenario["connections"]]
-    return [(scenario.get("path", "/"), scenario["steps"])]
+    """The scenario's connections: the `connections` list, or the one connection given by `path`
+    and `steps`. Each is a dict with `path`, `steps`, `port` (None: the scenario's port) and
+    `handshake` (None: the handshake succeeds; else the failure the scenario expects)."""
+    entries = scenario.get("connections") or [
+        {"path": scenario.get("path", "/"), "steps": scenario["steps"]}
+    ]
+    return [
+        {
+            "path": c["path"],
+            "steps": c.get("steps", []),
+            "port": c.get("port"),
+            "handshake": c.get("handshake"),
+        }
+        for c in entries
+    ]
 
 
 def extensions(scenario, role):
@@ -360,31 +450,82 @@ def extensions(scenario, role):
     return {"compression": None, "extensions": [factory]}
 
 
+def server_tls(args, scenario):
+    """The server's TLS context, or None without TLS."""
+    if "tls" not in scenario:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    context.set_alpn_protocols(scenario["tls"].get("alpn", ["http/1.1"]))
+    if args.keylog:
+        context.keylog_filename = args.keylog
+    return context
+
+
+def client_tls(args, scenario):
+    """The client's TLS options for `connect`: a context that trusts only the recorder's
+    certificate, the name to send as SNI and check the certificate against, and the ALPN offer."""
+    if "tls" not in scenario:
+        return {}
+    context = ssl.create_default_context(cafile=args.tls_ca)
+    context.set_alpn_protocols(scenario["tls"].get("alpn", ["http/1.1"]))
+    if args.keylog:
+        context.keylog_filename = args.keylog
+    return {"ssl": context, "server_hostname": scenario["tls"]["server_name"]}
+
+
 async def run_server(args, scenario):
-    plan = dict(connections(scenario))
+    # This server plays the connections to its port; a connection to another port is served by
+    # another program (py/bad_accept.py).
+    plan = {c["path"]: c for c in connections(scenario) if c["port"] in (None, args.port)}
     remaining = len(plan)
     done = asyncio.get_running_loop().create_future()
 
-    async def handler(ws):
+    def finished():
         nonlocal remaining
+        remaining -= 1
+        if remaining == 0 and not done.done():
+            done.set_result(None)
+
+    async def finish_when_closed(connection):
+        await connection.wait_closed()
+        finished()
+
+    async def process_request(connection, request):
+        """Refuses the Upgrade of a connection whose scenario says so, with its status code."""
+        entry = plan.get(request.path)
+        if entry is None or entry["handshake"] is None:
+            return None
+        del plan[request.path]
+        handshake = entry["handshake"]
+        if handshake.get("result") != "refused":
+            raise ScenarioError(f"{request.path}: this server can only refuse a handshake")
+        status = handshake["status"]
+        TRUTH.event("handshake", request.path, result="refused", status=status)
+        # The scenario is done with this connection once the server has closed it.
+        asyncio.get_running_loop().create_task(finish_when_closed(connection))
+        return connection.respond(status, f"{http.HTTPStatus(status).phrase}\n")
+
+    async def handler(ws):
         try:
-            steps = plan.pop(ws.request.path, None)
-            check(steps is not None, f"unexpected connection to {ws.request.path}")
-            await play(ws, steps, "server", args.resume)
+            entry = plan.pop(ws.request.path, None)
+            check(entry is not None, f"unexpected connection to {ws.request.path}")
+            await play(ws, entry["steps"], "server", args.resume)
         except Exception as error:  # Reported by the main task below.
             if not done.done():
                 done.set_exception(error)
         else:
-            remaining -= 1
-            if remaining == 0:
-                done.set_result(None)
+            finished()
 
     async with serve(
         handler,
         args.host,
         args.port,
         ping_interval=None,
+        max_size=MAX_MESSAGE_SIZE,
         create_connection=WatchedServerConnection,
+        process_request=process_request,
+        ssl=server_tls(args, scenario),
         **extensions(scenario, "server"),
     ):
         print("READY", flush=True)
@@ -393,17 +534,48 @@ async def run_server(args, scenario):
 
 async def run_client(args, scenario):
     host = f"[{args.host}]" if ":" in args.host else args.host
+    tls = client_tls(args, scenario)
+    scheme = "wss" if tls else "ws"
 
-    async def one(path, steps):
-        async with connect(
-            f"ws://{host}:{args.port}{path}",
-            ping_interval=None,
-            create_connection=WatchedClientConnection,
-            **extensions(scenario, "client"),
-        ) as ws:
-            await play(ws, steps, "client", args.resume)
+    async def one(entry):
+        path, handshake = entry["path"], entry["handshake"]
+        uri = f"{scheme}://{host}:{entry['port'] or args.port}{path}"
+        try:
+            async with connect(
+                uri,
+                ping_interval=None,
+                max_size=MAX_MESSAGE_SIZE,
+                create_connection=WatchedClientConnection,
+                **tls,
+                **extensions(scenario, "client"),
+            ) as ws:
+                check(handshake is None, f"{path}: handshake succeeded, the scenario expects {handshake}")
+                await play(ws, entry["steps"], "client", args.resume)
+        except InvalidStatus as error:
+            # The server answered the Upgrade with another status than 101.
+            status = error.response.status_code
+            TRUTH.event("handshake", path, result="refused", status=status)
+            check(
+                handshake == {"result": "refused", "status": status},
+                f"{path}: handshake refused with {status}, the scenario expects {handshake}",
+            )
+        except InvalidHeaderValue as error:
+            # A 101 answer whose Sec-WebSocket-Accept is not the one the key asks for.
+            if error.name != "Sec-WebSocket-Accept":
+                raise
+            TRUTH.event("handshake", path, result="wrong-accept", status=101, accept=error.value)
+            check(
+                handshake == {"result": "wrong-accept"},
+                f"{path}: wrong Sec-WebSocket-Accept, the scenario expects {handshake}",
+            )
 
-    await asyncio.gather(*(one(path, steps) for path, steps in connections(scenario)))
+    if scenario.get("sequential"):
+        for number, entry in enumerate(connections(scenario)):
+            if number:
+                await asyncio.sleep(SEQUENTIAL_GAP_SECONDS)
+            await one(entry)
+    else:
+        await asyncio.gather(*(one(entry) for entry in connections(scenario)))
 
 
 async def main():
@@ -415,6 +587,10 @@ async def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--resume", help="file whose existence ends a pause step")
+    parser.add_argument("--tls-cert", help="server: certificate chain file (PEM), with TLS")
+    parser.add_argument("--tls-key", help="server: private key file (PEM), with TLS")
+    parser.add_argument("--tls-ca", help="client: the certificate to trust (PEM), with TLS")
+    parser.add_argument("--keylog", help="file for the TLS secrets (SSLKEYLOGFILE format)")
     args = parser.parse_args()
     with open(args.scenario, encoding="utf-8") as file:
         scenario = json.load(file)
