@@ -154,3 +154,30 @@ fn http_switch_after_a_cut_head_does_not_depend_on_chunking() {
     let whole = http_events(MessageKind::Response, limits, &[b"HTK"], Some(0));
     assert_eq!(cut, whole);
 }
+
+/// Found by the `http` target: after a `CONNECT` request, the bytes held while
+/// the answer is unknown pass `max_held_len` (64 here). Fed as 70 + 30 bytes,
+/// `SwitchUndecided` spans the held bytes up to the end of the chunk that
+/// passed the limit (24..94); fed at once, it spans all of them (24..124).
+#[test]
+fn http_held_bytes_limit_span_does_not_depend_on_chunking() {
+    // The fuzz input: settings (requests, small limits), cuts of 24 and 70 bytes, the stream.
+    let input = include_bytes!("data/fuzz/http-held-limit-cut.bin");
+    let stream = &input[4..];
+    let request = b"CONNECT a:1 HTTP/1.1\r\n\r\n";
+    assert_eq!(&stream[..24], request);
+    assert_eq!(&stream[24..], &[b'x'; 100]);
+
+    let limits = Limits {
+        max_held_len: 64,
+        ..Limits::default()
+    };
+    let cut = http_events(
+        MessageKind::Request,
+        limits,
+        &[&stream[..24], &stream[24..94], &stream[94..]],
+        None,
+    );
+    let whole = http_events(MessageKind::Request, limits, &[stream], None);
+    assert_eq!(cut, whole);
+}

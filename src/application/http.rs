@@ -879,6 +879,9 @@ impl Parser {
     }
 
     /// Stops holding when the held bytes exceed the limit.
+    ///
+    /// The problem spans the held bytes up to the first one past the limit, which does not
+    /// depend on how many more bytes came in the same chunk.
     fn settle_hold(&mut self, out: &mut Vec<Event>) {
         while let State::Held { at } = self.state {
             if self.held_len <= len64(self.limits.max_held_len) {
@@ -887,10 +890,32 @@ impl Parser {
             problem(
                 out,
                 Error::SwitchUndecided,
-                StreamSpan::new(at, self.next_offset),
+                StreamSpan::new(at, self.held_limit_end()),
             );
             self.replay_held(out);
         }
+    }
+
+    /// The stream offset just after the held piece that passed `Limits::max_held_len`: the
+    /// first byte past the limit, or the gap that passed it (a gap counts as one byte).
+    fn held_limit_end(&self) -> u64 {
+        let mut room = len64(self.limits.max_held_len);
+        let mut offset = self.pos;
+        for piece in &self.held {
+            let (count, len) = match piece {
+                HeldPiece::Data(bytes) => (len64(bytes.len()), len64(bytes.len())),
+                HeldPiece::Gap(len) => (1, *len),
+            };
+            if count > room {
+                return match piece {
+                    HeldPiece::Data(_) => offset.saturating_add(room).saturating_add(1),
+                    HeldPiece::Gap(_) => offset.saturating_add(len),
+                };
+            }
+            room = room.saturating_sub(count);
+            offset = offset.saturating_add(len);
+        }
+        offset
     }
 
     fn hold(&mut self, piece: HeldPiece) {
@@ -1065,6 +1090,18 @@ impl Parser {
             if end > start || error != Error::UnparsedBytes {
                 problem(out, error, StreamSpan::new(start, end));
             }
+        }
+    }
+
+    /// Forgets pending empty lines and skipped bytes that start at or after `at`, and cuts
+    /// pending empty lines at `at`.
+    fn drop_pending_from(&mut self, at: u64) {
+        self.empty_lines = self
+            .empty_lines
+            .filter(|span| span.start() < at)
+            .map(|span| StreamSpan::new(span.start(), span.end().min(at)));
+        if self.resync.as_ref().is_some_and(|(start, _)| *start >= at) {
+            self.resync = None;
         }
     }
 
@@ -1575,11 +1612,18 @@ impl Parser {
     }
 
     /// Stops HTTP at the switch point.
+    ///
+    /// A buffered head is first judged as reading its bytes in one piece would have judged
+    /// it. When the switch point was already passed, what is pending about bytes from the
+    /// switch point on is dropped: those bytes are not HTTP, and
+    /// [`Error::SwitchPointPassed`] already covers them.
     fn switch_now(&mut self, out: &mut Vec<Event>) {
         let at = self.switch_point.take().unwrap_or(self.pos);
+        self.settle_head();
+        self.drop_pending_from(at);
         let state = std::mem::replace(&mut self.state, State::Switched);
         match state {
-            State::Head { start } => {
+            State::Head { start } if start < at => {
                 self.flush_pending(start, out);
                 problem(out, Error::SwitchInsideMessage, StreamSpan::new(start, at));
             }
@@ -1919,8 +1963,9 @@ fn is_limit(error: &Error) -> bool {
 /// Reads a line-based block (a head, a chunk-size line, a trailer section) from `input`,
 /// with `buf` holding the bytes of earlier chunks. `parse` sees the block from its first
 /// byte; it runs on each new line end and whenever the buffer doubles, so the work stays
-/// linear in the block size. `buf` never grows past `max_len`. The outcome does not depend
-/// on how the block was cut into chunks.
+/// linear in the block size. `buf` never grows past `max_len`, and `parse` never sees more
+/// than the first `max_len` bytes of a block: what lies past the limit cannot change the
+/// verdict. The outcome does not depend on how the block was cut into chunks.
 fn accumulate<T>(
     buf: &mut Vec<u8>,
     input: &[u8],
@@ -1929,26 +1974,28 @@ fn accumulate<T>(
     mut parse: impl FnMut(&[u8]) -> Result<Option<(usize, T)>, Error>,
 ) -> Accumulated<T> {
     if buf.is_empty() {
-        return match parse(input) {
+        // The buffered path stops at `max_len` bytes; the first chunk is cut there too, so
+        // that a syntax error past the limit is not found in one piece and missed in two.
+        let view = input.get(..max_len).unwrap_or(input);
+        return match parse(view) {
             Ok(Some((used, value))) => Accumulated::Done {
-                used: used.min(input.len()),
+                used: used.min(view.len()),
                 value,
             },
             Ok(None) => {
-                let keep = input.len().min(max_len);
-                buf.extend_from_slice(input.get(..keep).unwrap_or_default());
+                buf.extend_from_slice(view);
                 Accumulated::More
             }
             Err(error) if is_limit(&error) => {
-                let used = max_len.min(input.len());
-                let at_line_start = used > 0 && input.get(used.saturating_sub(1)) == Some(&b'\n');
+                let used = view.len();
+                let at_line_start = view.last() == Some(&b'\n');
                 Accumulated::Bad {
                     used,
                     error,
                     resume: Resume::Skip { at_line_start },
                 }
             }
-            Err(error) => bad_block(input, 0, input.len(), error, retry_first_line, &mut parse),
+            Err(error) => bad_block(view, 0, view.len(), error, retry_first_line, &mut parse),
         };
     }
     let mut index = 0;
@@ -2762,6 +2809,62 @@ HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ny";
     }
 
     #[test]
+    fn switch_point_passed_inside_a_cut_head_does_not_depend_on_chunking() {
+        // `HTK` is not a version: read at once, the head is malformed at once; read a byte at
+        // a time, it is still buffered. The switch point 0 makes all of it not HTTP.
+        let expected = [
+            Event::Problem(Problem {
+                error: Error::SwitchPointPassed,
+                span: span(0, 3),
+            }),
+            Event::SwitchedProtocols {
+                at: 0,
+                protocol: String::new(),
+            },
+        ];
+        let whole: &[&[u8]] = &[b"HTK"];
+        let bytewise: &[&[u8]] = &[b"H", b"T", b"K"];
+        for pieces in [whole, bytewise] {
+            let mut parser = Parser::new(MessageKind::Response, Limits::default());
+            let mut offset = 0;
+            for piece in pieces {
+                assert!(parser.feed(piece, offset).is_empty());
+                offset += piece.len() as u64;
+            }
+            assert_eq!(parser.switch_at(0), expected, "{pieces:?}");
+            assert!(parser.finish().is_empty());
+        }
+    }
+
+    #[test]
+    fn switch_point_after_a_cut_bad_head_reports_it_malformed() {
+        // The switch point comes first; the bytes before it break the version, which reading
+        // them at once finds and reading them a byte at a time finds at the switch.
+        let bytes = b"GET / HTZP/1.1\r\n\r\n";
+        let expected = [
+            Event::Problem(Problem {
+                error: Error::MalformedHead(httparse::Error::Version),
+                span: span(0, 10),
+            }),
+            Event::SwitchedProtocols {
+                at: 10,
+                protocol: String::new(),
+            },
+        ];
+        for size in [1, 3, bytes.len()] {
+            let mut parser = Parser::new(MessageKind::Request, Limits::default());
+            let mut events = parser.switch_at(10);
+            let mut offset = 0;
+            for piece in bytes.chunks(size) {
+                events.extend(parser.feed(piece, offset));
+                offset += piece.len() as u64;
+            }
+            events.extend(parser.finish());
+            assert_eq!(events, expected, "pieces of {size}");
+        }
+    }
+
+    #[test]
     fn refused_upgrade_resumes_http() {
         let mut bytes = WS_REQUEST.to_vec();
         bytes.extend_from_slice(b"GET /next HTTP/1.1\r\n\r\n");
@@ -2784,12 +2887,60 @@ HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ny";
         bytes.extend_from_slice(b"GET /next HTTP/1.1\r\n\r\n");
         let events = run_with(MessageKind::Request, limits, &[], &[&bytes]);
         assert_eq!(heads(&events).len(), 2);
+        // The problem spans the held bytes up to the 11th, the first past the limit.
+        let at = WS_REQUEST.len() as u64;
         assert_eq!(
             problems(&events),
-            [(
-                Error::SwitchUndecided,
-                span(WS_REQUEST.len() as u64, bytes.len() as u64)
-            )]
+            [(Error::SwitchUndecided, span(at, at + 11))]
+        );
+    }
+
+    #[test]
+    fn held_bytes_limit_span_does_not_depend_on_chunking() {
+        let limits = Limits {
+            max_held_len: 64,
+            ..Limits::default()
+        };
+        // A CONNECT request (24 bytes), then 100 bytes nobody says are tunneled.
+        let mut bytes = b"CONNECT a:1 HTTP/1.1\r\n\r\n".to_vec();
+        bytes.extend_from_slice(&[b'x'; 100]);
+        let whole = run_with(MessageKind::Request, limits, &[], &[&bytes]);
+        // Bytes 24..88 fit the limit; byte 88 passes it, whatever chunk it came in.
+        assert_eq!(
+            problems(&whole),
+            [
+                (Error::SwitchUndecided, span(24, 89)),
+                (Error::HeadCutByEnd, span(24, 124))
+            ]
+        );
+        for cut in 0..=bytes.len() {
+            let split = run_with(
+                MessageKind::Request,
+                limits,
+                &[],
+                &[&bytes[..cut], &bytes[cut..]],
+            );
+            assert_eq!(split, whole, "cut at {cut}");
+        }
+        let three = [&bytes[..24], &bytes[24..94], &bytes[94..]];
+        assert_eq!(run_with(MessageKind::Request, limits, &[], &three), whole);
+    }
+
+    #[test]
+    fn held_gap_past_the_limit_ends_the_span_after_the_gap() {
+        let limits = Limits {
+            max_held_len: 4,
+            ..Limits::default()
+        };
+        let request = b"CONNECT a:1 HTTP/1.1\r\n\r\n";
+        let mut parser = Parser::new(MessageKind::Request, limits);
+        let mut events = parser.feed(request, 0);
+        // Four held bytes fill the limit; the gap after them counts as one more.
+        events.extend(parser.feed(b"abcd", 24));
+        events.extend(parser.gap(10));
+        assert_eq!(
+            problems(&events).first(),
+            Some(&(Error::SwitchUndecided, span(24, 38)))
         );
     }
 
@@ -2877,6 +3028,47 @@ HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ny";
             [(Error::HeadTooLarge { limit: 64 }, span(0, 128))]
         );
         assert_eq!(heads(&whole)[0].span.start(), 128);
+    }
+
+    #[test]
+    fn head_past_the_limit_is_too_large_whatever_its_later_bytes() {
+        let limits = Limits {
+            max_head_len: 128,
+            ..Limits::default()
+        };
+        // A 192-byte head whose bad field name (a space in it) starts at byte 177, past the
+        // 128-byte limit: only the first 128 bytes are ever looked at.
+        let mut bytes = b"HTTP/1.1 200 OK\r\nX-Long: ".to_vec();
+        bytes.extend_from_slice(&[b'a'; 150]);
+        bytes.extend_from_slice(b"\r\nBad Name: x\r\n\r\n");
+        let whole = run_with(MessageKind::Response, limits, &[], &[&bytes]);
+        assert_eq!(
+            problems(&whole),
+            [(Error::HeadTooLarge { limit: 128 }, span(0, 192))]
+        );
+        for cut in 0..=bytes.len() {
+            let split = run_with(
+                MessageKind::Response,
+                limits,
+                &[],
+                &[&bytes[..cut], &bytes[cut..]],
+            );
+            assert_eq!(split, whole, "cut at {cut}");
+        }
+        // Too many field lines past the limit are not counted either.
+        let limits = Limits {
+            max_head_len: 32,
+            max_headers: 2,
+            ..Limits::default()
+        };
+        let bytes = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        let whole = run_with(MessageKind::Request, limits, &[], &[bytes]);
+        assert_eq!(
+            problems(&whole),
+            [(Error::HeadTooLarge { limit: 32 }, span(0, 36))]
+        );
+        let pieces: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(run_with(MessageKind::Request, limits, &[], &pieces), whole);
     }
 
     #[test]
