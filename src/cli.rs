@@ -60,6 +60,10 @@ pub struct DumpArgs {
     /// Link speed assumed for layer 1 timing, e.g. 100M, 1G, 10G (bits per second).
     #[arg(long, default_value = "1G", value_parser = parse_speed)]
     pub link_speed: u64,
+    /// Read the file twice, like `tshark -2`, so a segment can say in which
+    /// later frame its bytes were reassembled (`tcp.reassembled_in`).
+    #[arg(short = '2', long)]
+    pub two_pass: bool,
 }
 
 /// Parses a speed such as `1G`, `100M`, `10k` or `1000000` into bits per second.

@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 file,
                 json: false,
                 link_speed: BuildConfig::default().link_speed_bps,
+                two_pass: false,
             })
         }
     }
@@ -54,10 +55,24 @@ fn first_capture() -> Result<PathBuf> {
 
 /// `osiscope dump`: every frame, streamed as text or JSON lines.
 fn dump(args: &DumpArgs) -> Result<ExitCode> {
-    let mut source = FileSource::open(&args.file)?;
-    let mut pipeline = Pipeline::new(BuildConfig {
+    let config = BuildConfig {
         link_speed_bps: args.link_speed,
-    });
+    };
+    let mut reassembled_in = std::collections::HashMap::new();
+    if args.two_pass && args.file.as_os_str() == "-" {
+        anyhow::bail!("--two-pass reads the file twice, so it needs a file, not standard input");
+    }
+    if args.two_pass {
+        let mut source = FileSource::open(&args.file)?;
+        let mut pipeline = Pipeline::new(config.clone());
+        while let Ok(Some(frame)) = source.next_frame() {
+            if let Some(dissection) = pipeline.process(&frame, true).dissection {
+                Pipeline::note_reassembly(&dissection, &mut reassembled_in);
+            }
+        }
+    }
+    let mut source = FileSource::open(&args.file)?;
+    let mut pipeline = Pipeline::new(config).with_reassembled_in(reassembled_in);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     loop {

@@ -43,6 +43,8 @@ pub struct Pipeline {
     tracker: Tracker,
     /// The application layer of each connection, by tracker slot.
     apps: Vec<App>,
+    /// From a first pass: frame -> later frames where its bytes were reassembled.
+    reassembled_in: std::collections::HashMap<u64, Vec<FrameNumber>>,
 }
 
 /// The application state of one connection, and bookkeeping for its messages.
@@ -130,6 +132,34 @@ impl Pipeline {
             defrag: Defragmenter::new(DefragLimits::default()),
             tracker: Tracker::new(ReassemblyLimits::default()),
             apps: Vec::new(),
+            reassembled_in: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Gives a second pass what the first learned: for each frame, the later
+    /// frames where PDUs it carried bytes of were reassembled.
+    pub fn with_reassembled_in(
+        mut self,
+        map: std::collections::HashMap<u64, Vec<FrameNumber>>,
+    ) -> Pipeline {
+        self.reassembled_in = map;
+        self
+    }
+
+    /// What a first pass records from a dissection: the frames that
+    /// contributed to its reassembled data sources, each mapped to this frame.
+    pub fn note_reassembly(
+        dissection: &Dissection,
+        map: &mut std::collections::HashMap<u64, Vec<FrameNumber>>,
+    ) {
+        let here = dissection.frame.number;
+        for source in dissection.sources.iter().skip(1) {
+            for frame in source.frames.iter().filter(|frame| **frame != here) {
+                let list = map.entry(frame.0).or_default();
+                if !list.contains(&here) {
+                    list.push(here);
+                }
+            }
         }
     }
 
@@ -180,6 +210,10 @@ impl Pipeline {
         }
         if model {
             let context = FrameContext {
+                reassembled_in: self
+                    .reassembled_in
+                    .remove(&frame.number.0)
+                    .unwrap_or_default(),
                 app,
                 websocket,
                 tcp: step.as_ref().and_then(|step| {

@@ -252,3 +252,41 @@ fn dump_shows_the_handshake_and_unmasked_frames() {
     assert!(text.contains("Text: こんにちは  (websocket.payload.text"));
     assert!(text.contains("(tcp.stream)"));
 }
+
+#[test]
+fn two_pass_dump_says_where_segments_were_reassembled() {
+    let frames = common::dump_json_args(
+        &["dump", "--json", "--two-pass"],
+        &capture("ws-sizes.pcapng"),
+    );
+    let mut n_pointers = 0;
+    for frame in &frames {
+        let number = frame["frame"].as_u64().unwrap();
+        for layer in frame["layers"].as_array().unwrap() {
+            for field in layer["fields"].as_array().unwrap() {
+                if field["key"] == "tcp.reassembled_in" {
+                    let target = field["value"].as_u64().unwrap();
+                    assert!(target > number, "frame {number} points back to {target}");
+                    // The target frame shows a reassembled source listing this frame.
+                    let sources: Vec<&serde_json::Value> = frames[target as usize - 1]["layers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|l| l["source"].as_u64().unwrap() > 0)
+                        .collect();
+                    assert!(
+                        !sources.is_empty(),
+                        "frame {target} has no reassembled layer"
+                    );
+                    n_pointers += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        n_pointers > 50,
+        "{n_pointers} segments point to their reassembly"
+    );
+    let output = osiscope().args(["dump", "-2", "-"]).output().unwrap();
+    assert_clean_error(&output, "needs a file, not standard input");
+}

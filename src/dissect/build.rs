@@ -49,6 +49,9 @@ pub struct FrameContext {
     pub app: Vec<AppPdu>,
     /// The WebSocket connection's state after this frame, with the changes it caused.
     pub websocket: Option<WebSocketContext>,
+    /// Later frames where PDUs this frame carried bytes of were reassembled
+    /// (known only to a second pass over the capture).
+    pub reassembled_in: Vec<FrameNumber>,
 }
 
 /// A WebSocket connection's state after a frame.
@@ -152,6 +155,25 @@ pub fn build(
             bytes: datagram.bytes.to_vec(),
             frames: datagram.frames.iter().copied().map(FrameNumber).collect(),
         });
+    }
+    if !context.reassembled_in.is_empty() {
+        if let Some(tcp) = layers
+            .iter_mut()
+            .rev()
+            .find(|layer| layer.protocol == Protocol::Tcp)
+        {
+            for frame in &context.reassembled_in {
+                let payload = tcp.payload.unwrap_or_default();
+                tcp.fields.push(field(
+                    keys::tcp::REASSEMBLED_IN,
+                    "Reassembled in frame",
+                    FieldValue::UInt(frame.0),
+                    format!("#{frame}"),
+                    payload,
+                    "This segment's payload is part of a message put together in that later frame.",
+                ));
+            }
+        }
     }
     if let Some(layer) = session_layer(context) {
         // The session layer sits between transport and application.

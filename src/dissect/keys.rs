@@ -171,6 +171,7 @@ pub mod tcp {
     pub const OPT_UNKNOWN: &str = "tcp.options.unknown";
     pub const LEN: &str = "tcp.len";
     pub const PAYLOAD: &str = "tcp.payload";
+    pub const REASSEMBLED_IN: &str = "tcp.reassembled_in";
 }
 
 pub mod udp {

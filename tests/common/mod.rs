@@ -41,11 +41,12 @@ pub fn osiscope() -> Command {
 
 /// Runs `osiscope dump --json FILE` and parses every line.
 pub fn dump_json(capture: &Path) -> Vec<Value> {
-    let output = osiscope()
-        .args(["dump", "--json"])
-        .arg(capture)
-        .output()
-        .unwrap();
+    dump_json_args(&["dump", "--json"], capture)
+}
+
+/// Runs osiscope with `args` then FILE, and parses every line of its JSON output.
+pub fn dump_json_args(args: &[&str], capture: &Path) -> Vec<Value> {
+    let output = osiscope().args(args).arg(capture).output().unwrap();
     assert!(
         output.status.success(),
         "osiscope dump failed: {}",
