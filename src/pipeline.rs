@@ -72,6 +72,29 @@ struct App {
     tcp_ended: bool,
 }
 
+impl App {
+    /// Hands one stream chunk to the connection's decoders; keeps the bytes
+    /// for showing reassembled PDUs when `keep_tail` is set.
+    fn feed(&mut self, direction: Direction, chunk: &Chunk<'_>, keep_tail: bool) -> Vec<DirEvent> {
+        match chunk {
+            Chunk::Data {
+                stream_offset,
+                bytes,
+                ..
+            } => {
+                if keep_tail {
+                    if let Some(tail) = self.tails.get_mut(direction.index()) {
+                        tail.push(*stream_offset, bytes);
+                    }
+                }
+                self.conversation.feed(direction, *stream_offset, bytes)
+            }
+            Chunk::Gap { len, .. } => self.conversation.gap(direction, *len),
+            Chunk::Fin { .. } => self.conversation.fin(direction),
+        }
+    }
+}
+
 /// The most recent bytes of one direction's stream (contiguous).
 #[derive(Debug, Default)]
 struct Tail {
@@ -247,22 +270,7 @@ impl Pipeline {
         };
         let mut events = Vec::new();
         for (direction, chunk) in &step.chunks {
-            match chunk {
-                Chunk::Data {
-                    stream_offset,
-                    bytes,
-                    ..
-                } => {
-                    if keep_tail {
-                        if let Some(tail) = app.tails.get_mut(direction.index()) {
-                            tail.push(*stream_offset, bytes);
-                        }
-                    }
-                    events.extend(app.conversation.feed(*direction, *stream_offset, bytes));
-                }
-                Chunk::Gap { len, .. } => events.extend(app.conversation.gap(*direction, *len)),
-                Chunk::Fin { .. } => events.extend(app.conversation.fin(*direction)),
-            }
+            events.extend(app.feed(*direction, chunk, keep_tail));
         }
         events
     }
@@ -623,17 +631,7 @@ impl Pipeline {
             else {
                 continue;
             };
-            match chunk {
-                Chunk::Data {
-                    stream_offset,
-                    bytes,
-                    ..
-                } => {
-                    events.extend(app.conversation.feed(*direction, *stream_offset, bytes));
-                }
-                Chunk::Gap { len, .. } => events.extend(app.conversation.gap(*direction, *len)),
-                Chunk::Fin { .. } => events.extend(app.conversation.fin(*direction)),
-            }
+            events.extend(app.feed(*direction, chunk, false));
         }
         let mut messages = Vec::new();
         for slot in 0..self.apps.len() {

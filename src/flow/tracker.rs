@@ -97,6 +97,22 @@ impl Connection {
         self.reassemblers.get(direction.index())
     }
 
+    /// Records where a delivered chunk's bytes came from.
+    fn record(&mut self, direction: Direction, chunk: &Chunk<'_>) {
+        if let (
+            Chunk::Data {
+                stream_offset,
+                bytes,
+                frame,
+                frame_offset,
+            },
+            Some(map),
+        ) = (chunk, self.maps.get_mut(direction.index()))
+        {
+            map.record(*stream_offset, bytes.len() as u64, *frame, *frame_offset);
+        }
+    }
+
     /// Whether the three-way handshake's SYN and SYN-ACK were both seen.
     pub fn handshake_seen(&self) -> bool {
         self.stats.iter().all(|side| side.syn)
@@ -229,18 +245,7 @@ impl Tracker {
             }
         }
         for (dir, chunk) in &chunks {
-            if let (
-                Chunk::Data {
-                    stream_offset,
-                    bytes,
-                    frame,
-                    frame_offset,
-                },
-                Some(map),
-            ) = (chunk, connection.maps.get_mut(dir.index()))
-            {
-                map.record(*stream_offset, bytes.len() as u64, *frame, *frame_offset);
-            }
+            connection.record(*dir, chunk);
         }
         let ended = connection.stats.iter().all(|side| side.fin)
             || connection.stats.iter().any(|side| side.rst);
@@ -271,18 +276,7 @@ impl Tracker {
                     reassembler.finish(|chunk| released.push(chunk.into_owned()));
                 }
                 for chunk in released {
-                    if let (
-                        Chunk::Data {
-                            stream_offset,
-                            bytes,
-                            frame,
-                            frame_offset,
-                        },
-                        Some(map),
-                    ) = (&chunk, connection.maps.get_mut(direction.index()))
-                    {
-                        map.record(*stream_offset, bytes.len() as u64, *frame, *frame_offset);
-                    }
+                    connection.record(direction, &chunk);
                     out.push((slot, direction, chunk));
                 }
             }

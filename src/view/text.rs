@@ -62,14 +62,20 @@ fn write_layer(
     for field in &layer.fields {
         write_field(out, field, 2)?;
     }
-    for problem in dissection
-        .problems
-        .iter()
-        .filter(|p| p.layer == Some(index))
-    {
+    write_problems(out, dissection, Some(index), "    ")
+}
+
+/// Writes the problems attached to `layer` (or to no layer), one per line.
+fn write_problems(
+    out: &mut impl Write,
+    dissection: &Dissection,
+    layer: Option<usize>,
+    indent: &str,
+) -> io::Result<()> {
+    for problem in dissection.problems.iter().filter(|p| p.layer == layer) {
         writeln!(
             out,
-            "    ! [{}] {}: {}",
+            "{indent}! [{}] {}: {}",
             problem.severity.name(),
             problem.key,
             sanitize(&problem.message)
@@ -103,14 +109,5 @@ fn write_field(out: &mut impl Write, field: &Field, depth: usize) -> io::Result<
 
 /// Writes problems that belong to no layer, after the frames.
 pub fn write_unplaced_problems(out: &mut impl Write, dissection: &Dissection) -> io::Result<()> {
-    for problem in dissection.problems.iter().filter(|p| p.layer.is_none()) {
-        writeln!(
-            out,
-            "  ! [{}] {}: {}",
-            problem.severity.name(),
-            problem.key,
-            sanitize(&problem.message)
-        )?;
-    }
-    Ok(())
+    write_problems(out, dissection, None, "  ")
 }
