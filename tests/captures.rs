@@ -90,7 +90,7 @@ fn frame_numbers_start_at_one_and_count_up() {
 /// through every decoder (link to WebSocket); only model building, the slow
 /// part, is sampled past the headers.
 fn builds_model(len: usize, full: usize) -> bool {
-    len <= 200 || len % 97 == 0 || len == full
+    len <= 200 || len.is_multiple_of(97) || len == full
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn every_frame_cut_at_every_length_decodes_without_panic() {
                         );
                     }
                 }
-                if len <= 128 || len % 7 == 0 || len == frame.data.len() {
+                if len <= 128 || len.is_multiple_of(7) || len == frame.data.len() {
                     sink.clear();
                     osiscope::view::text::write_frame(&mut sink, &dissection).unwrap();
                     osiscope::view::json::write_frame(&mut sink, &dissection).unwrap();
