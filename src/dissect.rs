@@ -23,7 +23,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use build::{
-    build, AppPdu, AppPduKind, BuildConfig, FrameContext, PduBytes, TcpContext, WebSocketContext,
+    build, AppPdu, AppPduKind, AppProblem, BuildConfig, FrameContext, PduBytes, TcpContext,
+    WebSocketContext,
 };
 pub use conversation::StreamSummary;
 pub use message::WsMessage;

@@ -15,7 +15,7 @@ use crate::application::session::{Change, Session, WsState};
 use crate::application::tls::{
     Event as TlsEvent, HandshakeMessage as TlsHandshake, Record as TlsRecord,
 };
-use crate::application::websocket::message::Event as WsEvent;
+use crate::application::websocket::message::{Event as WsEvent, ProblemKind};
 use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
 use crate::application::websocket::opcode::{Data, OpCode};
 use crate::decode::defrag::{
@@ -23,8 +23,9 @@ use crate::decode::defrag::{
 };
 use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, TcpOption, Transport};
 use crate::dissect::{
-    self, AppPdu, AppPduKind, BuildConfig, Dissection, FrameContext, FrameNumber, PduBytes,
-    Protocol, Severity, StreamSummary, TcpContext, Timestamp, WebSocketContext, WsMessage,
+    self, keys, AppPdu, AppPduKind, AppProblem, BuildConfig, Dissection, FrameContext, FrameNumber,
+    PduBytes, Protocol, Severity, StreamSummary, TcpContext, Timestamp, WebSocketContext,
+    WsMessage,
 };
 use crate::flow::analysis::{Flag, SackBlock};
 use crate::flow::reassembly::Chunk;
@@ -216,11 +217,16 @@ impl Pipeline {
         let mut output = FrameOutput::default();
         let mut app = Vec::new();
         let mut websocket = None;
+        let mut app_problems = Vec::new();
         if let Some(step) = &step {
+            if model {
+                app_problems.extend(reassembly_problems(step));
+            }
             let events = self.feed_application(step, model);
             output.messages = self.collect_messages(step.slot, &events, frame.ts);
             let changes = self.follow_session(step.slot, frame.number.0, &events);
             if model {
+                app_problems.extend(events.iter().filter_map(stream_problem));
                 app = self.app_pdus(step.slot, frame.number.0, &events);
                 websocket = self.apps.get(step.slot).and_then(|app| {
                     let state = app.session.state();
@@ -233,6 +239,7 @@ impl Pipeline {
         }
         if model {
             let context = FrameContext {
+                app_problems,
                 reassembled_in: self
                     .reassembled_in
                     .remove(&frame.number.0)
@@ -428,6 +435,16 @@ impl Pipeline {
                     if let Some(slot) = pending_heads.get_mut(event.direction.index()) {
                         *slot = Some((head.clone(), report));
                     }
+                }
+                AppEvent::Http(HttpEvent::Sse(sse)) => {
+                    let range = sse.span.start()..sse.span.end();
+                    pdus.push(AppPdu {
+                        direction: event.direction,
+                        guessed: false,
+                        bytes: place(event.direction, &range),
+                        range,
+                        kind: AppPduKind::SseEvent(Box::new(sse.clone())),
+                    });
                 }
                 AppEvent::Http(
                     HttpEvent::MessageEnd { .. } | HttpEvent::SwitchedProtocols { .. },
@@ -855,6 +872,72 @@ impl Pipeline {
     }
 }
 
+/// Reassembly trouble on a segment, as problems of its frame.
+fn reassembly_problems(step: &Step<'_>) -> Vec<AppProblem> {
+    let mut out = Vec::new();
+    if let Some(limit) = &step.outcome.limit {
+        out.push(AppProblem {
+            protocol: Protocol::Tcp,
+            severity: Severity::Warning,
+            key: keys::tcp::REASSEMBLY_LIMIT,
+            message: format!(
+                "reassembly limit reached ({limit}): {} bytes given up as a gap",
+                step.outcome.n_gap
+            ),
+        });
+    }
+    if step.outcome.n_conflicting > 0 {
+        out.push(AppProblem {
+            protocol: Protocol::Tcp,
+            severity: Severity::Warning,
+            key: keys::tcp::CONFLICTING_OVERLAP,
+            message: format!(
+                "{} bytes overlap earlier copies with different content; the first copy is kept",
+                step.outcome.n_conflicting
+            ),
+        });
+    }
+    out
+}
+
+/// A problem an application decoder reported, as a problem of the frame.
+fn stream_problem(event: &DirEvent) -> Option<AppProblem> {
+    match &event.event {
+        AppEvent::WebSocket(WsEvent::Problem(problem)) => {
+            let (severity, key) = match &problem.kind {
+                ProblemKind::Violation(_) => (Severity::Error, keys::websocket::VIOLATION),
+                ProblemKind::Limit(_) => (Severity::Warning, keys::websocket::LIMIT),
+                ProblemKind::Stream(_) => (Severity::Warning, keys::websocket::STREAM),
+            };
+            let section = problem.kind.section();
+            let rule = if section.is_empty() {
+                problem.kind.rule().to_string()
+            } else {
+                format!("{}, RFC 6455 §{section}", problem.kind.rule())
+            };
+            Some(AppProblem {
+                protocol: Protocol::WebSocket,
+                severity,
+                key,
+                message: format!("{} ({rule})", problem.kind),
+            })
+        }
+        AppEvent::Http(HttpEvent::Problem(problem)) => Some(AppProblem {
+            protocol: Protocol::Http,
+            severity: Severity::Warning,
+            key: keys::http::PROBLEM,
+            message: problem.error.to_string(),
+        }),
+        AppEvent::Guessed { compressed: true } => Some(AppProblem {
+            protocol: Protocol::WebSocket,
+            severity: Severity::Note,
+            key: keys::websocket::GUESSED,
+            message: "RSV1 is set: permessage-deflate was in use, but its negotiation was not captured; default parameters are assumed".to_string(),
+        }),
+        _ => None,
+    }
+}
+
 fn ip_payload_span(decoded: &Decoded<'_>) -> crate::dissect::Span {
     match &decoded.net {
         Some(Net::Ipv4(ip)) => ip.payload,
@@ -880,4 +963,96 @@ fn report_expired(decoded: &mut Decoded<'_>, expired: &Expired) {
         ),
         span: None,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::link_type;
+
+    const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    /// An unmasked text frame "Hello": fine from a server, a violation from a client.
+    const UNMASKED_HELLO: &[u8] = &[0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
+
+    /// Builds an Ethernet/IPv4/TCP frame; `client` chooses the direction.
+    fn segment(client: bool, seq: u32, ack: u32, syn: bool, payload: &[u8]) -> Vec<u8> {
+        let (src, dst, sport, dport) = if client {
+            ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 80)
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+        };
+        let mut builder =
+            etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4(src, dst, 64)
+                .tcp(sport, dport, seq, 65535);
+        if syn {
+            builder = builder.syn();
+        }
+        if !(syn && client) {
+            builder = builder.ack(ack);
+        }
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn run(frames: &[Vec<u8>]) -> Vec<Dissection> {
+        let mut pipeline = Pipeline::default();
+        frames
+            .iter()
+            .enumerate()
+            .map(|(index, data)| {
+                pipeline.dissect(&RawFrame {
+                    number: FrameNumber(index as u64 + 1),
+                    ts: Timestamp {
+                        secs: 1,
+                        nanos: index as u32 * 1000,
+                    },
+                    orig_len: data.len(),
+                    link_type: link_type::ETHERNET,
+                    data,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_unmasked_client_frame_is_a_problem_of_its_frame() {
+        let (c, s) = (1000u32, 5000u32);
+        let req_end = c + 1 + REQUEST.len() as u32;
+        let frames = vec![
+            segment(true, c, 0, true, &[]),
+            segment(false, s, c + 1, true, &[]),
+            segment(true, c + 1, s + 1, false, &[]),
+            segment(true, c + 1, s + 1, false, REQUEST),
+            segment(false, s + 1, req_end, false, RESPONSE),
+            segment(
+                true,
+                req_end,
+                s + 1 + RESPONSE.len() as u32,
+                false,
+                UNMASKED_HELLO,
+            ),
+        ];
+        let dissections = run(&frames);
+        let last = dissections.last().unwrap();
+        assert!(last.layer(Protocol::WebSocket).is_some());
+        let violation = last
+            .problems
+            .iter()
+            .find(|p| p.key == keys::websocket::VIOLATION)
+            .expect("the violation is reported on the frame");
+        assert_eq!(violation.severity, Severity::Error);
+        assert!(violation.message.contains("§5.1"), "{}", violation.message);
+        let layer = violation.layer.map(|index| last.layers[index].protocol);
+        assert_eq!(layer, Some(Protocol::WebSocket));
+        // The handshake before it was accepted, and the session is open.
+        let session = last.layer(Protocol::Session).unwrap();
+        assert!(
+            session.summary.contains("WebSocket: OPEN"),
+            "{}",
+            session.summary
+        );
+    }
 }

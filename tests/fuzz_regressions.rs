@@ -181,3 +181,28 @@ fn http_held_bytes_limit_span_does_not_depend_on_chunking() {
     let whole = http_events(MessageKind::Request, limits, &[stream], None);
     assert_eq!(cut, whole);
 }
+
+/// Found by the `http` target: a chunked request whose last chunk is followed
+/// by the trailer line start `li&ne` and then a space (not allowed in a field
+/// name). Fed with the space as a second chunk, nothing more is reported while
+/// feeding; fed at once, the body and the message end (incomplete) at once.
+#[test]
+fn http_trailer_verdict_does_not_depend_on_chunking() {
+    // The fuzz input: settings (requests, default limits), one cut before the space, the stream.
+    let input = include_bytes!("data/fuzz/http-trailer-cut.bin");
+    let stream = &input[3..];
+    assert_eq!(
+        stream,
+        b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nli&ne "
+    );
+    let split = stream.len() - 1;
+    let limits = Limits::default();
+    let cut = http_events(
+        MessageKind::Request,
+        limits,
+        &[&stream[..split], &stream[split..]],
+        None,
+    );
+    let whole = http_events(MessageKind::Request, limits, &[stream], None);
+    assert_eq!(cut, whole);
+}

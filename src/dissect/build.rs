@@ -11,7 +11,7 @@ mod physical;
 mod transport;
 
 use crate::application::handshake::Report;
-use crate::application::http::Head;
+use crate::application::http::{Head, SseEvent};
 use crate::application::tls::{HandshakeMessage as TlsHandshake, Record as TlsRecord};
 use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
 use crate::decode::{Decoded, Link, Net, Transport};
@@ -52,6 +52,18 @@ pub struct FrameContext {
     /// Later frames where PDUs this frame carried bytes of were reassembled
     /// (known only to a second pass over the capture).
     pub reassembled_in: Vec<FrameNumber>,
+    /// Problems the stream decoders found while this frame was processed
+    /// (RFC 6455 violations, limits reached, holes), with their protocol.
+    pub app_problems: Vec<AppProblem>,
+}
+
+/// A problem found in the byte stream, reported on the frame that revealed it.
+#[derive(Clone, Debug)]
+pub struct AppProblem {
+    pub protocol: Protocol,
+    pub severity: Severity,
+    pub key: &'static str,
+    pub message: String,
 }
 
 /// A WebSocket connection's state after a frame.
@@ -97,6 +109,8 @@ pub enum AppPduKind {
     WsFrame(Box<WsFrame>, Option<Box<WsMessageEvent>>),
     /// A TLS record, with the handshake messages that end in it.
     TlsRecord(Box<TlsRecord>, Vec<TlsHandshake>),
+    /// One Server-Sent Events event of a `text/event-stream` body.
+    SseEvent(Box<SseEvent>),
 }
 
 /// A TCP segment's place in its connection.
@@ -189,6 +203,22 @@ pub fn build(
         }
     }
     app_layers(&context.app, &mut layers, &mut sources, &mut problems);
+    for problem in &context.app_problems {
+        problems.push(Problem {
+            severity: problem.severity,
+            key: problem.key,
+            message: problem.message.clone(),
+            layer: layers
+                .iter()
+                .rposition(|layer| layer.protocol == problem.protocol)
+                .or_else(|| {
+                    layers
+                        .iter()
+                        .rposition(|layer| layer.protocol == Protocol::Tcp)
+                }),
+            span: None,
+        });
+    }
     Dissection {
         frame: FrameInfo {
             number: frame.number,
@@ -392,6 +422,7 @@ fn app_layers(
             AppPduKind::TlsRecord(record, handshakes) => {
                 application::tls(record, handshakes, &place)
             }
+            AppPduKind::SseEvent(event) => application::sse(event, &place),
         };
         layers.push(layer);
         if pdu.guessed {

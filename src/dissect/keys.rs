@@ -172,6 +172,10 @@ pub mod tcp {
     pub const LEN: &str = "tcp.len";
     pub const PAYLOAD: &str = "tcp.payload";
     pub const REASSEMBLED_IN: &str = "tcp.reassembled_in";
+    /// A problem key: reassembly reached a memory limit.
+    pub const REASSEMBLY_LIMIT: &str = "tcp.reassembly.limit";
+    /// A problem key: a retransmission whose bytes differ from the first copy.
+    pub const CONFLICTING_OVERLAP: &str = "tcp.reassembly.conflicting_overlap";
 }
 
 pub mod udp {
@@ -227,6 +231,12 @@ pub mod http {
     pub const WS_PROTOCOL: &str = "http.sec_websocket_protocol";
     /// Any other header line.
     pub const HEADER: &str = "http.header";
+    /// Server-Sent Events; Wireshark has no such fields.
+    pub const SSE_EVENT: &str = "http.sse.event";
+    pub const SSE_DATA: &str = "http.sse.data";
+    pub const SSE_ID: &str = "http.sse.id";
+    /// Problem keys for the stream decoders.
+    pub const PROBLEM: &str = "http.problem";
 }
 
 /// The WebSocket opening handshake as osiscope checks it; Wireshark has no
@@ -264,6 +274,12 @@ pub mod websocket {
     pub const STATE: &str = "websocket.state";
     /// A problem key: the frame was recognised without the handshake.
     pub const GUESSED: &str = "websocket.handshake_missing";
+    /// A problem key: an RFC 6455 rule broken on the wire.
+    pub const VIOLATION: &str = "websocket.violation";
+    /// A problem key: a hole, a skip or an early end in the stream.
+    pub const STREAM: &str = "websocket.stream";
+    /// A problem key: an analysis limit was reached.
+    pub const LIMIT: &str = "websocket.limit";
 }
 
 pub mod tls {

@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use crate::application::handshake::{Report, Verdict};
-use crate::application::http::{Head, StartLine};
+use crate::application::http::{Head, SseEvent, StartLine};
 use crate::application::tls::{HandshakeBody, HandshakeMessage, Record};
 use crate::application::websocket::frame::field as ws_field;
 use crate::application::websocket::message::{Frame, Message};
@@ -642,6 +642,50 @@ pub(crate) fn tls(record: &Record, handshakes: &[HandshakeMessage], place: &Plac
         } else {
             format!("In this TLS record: {}.", said.join("; "))
         },
+        fields,
+    }
+}
+
+/// One Server-Sent Events event: what the server pushed down the open response.
+pub(crate) fn sse(event: &SseEvent, place: &Place) -> Layer {
+    let span = place.span(event.span.start()..event.span.end());
+    let kind = if event.event_type.is_empty() {
+        "message"
+    } else {
+        event.event_type.as_str()
+    };
+    let mut fields = vec![
+        text(
+            keys::http::SSE_EVENT,
+            "Event type",
+            kind,
+            span,
+            "The event's name; `message` when the server named none.",
+        ),
+        text(
+            keys::http::SSE_DATA,
+            "Data",
+            &event.data,
+            span,
+            "The data lines joined: what the page's EventSource receives.",
+        ),
+    ];
+    if !event.last_event_id.is_empty() {
+        fields.push(text(
+            keys::http::SSE_ID,
+            "Last event ID",
+            &event.last_event_id,
+            span,
+            "Sent back by the browser after a reconnect, so the server can resume.",
+        ));
+    }
+    Layer {
+        protocol: Protocol::Http,
+        source: place.source,
+        span,
+        payload: None,
+        summary: format!("Server-Sent Event: {}", shorten(event.data.as_bytes(), 60)),
+        did: "Pushed one event down a long-lived HTTP response (text/event-stream): the server talks, the client only listens.".to_string(),
         fields,
     }
 }
