@@ -798,6 +798,19 @@ impl Parser {
                 );
                 self.end_message(self.pos, false, State::Finished, &mut out);
             }
+            State::Body(Framing::Trailers { last })
+                if self.trailer_error_at_end(last.size_line.end).is_some() =>
+            {
+                // The buffered trailer line is already malformed: report it as
+                // reading the bytes in one piece would have, not as a cut body.
+                let start = last.size_line.end;
+                if let Some(error) = self.trailer_error_at_end(start) {
+                    self.buf.clear();
+                    self.resync = Some((start, error));
+                    self.end_message(start, false, State::Finished, &mut out);
+                    self.flush_pending(self.pos, &mut out);
+                }
+            }
             State::Body(_) => {
                 self.buf.clear();
                 let start = self.msg.as_ref().map_or(self.pos, |msg| msg.body_start);
@@ -823,6 +836,18 @@ impl Parser {
         }
         self.state = State::Finished;
         out
+    }
+
+    /// The syntax error in a buffered, unfinished trailer section, if its
+    /// bytes already break a rule (checked once more when the stream ends).
+    fn trailer_error_at_end(&self, start: u64) -> Option<Error> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        match parse_trailers(&self.buf, start, &self.limits) {
+            Err(error) if !is_limit(&error) => Some(error),
+            _ => None,
+        }
     }
 
     /// Tells the parser that HTTP stops at stream offset `at` (the other direction saw
