@@ -913,7 +913,7 @@ fn stream_problem(event: &DirEvent) -> Option<AppProblem> {
             let rule = if section.is_empty() {
                 problem.kind.rule().to_string()
             } else {
-                format!("{}, RFC 6455 §{section}", problem.kind.rule())
+                format!("{}, {section}", problem.kind.rule())
             };
             Some(AppProblem {
                 protocol: Protocol::WebSocket,
@@ -1044,7 +1044,13 @@ mod tests {
             .find(|p| p.key == keys::websocket::VIOLATION)
             .expect("the violation is reported on the frame");
         assert_eq!(violation.severity, Severity::Error);
-        assert!(violation.message.contains("§5.1"), "{}", violation.message);
+        assert!(
+            violation
+                .message
+                .ends_with("(UnmaskedClientFrame, RFC 6455 §5.1)"),
+            "{}",
+            violation.message
+        );
         let layer = violation.layer.map(|index| last.layers[index].protocol);
         assert_eq!(layer, Some(Protocol::WebSocket));
         // The handshake before it was accepted, and the session is open.
