@@ -5,7 +5,10 @@
 //! ```text
 //! source (pcap/pcapng file, live interface)    RawFrame: number, time, bytes
 //!   -> decode (layers 2-4, borrowed views)      Decoded: link, VLANs, IP, TCP/UDP/ICMP
+//!   -> flow (TCP connections, reassembly)       stream chunks with provenance, analysis
+//!   -> application (HTTP, WebSocket, TLS)       heads, frames, messages, handshake checks
 //!   -> dissect (the one model)                  Dissection: layers, fields, spans, problems
+//!   -> session (indexed capture for the UI)     rows, messages, dissections on demand
 //!   -> view (text, JSON, terminal UI)           never decodes; sanitizes wire text
 //! ```
 //!
@@ -23,6 +26,8 @@ pub mod application;
 pub mod dissect;
 
 pub mod pipeline;
+
+pub mod session;
 
 pub mod view;
 

@@ -160,6 +160,13 @@ impl Pipeline {
         }
     }
 
+    /// Numbers new TCP connections from `first` on, so that replaying one
+    /// connection's frames alone gives it the `tcp.stream` a full pass gave.
+    pub fn starting_at_stream(mut self, first: u32) -> Pipeline {
+        self.tracker = std::mem::take(&mut self.tracker).starting_at_stream(first);
+        self
+    }
+
     /// Gives a second pass what the first learned: for each frame, the later
     /// frames where PDUs it carried bytes of were reassembled.
     pub fn with_reassembled_in(
@@ -207,6 +214,19 @@ impl Pipeline {
 
     /// Runs every stage for one frame; builds the model only when `model` is set.
     pub fn process(&mut self, frame: &RawFrame<'_>, model: bool) -> FrameOutput {
+        self.run(frame, model, model)
+    }
+
+    /// Runs every stage for one frame and keeps what later frames' models
+    /// need (recent stream bytes, HTTP heads awaiting their end), without
+    /// building this frame's model: the cheap way to replay the frames
+    /// before the one a view asks for.
+    pub fn advance(&mut self, frame: &RawFrame<'_>) -> Vec<WsMessage> {
+        self.run(frame, true, false).messages
+    }
+
+    /// `keep`: keep the state models need; `model`: build this frame's model.
+    fn run(&mut self, frame: &RawFrame<'_>, keep: bool, model: bool) -> FrameOutput {
         let datagram: Vec<u8>;
         let mut decoded = decode_frame(frame);
         if let Some((payload, frames)) = self.defragment(frame, &mut decoded) {
@@ -222,12 +242,14 @@ impl Pipeline {
             if model {
                 app_problems.extend(reassembly_problems(step));
             }
-            let events = self.feed_application(step, model);
+            let events = self.feed_application(step, keep);
             output.messages = self.collect_messages(step.slot, &events, frame.ts);
             let changes = self.follow_session(step.slot, frame.number.0, &events);
+            if keep {
+                app = self.app_pdus(step.slot, frame.number.0, &events);
+            }
             if model {
                 app_problems.extend(events.iter().filter_map(stream_problem));
-                app = self.app_pdus(step.slot, frame.number.0, &events);
                 websocket = self.apps.get(step.slot).and_then(|app| {
                     let state = app.session.state();
                     (state != WsState::None).then(|| WebSocketContext {

@@ -120,6 +120,8 @@ pub mod ipv6 {
 
 pub mod tcp {
     pub const STREAM: &str = "tcp.stream";
+    /// Which way the segment went, client to server or back; Wireshark has no such field.
+    pub const DIRECTION: &str = "tcp.direction";
     pub const SRCPORT: &str = "tcp.srcport";
     pub const DSTPORT: &str = "tcp.dstport";
     pub const SEQ: &str = "tcp.seq";

@@ -131,6 +131,15 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table whose first new conversation gets stream index `first`: for
+    /// replaying one connection's frames with the index a full pass gave it.
+    pub fn starting_at(first: u32) -> Table {
+        Table {
+            n_streams: first,
+            ..Table::default()
+        }
+    }
+
     /// Places a segment in its conversation, creating one when needed.
     pub fn place(&mut self, segment: &SegmentInfo) -> Placement {
         let key = Key::new(segment.src, segment.dst);

@@ -152,6 +152,12 @@ impl Tracker {
         }
     }
 
+    /// Numbers new connections from `first` on (see [`Table::starting_at`]).
+    pub fn starting_at_stream(mut self, first: u32) -> Tracker {
+        self.table = Table::starting_at(first);
+        self
+    }
+
     /// Places one segment, reassembles it, and returns what it released.
     pub fn segment<'a>(&mut self, segment: &TcpSegment<'a>) -> Option<Step<'a>> {
         let placement = self.table.place(&SegmentInfo {

@@ -376,6 +376,15 @@ pub(crate) fn tcp(
             Span::at(offset, 0),
             "Numbers the TCP connections of the capture from 0, in order of first appearance.",
         ));
+        let to_server = context.direction == Direction::ClientToServer;
+        fields.push(field(
+            keys::tcp::DIRECTION,
+            "Direction",
+            FieldValue::Text(if to_server { "client-to-server" } else { "server-to-client" }.into()),
+            if to_server { "client → server" } else { "server → client" }.into(),
+            Span::at(offset, 0),
+            "Which end sent this segment: the client opened the connection, the server accepted it.",
+        ));
     }
     fields.extend([
         uint(
