@@ -10,3 +10,4 @@ pub mod sanitize;
 pub mod streams;
 pub mod text;
 pub mod time;
+pub mod tui;

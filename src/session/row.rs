@@ -6,13 +6,16 @@
 //! connection, direction, flags, numbers and what the segment carried), so
 //! those views never need the full model of a frame they do not show.
 
-use crate::dissect::{keys, Dissection, Field, FieldValue, FrameNumber, Protocol, Severity};
+use crate::dissect::{
+    keys, Dissection, Field, FieldValue, FrameNumber, Protocol, Severity, Timestamp,
+};
 use crate::flow::analysis::key;
 
 /// One frame in the packet list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     pub number: FrameNumber,
+    pub ts: Timestamp,
     /// Source and destination: IP addresses, or link addresses without IP.
     pub src: Box<str>,
     pub dst: Box<str>,
@@ -31,6 +34,8 @@ pub struct TcpRow {
     pub stream: u32,
     /// Sent by the client (the end that opened the connection).
     pub to_server: bool,
+    pub src_port: u16,
+    pub dst_port: u16,
     /// Flag names in tshark's order, such as `SYN, ACK`.
     pub flags: Box<str>,
     /// Relative sequence and acknowledgment numbers, as `tcp.seq`/`tcp.ack`.
@@ -82,6 +87,7 @@ impl Row {
         let tcp = tcp_row(dissection, &carried);
         Row {
             number: dissection.frame.number,
+            ts: dissection.frame.ts,
             src: src.into(),
             dst: dst.into(),
             protocol,
@@ -164,6 +170,8 @@ fn tcp_row(dissection: &Dissection, carried: &[String]) -> Option<TcpRow> {
     Some(TcpRow {
         stream,
         to_server,
+        src_port: u16::try_from(uint(dissection, keys::tcp::SRCPORT).unwrap_or(0)).unwrap_or(0),
+        dst_port: u16::try_from(uint(dissection, keys::tcp::DSTPORT).unwrap_or(0)).unwrap_or(0),
         flags: flags.into(),
         seq: uint(dissection, keys::tcp::SEQ).unwrap_or(0),
         ack,

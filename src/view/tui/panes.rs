@@ -1,0 +1,2 @@
+//! One file per pane: each renders model records into a buffer area and
+//! keeps no state of its own.
