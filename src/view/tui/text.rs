@@ -54,7 +54,7 @@ mod tests {
         assert_eq!(cut("こんにちは", 6), "こん…");
         assert_eq!(width(&cut("こんにちは", 6)), 5);
         assert_eq!(pad("ab", 4), "ab  ");
-        assert_eq!(pad("こんにちは", 5), "こん… ");
+        assert_eq!(pad("こんにちは", 6), "こん… ");
     }
 
     #[test]
