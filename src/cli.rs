@@ -17,16 +17,39 @@ pub struct Cli {
     pub command: Option<Command>,
     /// A capture file to open (pcap or pcapng; `-` reads standard input).
     pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+/// Settings of the terminal UI.
+#[derive(Debug, Args, Default)]
+pub struct UiArgs {
+    /// Colour theme: default, high-contrast or mono (mono is the default when NO_COLOR is set).
+    #[arg(long, value_parser = ["default", "high-contrast", "mono"])]
+    pub theme: Option<String>,
+    /// Append how long each key, click and redraw took (microseconds) to this file.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub timing: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open a capture in the terminal UI (the default when a terminal is attached).
+    Open(OpenArgs),
     /// Print every frame, layer by layer (like `tshark -V`, grouped by OSI layer).
     Dump(DumpArgs),
     /// Print every WebSocket message: one line each, in capture order.
     Messages(MessagesArgs),
     /// Print one row per TCP conversation: endpoints, state, counts, analysis.
     Streams(StreamsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The capture file (pcap or pcapng); without it, the first lesson's capture.
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 #[derive(Debug, Args)]

@@ -2,17 +2,19 @@
 //! stream the chosen view. Errors here are `anyhow` with context; `main`
 //! maps them to exit codes.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, DumpArgs, MessagesArgs, StreamsArgs};
+use crate::cli::{Cli, Command, DumpArgs, MessagesArgs, StreamsArgs, UiArgs};
 use crate::dissect::BuildConfig;
 use crate::pipeline::Pipeline;
+use crate::session::{Session, SessionLimits};
 use crate::source::{FileSource, Source};
 use crate::view;
+use crate::view::tui::theme::Theme;
 
 /// The capture opened when osiscope is started without arguments.
 pub const FIRST_CAPTURE: &str = "captures/ws-basic.pcapng";
@@ -23,11 +25,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Dump(args)) => dump(&args),
         Some(Command::Messages(args)) => messages(&args),
         Some(Command::Streams(args)) => streams(&args),
+        Some(Command::Open(args)) => {
+            let file = match args.file {
+                Some(file) => file,
+                None => first_capture()?,
+            };
+            if !io::stdout().is_terminal() {
+                anyhow::bail!(
+                    "the terminal UI needs a terminal; for text use: osiscope dump {}",
+                    file.display()
+                );
+            }
+            open(&file, &args.ui)
+        }
         None => {
             let file = match cli.file {
                 Some(file) => file,
                 None => first_capture()?,
             };
+            if io::stdout().is_terminal() && io::stdin().is_terminal() {
+                return open(&file, &cli.ui);
+            }
             dump(&DumpArgs {
                 file,
                 json: false,
@@ -36,6 +54,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// `osiscope open`: the terminal UI on a capture.
+fn open(file: &Path, ui: &UiArgs) -> Result<ExitCode> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    let theme = Theme::choose(ui.theme.as_deref(), no_color)
+        .with_context(|| format!("unknown theme {:?}", ui.theme))?;
+    let session = Session::open(file, SessionLimits::default())?;
+    view::tui::run(session, theme, ui.timing.as_deref())
+        .context("the terminal UI stopped on a terminal error")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Finds the first lesson's capture: beside the working directory, or in the

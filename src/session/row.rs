@@ -16,6 +16,8 @@ use crate::flow::analysis::key;
 pub struct Row {
     pub number: FrameNumber,
     pub ts: Timestamp,
+    /// Bytes on the wire (tshark's Length column).
+    pub len: u32,
     /// Source and destination: IP addresses, or link addresses without IP.
     pub src: Box<str>,
     pub dst: Box<str>,
@@ -88,6 +90,7 @@ impl Row {
         Row {
             number: dissection.frame.number,
             ts: dissection.frame.ts,
+            len: u32::try_from(dissection.frame.orig_len).unwrap_or(u32::MAX),
             src: src.into(),
             dst: dst.into(),
             protocol,

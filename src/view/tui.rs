@@ -5,7 +5,127 @@
 //! Views never decode: everything shown comes from the session's rows and
 //! the dissection model, and every piece of wire text goes through
 //! [`crate::view::sanitize`].
+//!
+//! The loop is: terminal event → [`keymap`] → [`app::App::update`] → draw;
+//! between events it applies the indexer's progress and runs playback. The
+//! terminal is restored on exit, on error and on panic.
 
+pub mod app;
+pub mod keymap;
+pub mod layout;
 pub mod panes;
 pub mod text;
 pub mod theme;
+pub mod ui;
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+
+use crate::session::Session;
+use app::App;
+use theme::Theme;
+
+/// How often the loop wakes without input (indexing progress, playback).
+const TICK: Duration = Duration::from_millis(50);
+
+/// Runs the UI on the terminal until the user quits.
+///
+/// With `timing` set, the time taken to handle and draw each event is
+/// appended to that file, one line per event (`kind microseconds`), so
+/// responsiveness can be measured on a real run.
+pub fn run(session: Session, theme: Theme, timing: Option<&std::path::Path>) -> io::Result<()> {
+    let mut log = match timing {
+        Some(path) => Some(io::BufWriter::new(std::fs::File::create(path)?)),
+        None => None,
+    };
+    let started = Instant::now();
+    install_panic_hook();
+    enter()?;
+    let result = (|| {
+        let backend = CrosstermBackend::new(io::stdout());
+        let mut terminal = Terminal::new(backend)?;
+        let size = terminal.size()?;
+        let mut app = App::new(session, theme, Rect::new(0, 0, size.width, size.height));
+        terminal.draw(|frame| ui::draw(frame, &app))?;
+        if let Some(log) = log.as_mut() {
+            writeln!(log, "first-screen {}", started.elapsed().as_micros())?;
+        }
+        while !app.quit {
+            let mut dirty = false;
+            let begun = Instant::now();
+            let mut kind = "tick";
+            if event::poll(TICK)? {
+                let begun_event = Instant::now();
+                match event::read()? {
+                    Event::Key(key) if key.kind != event::KeyEventKind::Release => {
+                        app.key(key);
+                        kind = "key";
+                    }
+                    Event::Mouse(mouse) => {
+                        app.mouse(mouse);
+                        kind = "mouse";
+                    }
+                    Event::Resize(width, height) => {
+                        app.size = Rect::new(0, 0, width, height);
+                        kind = "resize";
+                    }
+                    _ => {}
+                }
+                dirty = true;
+                if kind != "tick" {
+                    terminal.draw(|frame| ui::draw(frame, &app))?;
+                    if let Some(log) = log.as_mut() {
+                        writeln!(log, "{kind} {}", begun_event.elapsed().as_micros())?;
+                    }
+                    dirty = false;
+                }
+            }
+            if app.tick() || dirty {
+                terminal.draw(|frame| ui::draw(frame, &app))?;
+                if let Some(log) = log.as_mut() {
+                    writeln!(log, "tick {}", begun.elapsed().as_micros())?;
+                }
+            }
+        }
+        if let Some(log) = log.as_mut() {
+            log.flush()?;
+        }
+        Ok(())
+    })();
+    leave()?;
+    result
+}
+
+fn enter() -> io::Result<()> {
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
+}
+
+/// Gives the terminal back: cooked mode, main screen, no mouse reports.
+pub fn leave() -> io::Result<()> {
+    let raw = disable_raw_mode();
+    execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    )?;
+    raw
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = leave();
+        previous(info);
+    }));
+}

@@ -65,8 +65,14 @@ impl Theme {
 
     /// The next theme in [`THEMES`].
     pub fn next(&self) -> Theme {
-        let index = THEMES.iter().position(|name| *name == self.name).unwrap_or(0);
-        let next = THEMES.get((index + 1) % THEMES.len()).copied().unwrap_or("default");
+        let index = THEMES
+            .iter()
+            .position(|name| *name == self.name)
+            .unwrap_or(0);
+        let next = THEMES
+            .get((index + 1) % THEMES.len())
+            .copied()
+            .unwrap_or("default");
         Theme::named(next).unwrap_or_else(Theme::colour)
     }
 

@@ -1,0 +1,1008 @@
+//! The terminal UI's state and what each action does to it.
+//!
+//! [`App`] owns the session and one small state per pane; `update` applies
+//! an [`Action`], `key` and `mouse` turn terminal events into actions, and
+//! `tick` drives playback and indexing progress. Drawing (in `ui.rs`) reads
+//! the state and never changes it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+
+use crate::dissect::{Dissection, FrameNumber, Layer, Protocol, Span, Timestamp, WsMessage};
+use crate::session::{Row, Session};
+use crate::view::tui::keymap::{self, Action};
+use crate::view::tui::layout::{self, Areas, Mode, Pane};
+use crate::view::tui::panes::{hex, stack, tree};
+use crate::view::tui::theme::Theme;
+
+/// A box drawn over the screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    /// The search prompt and what has been typed.
+    Search(String),
+}
+
+/// The terminal UI's whole state.
+pub struct App {
+    pub session: Session,
+    pub theme: Theme,
+    pub size: Rect,
+    pub mode: Mode,
+    pub focus: Pane,
+    pub overlay: Option<Overlay>,
+    /// Index into the visible rows of the selected one.
+    selected: usize,
+    /// First visible row on screen.
+    pub list_top: usize,
+    /// Only this connection's frames are listed.
+    pub follow: Option<u32>,
+    follow_rows: Vec<FrameNumber>,
+    /// The selected frame's model.
+    pub current: Option<Arc<Dissection>>,
+    /// Index into `current.layers` of the focused layer.
+    pub layer: usize,
+    /// Field keys whose children are shown.
+    pub expanded: HashSet<&'static str>,
+    /// Index into the focused layer's visible tree rows.
+    pub field: usize,
+    pub tree_top: usize,
+    /// The selected field's key, kept while stepping through frames.
+    field_key: Option<&'static str>,
+    pub hex_cursor: Option<usize>,
+    pub hex_top: usize,
+    pub playing: bool,
+    pub pace: Duration,
+    last_step: Instant,
+    pub walk_step: usize,
+    pub unmask_scroll: usize,
+    pub chat_selected: usize,
+    /// The handshake frame of the selected frame's connection.
+    pub handshake: Option<Arc<Dissection>>,
+    /// Frames that carried the message last jumped to.
+    pub marked: Vec<FrameNumber>,
+    pub search: Option<String>,
+    /// A one-line notice shown in the status line.
+    pub notice: Option<String>,
+    /// Which of a reassembled source's frames `J` jumps to next.
+    jump_index: usize,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(session: Session, theme: Theme, size: Rect) -> App {
+        let mut app = App {
+            session,
+            theme,
+            size,
+            mode: Mode::Main,
+            focus: Pane::List,
+            overlay: None,
+            selected: 0,
+            list_top: 0,
+            follow: None,
+            follow_rows: Vec::new(),
+            current: None,
+            layer: 0,
+            expanded: HashSet::new(),
+            field: 0,
+            tree_top: 0,
+            field_key: None,
+            hex_cursor: None,
+            hex_top: 0,
+            playing: false,
+            pace: Duration::from_millis(1000),
+            last_step: Instant::now(),
+            walk_step: 0,
+            unmask_scroll: 0,
+            chat_selected: 0,
+            handshake: None,
+            marked: Vec::new(),
+            search: None,
+            notice: None,
+            jump_index: 0,
+            quit: false,
+        };
+        app.tick();
+        app
+    }
+
+    /// The screen's areas for the current size, mode and focus.
+    pub fn areas(&self) -> Areas {
+        layout::compute(self.size, self.mode, self.focus)
+    }
+
+    /// Applies new rows from the indexer and runs playback; returns whether
+    /// the screen should be drawn again.
+    pub fn tick(&mut self) -> bool {
+        let mut changed = self.session.poll();
+        if changed && self.current.is_none() && !self.session.rows().is_empty() {
+            self.select_index(0);
+        }
+        if changed && self.session.progress().done {
+            // Dissections made while indexing lacked later frames' facts.
+            self.reload();
+        }
+        if self.playing && self.last_step.elapsed() >= self.pace {
+            self.last_step = Instant::now();
+            let before = self.selected;
+            self.update(Action::NextFrame);
+            if self.selected == before {
+                self.playing = false;
+                self.notice = Some("playback reached the last frame".into());
+            }
+            changed = true;
+        }
+        changed
+    }
+
+    // ----- the visible rows -------------------------------------------------
+
+    /// How many rows the list has (all, or the followed connection's).
+    pub fn visible_len(&self) -> usize {
+        if self.follow.is_some() {
+            self.follow_rows.len()
+        } else {
+            self.session.rows().len()
+        }
+    }
+
+    /// The row at a position of the list.
+    pub fn visible_row(&self, index: usize) -> Option<&Row> {
+        if self.follow.is_some() {
+            let number = *self.follow_rows.get(index)?;
+            self.session.row(number)
+        } else {
+            self.session.rows().get(index)
+        }
+    }
+
+    /// The selected frame's row.
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.visible_row(self.selected)
+    }
+
+    pub fn selected_number(&self) -> Option<FrameNumber> {
+        self.selected_row().map(|row| row.number)
+    }
+
+    /// The first frame's time, the origin of relative times.
+    pub fn start(&self) -> Timestamp {
+        self.session
+            .rows()
+            .first()
+            .map_or(Timestamp::default(), |row| row.ts)
+    }
+
+    /// Rows of the list inside its border, minus the header line.
+    fn list_rows(&self) -> usize {
+        usize::from(self.areas().list.height.saturating_sub(3)).max(1)
+    }
+
+    fn select_index(&mut self, index: usize) {
+        let len = self.visible_len();
+        if len == 0 {
+            return;
+        }
+        self.selected = index.min(len - 1);
+        let rows = self.list_rows();
+        if self.selected < self.list_top {
+            self.list_top = self.selected;
+        } else if self.selected >= self.list_top + rows {
+            self.list_top = self.selected + 1 - rows;
+        }
+        self.reload();
+    }
+
+    /// Selects a frame by number (showing all frames if it is not in the
+    /// followed connection).
+    pub fn select_frame(&mut self, number: FrameNumber) {
+        if self.follow.is_some() {
+            if let Some(position) = self.follow_rows.iter().position(|n| *n == number) {
+                self.select_index(position);
+                return;
+            }
+            self.follow = None;
+        }
+        if let Some(index) = usize::try_from(number.0)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+        {
+            self.select_index(index);
+        }
+    }
+
+    /// Dissects the selected frame again and keeps the focus on the same
+    /// protocol and field where the new frame has them.
+    fn reload(&mut self) {
+        let Some(number) = self.selected_number() else {
+            return;
+        };
+        let previous = self
+            .current
+            .as_ref()
+            .and_then(|d| d.layers.get(self.layer))
+            .map(|layer| (layer.protocol, layer.osi()));
+        self.current = self.session.dissect(number);
+        self.jump_index = 0;
+        self.unmask_scroll = 0;
+        self.walk_step = self.walk_step.min(self.walk_steps().saturating_sub(1));
+        let Some(current) = self.current.clone() else {
+            return;
+        };
+        // The highest layer that carries something (layer 5's state view aside).
+        let top = current
+            .layers
+            .iter()
+            .rposition(|layer| layer.protocol != Protocol::Session)
+            .unwrap_or(0);
+        self.layer = match previous {
+            Some((protocol, osi)) => current
+                .layers
+                .iter()
+                .position(|layer| layer.protocol == protocol)
+                .or_else(|| current.layers.iter().position(|layer| layer.osi() == osi))
+                .unwrap_or(top),
+            None => top,
+        };
+        self.restore_field();
+        if self.mode == Mode::Handshake {
+            self.load_handshake();
+        }
+    }
+
+    /// The focused layer of the selected frame.
+    pub fn focused_layer(&self) -> Option<&Layer> {
+        self.current.as_ref()?.layers.get(self.layer)
+    }
+
+    fn restore_field(&mut self) {
+        let key = self.field_key;
+        let position = match (self.focused_layer(), key) {
+            (Some(layer), Some(key)) => tree::rows(layer, &self.expanded)
+                .iter()
+                .position(|row| row.field.key == key),
+            _ => None,
+        };
+        self.field = position.unwrap_or(0);
+        self.tree_top = 0;
+        self.sync_field();
+    }
+
+    /// After the field selection moved: remember its key, point the hex
+    /// cursor at its first byte and scroll both panes to it.
+    fn sync_field(&mut self) {
+        let (key, span) = match self.selected_field() {
+            Some((key, span)) => (Some(key), Some(span)),
+            None => (None, None),
+        };
+        if key.is_some() {
+            self.field_key = key;
+        }
+        let tree_rows = self.tree_rows_visible();
+        if self.field < self.tree_top {
+            self.tree_top = self.field;
+        } else if self.field >= self.tree_top + tree_rows {
+            self.tree_top = self.field + 1 - tree_rows;
+        }
+        self.hex_cursor = span.map(|span| span.start);
+        self.scroll_hex_to_cursor();
+    }
+
+    fn tree_rows_visible(&self) -> usize {
+        let height = self.areas().tree.map_or(10, |area| area.height);
+        usize::from(height.saturating_sub(2 + tree::EXPLAIN_LINES)).max(1)
+    }
+
+    /// The selected field's key and bytes.
+    pub fn selected_field(&self) -> Option<(&'static str, Span)> {
+        let layer = self.focused_layer()?;
+        let rows = tree::rows(layer, &self.expanded);
+        let row = rows.get(self.field)?;
+        Some((row.field.key, row.field.span))
+    }
+
+    /// The data source the hex pane shows: the focused layer's.
+    pub fn hex_source(&self) -> usize {
+        self.focused_layer().map_or(0, |layer| layer.source)
+    }
+
+    fn hex_area(&self) -> Rect {
+        self.areas().hex.unwrap_or(Rect::new(0, 0, 80, 10))
+    }
+
+    fn scroll_hex_to_cursor(&mut self) {
+        let Some(cursor) = self.hex_cursor else {
+            return;
+        };
+        let area = self.hex_area();
+        let per_line = hex::bytes_per_line(area.width.saturating_sub(2));
+        let lines = usize::from(area.height.saturating_sub(3)).max(1);
+        let line = cursor / per_line;
+        if line < self.hex_top {
+            self.hex_top = line;
+        } else if line >= self.hex_top + lines {
+            self.hex_top = line + 1 - lines;
+        }
+    }
+
+    /// Selects the field owning a byte of the shown source (the hex pane's
+    /// half of the two-way link).
+    fn select_byte(&mut self, offset: usize) {
+        let Some(current) = self.current.clone() else {
+            return;
+        };
+        let source = self.hex_source();
+        let len = current.sources.get(source).map_or(0, |s| s.bytes.len());
+        if offset >= len {
+            return;
+        }
+        let layer = current
+            .layers
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, layer)| layer.source == source && layer.span.contains(offset))
+            .map(|(index, _)| index);
+        if let Some(index) = layer {
+            self.layer = index;
+            if let Some(path) = current
+                .layers
+                .get(index)
+                .and_then(|layer| deepest_field(layer, offset))
+            {
+                // Unfold the field's ancestors so it can be selected.
+                if let Some(layer) = current.layers.get(index) {
+                    for depth in 1..path.len() {
+                        if let Some(field) =
+                            path.get(..depth).and_then(|p| tree::field_at(layer, p))
+                        {
+                            self.expanded.insert(field.key);
+                        }
+                    }
+                    let rows = tree::rows(layer, &self.expanded);
+                    self.field = rows.iter().position(|row| row.path == path).unwrap_or(0);
+                }
+                self.field_key = self.selected_field().map(|(key, _)| key);
+                let tree_rows = self.tree_rows_visible();
+                if self.field < self.tree_top || self.field >= self.tree_top + tree_rows {
+                    self.tree_top = self.field.saturating_sub(tree_rows / 2);
+                }
+            }
+        }
+        self.hex_cursor = Some(offset);
+        self.scroll_hex_to_cursor();
+    }
+
+    // ----- connection views -------------------------------------------------
+
+    /// The TCP connection of the selected frame.
+    pub fn stream(&self) -> Option<u32> {
+        self.selected_row()?.tcp.as_ref().map(|tcp| tcp.stream)
+    }
+
+    /// The messages of the selected frame's connection (all messages when
+    /// the frame has none).
+    pub fn chat_messages(&self) -> Vec<&WsMessage> {
+        let stream = self.stream();
+        let all = self.session.messages();
+        let mine: Vec<&WsMessage> = all
+            .iter()
+            .filter(|message| Some(message.stream) == stream)
+            .collect();
+        if mine.is_empty() {
+            all.iter().collect()
+        } else {
+            mine
+        }
+    }
+
+    fn load_handshake(&mut self) {
+        self.handshake = self
+            .stream()
+            .and_then(|stream| self.session.handshake_frame(stream))
+            .and_then(|frame| self.session.dissect(frame));
+    }
+
+    /// How many steps the encapsulation walk of the selected frame has.
+    pub fn walk_steps(&self) -> usize {
+        self.current.as_ref().map_or(1, |d| walk_steps(d))
+    }
+
+    // ----- events -----------------------------------------------------------
+
+    /// Handles a key press.
+    pub fn key(&mut self, key: KeyEvent) {
+        if let Some(Overlay::Search(text)) = &mut self.overlay {
+            match key.code {
+                KeyCode::Esc => self.overlay = None,
+                KeyCode::Enter => {
+                    let query = text.trim().to_string();
+                    self.overlay = None;
+                    if !query.is_empty() {
+                        self.search = Some(query);
+                        self.find(true);
+                    }
+                }
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) if text.chars().count() < 200 => text.push(c),
+                _ => {}
+            }
+            return;
+        }
+        if let Some(action) = keymap::action(key) {
+            self.update(action);
+        }
+    }
+
+    /// Handles a mouse click or wheel turn.
+    pub fn mouse(&mut self, event: MouseEvent) {
+        let areas = self.areas();
+        let at = |area: Option<Rect>| {
+            area.filter(|a| a.contains(ratatui::layout::Position::new(event.column, event.row)))
+        };
+        let scroll = match event.kind {
+            MouseEventKind::ScrollDown => Some(Action::Down),
+            MouseEventKind::ScrollUp => Some(Action::Up),
+            _ => None,
+        };
+        let clicked = matches!(event.kind, MouseEventKind::Down(MouseButton::Left));
+        if self.overlay.is_some() {
+            if clicked {
+                self.overlay = None;
+            }
+            return;
+        }
+        let panes = [
+            (Pane::List, Some(areas.list)),
+            (Pane::Stack, areas.stack),
+            (Pane::Tree, areas.tree),
+            (Pane::Hex, areas.hex),
+        ];
+        if let Some(area) = at(areas.mode) {
+            if let Some(action) = scroll {
+                self.update(action);
+            } else if clicked && self.mode == Mode::Ladder {
+                let _ = area;
+            }
+            return;
+        }
+        let Some((pane, area)) = panes
+            .iter()
+            .find_map(|(pane, area)| at(*area).map(|area| (*pane, area)))
+        else {
+            return;
+        };
+        self.focus = pane;
+        if let Some(action) = scroll {
+            self.update(action);
+            return;
+        }
+        if !clicked {
+            return;
+        }
+        let inner = inner(area);
+        match pane {
+            Pane::List => {
+                if let Some(line) = event.row.checked_sub(inner.y + 1) {
+                    self.select_index(self.list_top + usize::from(line));
+                }
+            }
+            Pane::Stack => {
+                if let Some(current) = self.current.clone() {
+                    let view = stack::StackView {
+                        dissection: &current,
+                        focused: self.layer,
+                    };
+                    if let Some(layer) = stack::layer_at(&view, inner, &self.theme, event.row) {
+                        self.set_layer(layer);
+                    }
+                }
+            }
+            Pane::Tree => {
+                if let Some(line) = event.row.checked_sub(inner.y) {
+                    let index = self.tree_top + usize::from(line);
+                    let count = self
+                        .focused_layer()
+                        .map_or(0, |layer| tree::rows(layer, &self.expanded).len());
+                    if index < count {
+                        if index == self.field {
+                            self.update(Action::Enter);
+                        } else {
+                            self.field = index;
+                            self.sync_field();
+                        }
+                    }
+                }
+            }
+            Pane::Hex => {
+                if let Some(offset) = hex::offset_at(inner, self.hex_top, event.column, event.row) {
+                    self.select_byte(offset);
+                }
+            }
+        }
+    }
+
+    fn set_layer(&mut self, layer: usize) {
+        self.layer = layer;
+        self.restore_field();
+    }
+
+    /// Applies one action.
+    pub fn update(&mut self, action: Action) {
+        self.notice = None;
+        if self.overlay == Some(Overlay::Help) {
+            self.overlay = None;
+            if matches!(action, Action::Help | Action::Back) {
+                return;
+            }
+        }
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.overlay = Some(Overlay::Help),
+            Action::Search => self.overlay = Some(Overlay::Search(String::new())),
+            Action::SearchNext => self.find(true),
+            Action::SearchPrev => self.find(false),
+            Action::Theme => {
+                self.theme = self.theme.next();
+                self.notice = Some(format!("theme: {}", self.theme.name));
+            }
+            Action::Back => {
+                self.mode = Mode::Main;
+                self.marked.clear();
+            }
+            Action::FocusNext | Action::FocusPrev => {
+                let index = Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let step = if action == Action::FocusNext {
+                    1
+                } else {
+                    Pane::ALL.len() - 1
+                };
+                self.focus = Pane::ALL
+                    .get((index + step) % Pane::ALL.len())
+                    .copied()
+                    .unwrap_or(Pane::List);
+                if self.mode != Mode::Main {
+                    self.mode = Mode::Main;
+                }
+            }
+            Action::NextFrame => self.select_index(self.selected.saturating_add(1)),
+            Action::PrevFrame => self.select_index(self.selected.saturating_sub(1)),
+            Action::NextInConnection | Action::PrevInConnection => {
+                self.step_in_connection(action == Action::NextInConnection);
+            }
+            Action::Follow => self.toggle_follow(),
+            Action::PlayPause => {
+                self.playing = !self.playing;
+                self.last_step = Instant::now();
+                self.notice = Some(if self.playing {
+                    format!("playing, one frame every {:.2} s", self.pace.as_secs_f64())
+                } else {
+                    "paused".into()
+                });
+            }
+            Action::Faster | Action::Slower => {
+                let ms = u64::try_from(self.pace.as_millis()).unwrap_or(1000);
+                let ms = if action == Action::Faster {
+                    (ms * 2 / 3).max(100)
+                } else {
+                    (ms * 3 / 2).min(10_000)
+                };
+                self.pace = Duration::from_millis(ms);
+                self.notice = Some(format!(
+                    "pace: one frame every {:.2} s",
+                    self.pace.as_secs_f64()
+                ));
+            }
+            Action::Ladder => self.toggle_mode(Mode::Ladder),
+            Action::Messages => {
+                self.toggle_mode(Mode::Messages);
+                if self.mode == Mode::Messages {
+                    let number = self.selected_number();
+                    self.chat_selected = self
+                        .chat_messages()
+                        .iter()
+                        .position(|m| m.frames.last().copied() >= number)
+                        .unwrap_or(0);
+                }
+            }
+            Action::Unmask => {
+                self.toggle_mode(Mode::Unmask);
+                if let Some(index) = self.current.as_ref().and_then(|d| {
+                    d.layers
+                        .iter()
+                        .position(|layer| layer.protocol == Protocol::WebSocket)
+                }) {
+                    if self.focused_layer().map(|l| l.protocol) != Some(Protocol::WebSocket) {
+                        self.layer = index;
+                        self.restore_field();
+                    }
+                }
+            }
+            Action::Handshake => {
+                self.toggle_mode(Mode::Handshake);
+                self.load_handshake();
+            }
+            Action::Walk => {
+                self.toggle_mode(Mode::Walk);
+                self.walk_step = 0;
+            }
+            Action::JumpSource => self.jump_source(),
+            Action::Enter => self.enter(),
+            Action::Down
+            | Action::Up
+            | Action::Left
+            | Action::Right
+            | Action::PageDown
+            | Action::PageUp
+            | Action::Home
+            | Action::End => self.motion(action),
+        }
+    }
+
+    fn toggle_mode(&mut self, mode: Mode) {
+        self.mode = if self.mode == mode { Mode::Main } else { mode };
+    }
+
+    fn toggle_follow(&mut self) {
+        if self.follow.is_some() {
+            let number = self.selected_number();
+            self.follow = None;
+            self.follow_rows.clear();
+            if let Some(number) = number {
+                self.select_frame(number);
+            }
+            self.notice = Some("showing every frame".into());
+            return;
+        }
+        let Some(stream) = self.stream() else {
+            self.notice = Some("this frame belongs to no TCP connection".into());
+            return;
+        };
+        let number = self.selected_number();
+        self.follow_rows = self.session.stream_frames(stream);
+        self.follow = Some(stream);
+        self.list_top = 0;
+        let position = number
+            .and_then(|n| self.follow_rows.iter().position(|f| *f == n))
+            .unwrap_or(0);
+        self.select_index(position);
+        self.notice = Some(format!(
+            "following tcp.stream {stream}: {} frames (f again shows all)",
+            self.follow_rows.len()
+        ));
+    }
+
+    fn step_in_connection(&mut self, forward: bool) {
+        let (Some(stream), Some(number)) = (self.stream(), self.selected_number()) else {
+            return;
+        };
+        let frames = self.session.stream_frames(stream);
+        let next = if forward {
+            frames.iter().find(|f| **f > number)
+        } else {
+            frames.iter().rev().find(|f| **f < number)
+        };
+        if let Some(next) = next.copied() {
+            self.select_frame(next);
+        }
+    }
+
+    fn find(&mut self, forward: bool) {
+        let Some(query) = self.search.clone() else {
+            self.notice = Some("no search yet: press / to search".into());
+            return;
+        };
+        let needle = query.to_lowercase();
+        let len = self.visible_len();
+        let matches = |row: &Row| {
+            row.info.to_lowercase().contains(&needle)
+                || row.src.to_lowercase().contains(&needle)
+                || row.dst.to_lowercase().contains(&needle)
+                || row.protocol.short_name() == needle
+                || row.number.0.to_string() == needle
+        };
+        for step in 1..=len {
+            let index = if forward {
+                (self.selected + step) % len
+            } else {
+                (self.selected + len - step % len) % len
+            };
+            if self.visible_row(index).is_some_and(matches) {
+                self.select_index(index);
+                self.notice = Some(format!("\"{query}\": frame {}", index + 1));
+                return;
+            }
+        }
+        self.notice = Some(format!("\"{query}\": not found"));
+    }
+
+    fn jump_source(&mut self) {
+        let Some(current) = self.current.clone() else {
+            return;
+        };
+        let source = self.hex_source();
+        let frames = current
+            .sources
+            .get(source)
+            .map(|s| s.frames.clone())
+            .unwrap_or_default();
+        if frames.is_empty() {
+            self.notice = Some("the focused layer's bytes are all in this frame".into());
+            return;
+        }
+        let index = self.jump_index % frames.len();
+        if let Some(frame) = frames.get(index).copied() {
+            let total = frames.len();
+            self.select_frame(frame);
+            self.notice = Some(format!(
+                "frame {frame}: part {} of {total} of the reassembled bytes",
+                index + 1
+            ));
+            self.jump_index = index + 1;
+        }
+    }
+
+    fn enter(&mut self) {
+        match self.mode {
+            Mode::Messages => {
+                let Some(message) = self
+                    .chat_messages()
+                    .get(self.chat_selected)
+                    .map(|m| (*m).clone())
+                else {
+                    return;
+                };
+                self.mode = Mode::Main;
+                self.marked = message.frames.clone();
+                if let Some(first) = message.frames.first().copied() {
+                    self.select_frame(first);
+                }
+                let list: Vec<String> = message.frames.iter().map(|f| f.to_string()).collect();
+                self.notice = Some(format!(
+                    "message carried by frame(s) {} (marked •)",
+                    list.join(", ")
+                ));
+            }
+            Mode::Main if self.focus == Pane::Tree || self.focus == Pane::Stack => {
+                let key = self.focused_layer().and_then(|layer| {
+                    tree::rows(layer, &self.expanded)
+                        .get(self.field)
+                        .filter(|row| !row.field.children.is_empty())
+                        .map(|row| row.field.key)
+                });
+                if let Some(key) = key {
+                    if !self.expanded.remove(key) {
+                        self.expanded.insert(key);
+                    }
+                }
+                self.focus = Pane::Tree;
+            }
+            _ => {}
+        }
+    }
+
+    fn motion(&mut self, action: Action) {
+        let page = self.list_rows().max(2) - 1;
+        match self.mode {
+            Mode::Ladder => {
+                match action {
+                    Action::Down | Action::Right => self.step_in_connection(true),
+                    Action::Up | Action::Left => self.step_in_connection(false),
+                    _ => self.list_motion(action, page),
+                }
+                return;
+            }
+            Mode::Messages => {
+                let count = self.chat_messages().len();
+                self.chat_selected = match action {
+                    Action::Down => self.chat_selected + 1,
+                    Action::Up => self.chat_selected.saturating_sub(1),
+                    Action::PageDown => self.chat_selected + page,
+                    Action::PageUp => self.chat_selected.saturating_sub(page),
+                    Action::Home => 0,
+                    Action::End => count,
+                    _ => self.chat_selected,
+                }
+                .min(count.saturating_sub(1));
+                return;
+            }
+            Mode::Unmask => {
+                self.unmask_scroll = match action {
+                    Action::Down => self.unmask_scroll + 1,
+                    Action::Up => self.unmask_scroll.saturating_sub(1),
+                    Action::PageDown => self.unmask_scroll + page,
+                    Action::PageUp => self.unmask_scroll.saturating_sub(page),
+                    Action::Home => 0,
+                    _ => self.unmask_scroll,
+                };
+                if matches!(action, Action::Left | Action::Right) {
+                    self.list_motion(action, page);
+                }
+                return;
+            }
+            Mode::Walk => {
+                let steps = self.walk_steps();
+                self.walk_step = match action {
+                    Action::Right | Action::Down => {
+                        (self.walk_step + 1).min(steps.saturating_sub(1))
+                    }
+                    Action::Left | Action::Up => self.walk_step.saturating_sub(1),
+                    Action::Home => 0,
+                    Action::End => steps.saturating_sub(1),
+                    _ => self.walk_step,
+                };
+                return;
+            }
+            Mode::Handshake => {
+                self.list_motion(action, page);
+                return;
+            }
+            Mode::Main => {}
+        }
+        match self.focus {
+            Pane::List => self.list_motion(action, page),
+            Pane::Stack => self.layer_motion(action),
+            Pane::Tree => self.tree_motion(action),
+            Pane::Hex => self.hex_motion(action),
+        }
+    }
+
+    fn list_motion(&mut self, action: Action, page: usize) {
+        let target = match action {
+            Action::Down | Action::Right => self.selected.saturating_add(1),
+            Action::Up | Action::Left => self.selected.saturating_sub(1),
+            Action::PageDown => self.selected.saturating_add(page),
+            Action::PageUp => self.selected.saturating_sub(page),
+            Action::Home => 0,
+            Action::End => self.visible_len().saturating_sub(1),
+            _ => self.selected,
+        };
+        if target != self.selected {
+            self.select_index(target);
+        }
+    }
+
+    fn layer_motion(&mut self, action: Action) {
+        let count = self.current.as_ref().map_or(0, |d| d.layers.len());
+        if count == 0 {
+            return;
+        }
+        // The stack is drawn top (L7) to bottom (L1): down goes to a lower layer.
+        let layer = match action {
+            Action::Down | Action::Left => self.layer.saturating_sub(1),
+            Action::Up | Action::Right => (self.layer + 1).min(count - 1),
+            Action::Home => count - 1,
+            Action::End => 0,
+            _ => self.layer,
+        };
+        self.set_layer(layer);
+    }
+
+    fn tree_motion(&mut self, action: Action) {
+        let Some(layer) = self.focused_layer() else {
+            return;
+        };
+        let rows = tree::rows(layer, &self.expanded);
+        let count = rows.len();
+        if count == 0 {
+            return;
+        }
+        let current = rows.get(self.field).map(|row| {
+            (
+                row.field.key,
+                row.expanded,
+                !row.field.children.is_empty(),
+                row.path.clone(),
+            )
+        });
+        let page = self.tree_rows_visible();
+        match action {
+            Action::Down => self.field = (self.field + 1).min(count - 1),
+            Action::Up => self.field = self.field.saturating_sub(1),
+            Action::PageDown => self.field = (self.field + page).min(count - 1),
+            Action::PageUp => self.field = self.field.saturating_sub(page),
+            Action::Home => self.field = 0,
+            Action::End => self.field = count - 1,
+            Action::Right => {
+                if let Some((key, false, true, _)) = current {
+                    self.expanded.insert(key);
+                } else {
+                    self.layer_motion(Action::Up);
+                    return;
+                }
+            }
+            Action::Left => match current {
+                Some((key, true, _, _)) => {
+                    self.expanded.remove(key);
+                }
+                Some((_, _, _, path)) if path.len() > 1 => {
+                    let parent = path.get(..path.len() - 1).map(<[usize]>::to_vec);
+                    self.field = rows
+                        .iter()
+                        .position(|row| Some(&row.path) == parent.as_ref())
+                        .unwrap_or(0);
+                }
+                _ => {
+                    self.layer_motion(Action::Down);
+                    return;
+                }
+            },
+            _ => {}
+        }
+        self.sync_field();
+    }
+
+    fn hex_motion(&mut self, action: Action) {
+        let len = self
+            .current
+            .as_ref()
+            .and_then(|d| d.sources.get(self.hex_source()))
+            .map_or(0, |s| s.bytes.len());
+        if len == 0 {
+            return;
+        }
+        let per_line = hex::bytes_per_line(self.hex_area().width.saturating_sub(2));
+        let cursor = self.hex_cursor.unwrap_or(0);
+        let target = match action {
+            Action::Right => cursor + 1,
+            Action::Left => cursor.saturating_sub(1),
+            Action::Down => cursor + per_line,
+            Action::Up => cursor.saturating_sub(per_line),
+            Action::PageDown => cursor + per_line * 8,
+            Action::PageUp => cursor.saturating_sub(per_line * 8),
+            Action::Home => 0,
+            Action::End => len - 1,
+            _ => cursor,
+        }
+        .min(len - 1);
+        self.select_byte(target);
+    }
+}
+
+/// The inside of a bordered pane.
+pub fn inner(area: Rect) -> Rect {
+    Rect::new(
+        area.x.saturating_add(1),
+        area.y.saturating_add(1),
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(2),
+    )
+}
+
+/// The path to the smallest field of a layer holding a byte.
+fn deepest_field(layer: &Layer, offset: usize) -> Option<Vec<usize>> {
+    fn walk(
+        fields: &[crate::dissect::Field],
+        offset: usize,
+        path: &mut Vec<usize>,
+        best: &mut Option<(usize, Vec<usize>)>,
+    ) {
+        for (index, field) in fields.iter().enumerate() {
+            path.push(index);
+            if field.span.contains(offset) {
+                let len = field.span.len();
+                if best.as_ref().is_none_or(|(best_len, _)| len <= *best_len) {
+                    *best = Some((len, path.clone()));
+                }
+            }
+            walk(&field.children, offset, path, best);
+            path.pop();
+        }
+    }
+    let mut best = None;
+    walk(&layer.fields, offset, &mut Vec::new(), &mut best);
+    best.map(|(_, path)| path)
+}
+
+/// The encapsulation walk's steps: each header added going down, then
+/// each removed going up.
+pub fn walk_steps(dissection: &Dissection) -> usize {
+    crate::view::tui::panes::walk::steps(dissection)
+}

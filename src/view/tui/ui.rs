@@ -1,0 +1,439 @@
+//! Draws the whole screen from the app's state: title with indexing
+//! progress, the panes of the layout, the overlay, and the status line with
+//! the keys. Reads the state only.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::Frame;
+
+use crate::dissect::{Protocol, WsMessage};
+use crate::session::Row;
+use crate::view::tui::app::{inner, App, Overlay};
+use crate::view::tui::keymap::HELP;
+use crate::view::tui::layout::{self, Mode, Pane};
+use crate::view::tui::panes::{chat, handshake, hex, ladder, list, stack, tree, unmask, walk};
+use crate::view::tui::text::{cut, fit, pad, width};
+
+/// Draws one frame of the UI.
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let area = frame.area();
+    render(app, area, frame.buffer_mut());
+}
+
+/// Draws the UI into a buffer (what tests snapshot).
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let areas = layout::compute(area, app.mode, app.focus);
+    if areas.too_small {
+        let lines = [
+            "osiscope: terminal too small".to_string(),
+            format!(
+                "{}×{}, needs {}×{}",
+                area.width,
+                area.height,
+                layout::MIN_WIDTH,
+                layout::MIN_HEIGHT
+            ),
+            "enlarge it, or q to quit".to_string(),
+        ];
+        for (i, line) in lines.iter().enumerate() {
+            let Ok(y) = u16::try_from(i) else { break };
+            if y >= area.height {
+                break;
+            }
+            buf.set_line(
+                area.x,
+                area.y + y,
+                &Line::styled(cut(line, usize::from(area.width)), theme.title),
+                area.width,
+            );
+        }
+        return;
+    }
+    title(app, areas.title, buf);
+    status(app, areas.status, buf);
+    packet_list(app, areas.list, buf);
+    if let Some(tabs) = areas.tabs {
+        tab_bar(app, tabs, buf);
+    }
+    let current = app.current.as_deref();
+    if let Some(area) = areas.stack {
+        let inside = pane_block(app, Pane::Stack, stack_title(app), area, buf);
+        if let Some(dissection) = current {
+            let view = stack::StackView {
+                dissection,
+                focused: app.layer,
+            };
+            stack::render(&view, inside, buf, theme);
+        }
+    }
+    if let Some(area) = areas.tree {
+        let layer = app.focused_layer();
+        let title = layer.map_or("Fields".to_string(), |layer| {
+            format!(
+                "Fields · L{} {}",
+                layer.osi().number(),
+                layer.protocol.name()
+            )
+        });
+        let inside = pane_block(app, Pane::Tree, title, area, buf);
+        if let Some(layer) = layer {
+            let rows = tree::rows(layer, &app.expanded);
+            let view = tree::TreeView {
+                layer,
+                rows: &rows,
+                selected: app.field,
+                top: app.tree_top,
+            };
+            tree::render(&view, inside, buf, theme);
+        }
+    }
+    if let Some(area) = areas.hex {
+        let source = app.hex_source();
+        let title = current
+            .and_then(|d| d.sources.get(source))
+            .map_or("Bytes".to_string(), |s| {
+                let mut title = format!("Bytes · {}", s.name);
+                if !s.frames.is_empty() {
+                    let frames: Vec<String> = s.frames.iter().map(|f| f.to_string()).collect();
+                    title.push_str(&format!(" from frames {} · J jumps", frames.join(", ")));
+                }
+                title
+            });
+        let inside = pane_block(app, Pane::Hex, title, area, buf);
+        if let Some(dissection) = current {
+            let view = hex::HexView {
+                dissection,
+                source,
+                highlight: app.selected_field().map(|(_, span)| span),
+                cursor: app.hex_cursor,
+                top: app.hex_top,
+            };
+            hex::render(&view, inside, buf, theme);
+        }
+    }
+    if let Some(area) = areas.mode {
+        mode_pane(app, area, buf);
+    }
+    match &app.overlay {
+        Some(Overlay::Help) => help(app, area, buf),
+        Some(Overlay::Search(text)) => {
+            let line = format!("/{text}▏  Enter: find · Esc: cancel");
+            buf.set_style(areas.status, theme.selected);
+            buf.set_line(
+                areas.status.x,
+                areas.status.y,
+                &Line::styled(fit(&line, usize::from(area.width)), theme.selected),
+                areas.status.width,
+            );
+        }
+        None => {}
+    }
+}
+
+fn stack_title(app: &App) -> String {
+    match app.selected_number() {
+        Some(number) => format!("OSI stack · frame {number}"),
+        None => "OSI stack".into(),
+    }
+}
+
+/// Draws a pane's border and title; returns the inside.
+fn pane_block(app: &App, pane: Pane, title: String, area: Rect, buf: &mut Buffer) -> Rect {
+    let theme = &app.theme;
+    let focused = app.focus == pane && app.mode == Mode::Main;
+    let border = if focused {
+        theme.focused_border
+    } else {
+        theme.border
+    };
+    let title = fit(&title, usize::from(area.width.saturating_sub(4)));
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Span::styled(
+            format!(" {title} "),
+            if focused {
+                theme.focused_border
+            } else {
+                theme.title
+            },
+        ))
+        .render(area, buf);
+    inner(area)
+}
+
+fn title(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let name = app.session.path().file_name().map_or_else(
+        || app.session.path().display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let progress = app.session.progress();
+    let mut spans = vec![
+        Span::styled(" osiscope ", theme.title),
+        Span::styled(format!("· {} ", fit(&name, 40)), theme.text),
+    ];
+    let total = app.session.rows().len();
+    if let Some(number) = app.selected_number() {
+        spans.push(Span::styled(
+            format!("· frame {number} of {total} "),
+            theme.dim,
+        ));
+    }
+    if let Some(stream) = app.follow {
+        spans.push(Span::styled(
+            format!("· following tcp.stream {stream} "),
+            theme.marked,
+        ));
+    }
+    if !progress.done {
+        let cells = 20usize;
+        // Rounding to a cell count is all a progress bar needs.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let filled = ((progress.fraction * cells as f64) as usize).min(cells);
+        spans.push(Span::styled(
+            format!(
+                "· indexing {:>3.0}% [{}{}] {} frames ",
+                progress.fraction * 100.0,
+                "█".repeat(filled),
+                "░".repeat(cells - filled),
+                progress.frames
+            ),
+            theme.warning,
+        ));
+    } else if let Some(stopped) = &progress.stopped {
+        spans.push(Span::styled(
+            format!("· {}", fit(stopped, 80)),
+            theme.warning,
+        ));
+    }
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}
+
+fn status(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let keys = match app.mode {
+        Mode::Main => "? help  q quit  n/p frame  N/P in connection  Tab pane  Enter expand  / search  f follow  L ladder  m msgs  u unmask  s handshake  w walk  Space play",
+        Mode::Ladder => "j/k step in this connection  n/p any frame  Esc back  ? help",
+        Mode::Messages => "j/k choose a message  Enter jump to its frames  Esc back  ? help",
+        Mode::Unmask => "j/k scroll  h/l frame  Esc back  ? help",
+        Mode::Handshake => "j/k frame  Esc back  ? help",
+        Mode::Walk => "l/→ next step  h/← previous step  g/G first/last  n/p frame  Esc back",
+    };
+    let mut spans = Vec::new();
+    if app.playing {
+        spans.push(Span::styled(
+            format!(" ▶ {:.2}s ", app.pace.as_secs_f64()),
+            theme.good,
+        ));
+    }
+    if let Some(notice) = &app.notice {
+        spans.push(Span::styled(
+            format!(" {} ", fit(notice, 100)),
+            theme.warning,
+        ));
+        spans.push(Span::styled("│", theme.dim));
+    }
+    spans.push(Span::styled(format!(" {keys}"), theme.dim));
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}
+
+fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let mut spans = vec![Span::styled(" ", theme.dim)];
+    let shown = match app.mode {
+        Mode::Main => match app.focus {
+            Pane::List | Pane::Stack => Pane::Stack.title(),
+            Pane::Tree => Pane::Tree.title(),
+            Pane::Hex => Pane::Hex.title(),
+        },
+        mode => mode.title(),
+    };
+    for name in [Pane::Stack.title(), Pane::Tree.title(), Pane::Hex.title()] {
+        let style = if name == shown {
+            theme.selected
+        } else {
+            theme.dim
+        };
+        spans.push(Span::styled(format!(" {name} "), style));
+        spans.push(Span::styled("│", theme.dim));
+    }
+    if app.mode != Mode::Main {
+        spans.push(Span::styled(
+            format!(" {} ", app.mode.title()),
+            theme.selected,
+        ));
+    }
+    spans.push(Span::styled(" Tab switches", theme.dim));
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}
+
+fn packet_list(app: &App, area: Rect, buf: &mut Buffer) {
+    let total = app.visible_len();
+    let title = if total == 0 && !app.session.progress().done {
+        "Packets · reading…".to_string()
+    } else {
+        format!("Packets · {total}")
+    };
+    let inside = pane_block(app, Pane::List, title, area, buf);
+    let height = usize::from(inside.height.saturating_sub(1));
+    let rows: Vec<&Row> = (app.list_top..app.list_top + height)
+        .filter_map(|index| app.visible_row(index))
+        .collect();
+    let view = list::ListView {
+        rows,
+        selected: app.selected_number(),
+        marked: &app.marked,
+        start: app.start(),
+    };
+    list::render(&view, inside, buf, &app.theme);
+}
+
+fn mode_pane(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let current = app.current.as_deref();
+    match app.mode {
+        Mode::Main => {}
+        Mode::Ladder => {
+            let stream = app.stream();
+            let frames = stream
+                .map(|s| app.session.stream_frames(s))
+                .unwrap_or_default();
+            let rows: Vec<&Row> = frames.iter().filter_map(|n| app.session.row(*n)).collect();
+            let (client, server) = endpoints(&rows);
+            let title = match stream {
+                Some(stream) => {
+                    format!("TCP ladder · tcp.stream {stream} · {} segments", rows.len())
+                }
+                None => "TCP ladder · this frame is not TCP".into(),
+            };
+            let inside = pane_block(app, Pane::Stack, title, area, buf);
+            let view = ladder::Ladder {
+                rows: &rows,
+                client,
+                server,
+                selected: app.selected_number(),
+                start: rows.first().map_or(app.start(), |row| row.ts),
+            };
+            ladder::render(&view, inside, buf, theme);
+        }
+        Mode::Messages => {
+            let messages: Vec<&WsMessage> = app.chat_messages();
+            let title = match messages.first() {
+                Some(first) if messages.iter().all(|m| m.stream == first.stream) => {
+                    format!(
+                        "WebSocket messages · tcp.stream {} · {}",
+                        first.stream,
+                        messages.len()
+                    )
+                }
+                _ => format!("WebSocket messages · {}", messages.len()),
+            };
+            let inside = pane_block(app, Pane::Stack, title, area, buf);
+            let view = chat::Chat {
+                messages: &messages,
+                selected: app.chat_selected,
+                start: app.start(),
+            };
+            chat::render(&view, inside, buf, theme);
+        }
+        Mode::Unmask => {
+            let layer = app
+                .focused_layer()
+                .filter(|layer| layer.protocol == Protocol::WebSocket);
+            let inside = pane_block(
+                app,
+                Pane::Stack,
+                "Unmasking · masked ⊕ key[i mod 4] = plain".into(),
+                area,
+                buf,
+            );
+            unmask::render(layer, app.unmask_scroll, inside, buf, theme);
+        }
+        Mode::Handshake => {
+            let title = match app.handshake.as_ref() {
+                Some(d) => format!("Handshake check · frame {}", d.frame.number),
+                None => "Handshake check".into(),
+            };
+            let inside = pane_block(app, Pane::Stack, title, area, buf);
+            handshake::render(app.handshake.as_deref(), inside, buf, theme);
+        }
+        Mode::Walk => {
+            let inside = pane_block(
+                app,
+                Pane::Stack,
+                format!(
+                    "Encapsulation walk · step {} of {}",
+                    app.walk_step + 1,
+                    app.walk_steps()
+                ),
+                area,
+                buf,
+            );
+            if let Some(dissection) = current {
+                walk::render(dissection, app.walk_step, inside, buf, theme);
+            }
+        }
+    }
+}
+
+/// The client and server of a connection, from its rows.
+fn endpoints(rows: &[&Row]) -> (String, String) {
+    let Some((row, tcp)) = rows
+        .iter()
+        .find_map(|row| row.tcp.as_ref().map(|tcp| (row, tcp)))
+    else {
+        return (String::new(), String::new());
+    };
+    let src = format!("{}:{}", row.src, tcp.src_port);
+    let dst = format!("{}:{}", row.dst, tcp.dst_port);
+    if tcp.to_server {
+        (src, dst)
+    } else {
+        (dst, src)
+    }
+}
+
+fn help(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let width_needed = HELP
+        .iter()
+        .map(|(k, d)| width(k) + width(d) + 4)
+        .max()
+        .unwrap_or(40)
+        + 2;
+    let w = u16::try_from(width_needed)
+        .unwrap_or(u16::MAX)
+        .min(area.width);
+    let h = u16::try_from(HELP.len() + 3)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
+    let popup = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    Clear.render(popup, buf);
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focused_border)
+        .title(Span::styled(" Keys · any key closes ", theme.title))
+        .render(popup, buf);
+    let inside = inner(popup);
+    let key_width = HELP.iter().map(|(k, _)| width(k)).max().unwrap_or(10);
+    for (i, (keys, what)) in HELP.iter().enumerate() {
+        let Ok(y) = u16::try_from(i) else { break };
+        if y >= inside.height {
+            break;
+        }
+        let line = Line::from(vec![
+            Span::styled(format!(" {} ", pad(keys, key_width)), theme.title),
+            Span::styled((*what).to_string(), theme.text),
+        ]);
+        buf.set_line(inside.x, inside.y + y, &line, inside.width);
+    }
+}
