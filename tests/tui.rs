@@ -1,0 +1,279 @@
+//! The terminal UI driven through its app model and drawn into ratatui's
+//! `TestBackend`: snapshots of every screen at 80×24 and 120×40, and the
+//! behaviour behind them (bytes and fields linked both ways, stepping,
+//! following, searching, jumping from a message to its frames).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use osiscope::dissect::{keys, FrameNumber};
+use osiscope::session::{Session, SessionLimits};
+use osiscope::view::tui::app::App;
+use osiscope::view::tui::keymap::Action;
+use osiscope::view::tui::layout::{Mode, Pane};
+use osiscope::view::tui::theme::Theme;
+use osiscope::view::tui::ui;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+
+fn app(capture: &str, width: u16, height: u16) -> App {
+    let session =
+        Session::open_blocking(&common::capture(capture), SessionLimits::default()).unwrap();
+    App::new(
+        session,
+        Theme::named("mono").unwrap(),
+        Rect::new(0, 0, width, height),
+    )
+}
+
+fn screen(app: &App) -> TestBackend {
+    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
+    terminal.draw(|frame| ui::draw(frame, app)).unwrap();
+    terminal.backend().clone()
+}
+
+fn text(app: &App) -> String {
+    screen(app).to_string()
+}
+
+/// Focuses the first layer of a protocol (by its short name).
+fn focus_layer(app: &mut App, short_name: &str) {
+    let index = app
+        .current
+        .as_ref()
+        .unwrap()
+        .layers
+        .iter()
+        .position(|layer| layer.protocol.short_name() == short_name)
+        .unwrap();
+    app.focus = Pane::Stack;
+    while app.layer < index {
+        app.update(Action::Up);
+    }
+    while app.layer > index {
+        app.update(Action::Down);
+    }
+}
+
+/// Moves the tree selection to the field with `key` in the focused layer.
+fn select_field(app: &mut App, key: &str) {
+    app.focus = Pane::Tree;
+    app.update(Action::Home);
+    for _ in 0..100 {
+        if app.selected_field().map(|(k, _)| k) == Some(key) {
+            return;
+        }
+        app.update(Action::Down);
+    }
+    panic!("field {key} not found");
+}
+
+/// ws-basic: frame 8 is the client's first text frame, masked.
+const TEXT_FRAME: FrameNumber = FrameNumber(8);
+/// ws-basic: frame 6 is the server's 101 answer.
+const ANSWER_FRAME: FrameNumber = FrameNumber(6);
+
+#[test]
+fn main_screen_with_a_selected_field() {
+    for (w, h) in [(120, 40), (80, 24)] {
+        let mut app = app("ws-basic.pcapng", w, h);
+        app.select_frame(TEXT_FRAME);
+        focus_layer(&mut app, "websocket");
+        select_field(&mut app, keys::websocket::MASKING_KEY);
+        let (_, span) = app.selected_field().unwrap();
+        assert_eq!(app.hex_cursor, Some(span.start));
+        if w == 80 {
+            // Small terminals show one pane at a time: the stack, then the bytes.
+            app.focus = Pane::Stack;
+            insta::assert_snapshot!(format!("main_stack_{w}x{h}"), screen(&app));
+            app.focus = Pane::Hex;
+            insta::assert_snapshot!(format!("main_hex_{w}x{h}"), screen(&app));
+        } else {
+            insta::assert_snapshot!(format!("main_{w}x{h}"), screen(&app));
+        }
+    }
+}
+
+#[test]
+fn teaching_views() {
+    for (w, h) in [(120, 40), (80, 24)] {
+        let mut app = app("ws-basic.pcapng", w, h);
+        app.select_frame(TEXT_FRAME);
+        app.update(Action::Unmask);
+        assert_eq!(app.mode, Mode::Unmask);
+        insta::assert_snapshot!(format!("unmask_{w}x{h}"), screen(&app));
+        app.update(Action::Handshake);
+        insta::assert_snapshot!(format!("handshake_{w}x{h}"), screen(&app));
+        app.update(Action::Ladder);
+        insta::assert_snapshot!(format!("ladder_{w}x{h}"), screen(&app));
+        app.update(Action::Messages);
+        insta::assert_snapshot!(format!("messages_{w}x{h}"), screen(&app));
+        app.update(Action::Walk);
+        insta::assert_snapshot!(format!("walk_{w}x{h}"), screen(&app));
+        app.update(Action::Back);
+        app.update(Action::Help);
+        insta::assert_snapshot!(format!("help_{w}x{h}"), screen(&app));
+    }
+}
+
+#[test]
+fn a_very_small_terminal_says_so() {
+    let app = app("ws-basic.pcapng", 30, 8);
+    insta::assert_snapshot!("too_small_30x8", screen(&app));
+}
+
+#[test]
+fn the_wrong_accept_is_shown_as_a_mismatch() {
+    let mut app = app("ws-abnormal.pcapng", 120, 40);
+    let rows = app.session.rows().to_vec();
+    let wrong = rows
+        .iter()
+        .filter(|row| row.info.contains("101"))
+        .find_map(|row| {
+            let stream = row.tcp.as_ref()?.stream;
+            let frame = app.session.handshake_frame(stream)?;
+            let dissection = app.session.dissect(frame)?;
+            let matched = dissection.find(keys::handshake::ACCEPT_MATCH)?;
+            matched.display.starts_with("no").then_some(frame)
+        })
+        .expect("ws-abnormal has a 101 with a wrong Sec-WebSocket-Accept");
+    app.select_frame(wrong);
+    app.update(Action::Handshake);
+    insta::assert_snapshot!("handshake_wrong_accept_120x40", screen(&app));
+}
+
+#[test]
+fn a_byte_selects_its_field_and_a_field_selects_its_bytes() {
+    let mut app = app("ws-basic.pcapng", 120, 40);
+    app.select_frame(FrameNumber(1));
+    // Field → bytes: the TCP source port is bytes 34..36 of the frame.
+    focus_layer(&mut app, "tcp");
+    select_field(&mut app, keys::tcp::SRCPORT);
+    assert_eq!(app.hex_cursor, Some(34));
+    // Bytes → field: click the byte at offset 23 (IPv4 protocol) in the hex pane.
+    let hex = app.areas().hex.unwrap();
+    let (row, column) = (hex.y + 1 + 1, hex.x + 1 + 6 + 3 * 7);
+    app.mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(app.hex_cursor, Some(23));
+    assert_eq!(app.selected_field().unwrap().0, keys::ip::PROTO);
+    assert_eq!(app.focused_layer().unwrap().protocol.short_name(), "ip");
+    // Moving the hex cursor onto a flag bit field selects that field.
+    app.focus = Pane::Hex;
+    for _ in 0..24 {
+        app.update(Action::Right);
+    }
+    assert_eq!(app.hex_cursor, Some(47));
+    assert_eq!(app.focused_layer().unwrap().protocol.short_name(), "tcp");
+    assert!(app.selected_field().unwrap().0.starts_with("tcp.flags"));
+}
+
+#[test]
+fn stepping_following_and_searching() {
+    let mut app = app("ws-concurrent.pcapng", 120, 40);
+    let first = app.selected_number().unwrap();
+    assert_eq!(first, FrameNumber(1));
+    let stream = app.stream().unwrap();
+    app.update(Action::NextInConnection);
+    let next = app.selected_number().unwrap();
+    assert_eq!(app.stream(), Some(stream));
+    assert!(app.session.stream_frames(stream).contains(&next));
+    app.update(Action::Follow);
+    assert_eq!(app.follow, Some(stream));
+    assert_eq!(app.visible_len(), app.session.stream_frames(stream).len());
+    app.update(Action::End);
+    assert_eq!(
+        app.selected_number(),
+        app.session.stream_frames(stream).last().copied()
+    );
+    app.update(Action::Follow);
+    assert_eq!(app.follow, None);
+    // Search by typing `/` then text then Enter; `]` finds the next match.
+    app.update(Action::Home);
+    app.key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
+    for c in "101 switching".chars() {
+        app.key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let found = app.selected_number().unwrap();
+    assert!(app.selected_row().unwrap().info.contains("101 Switching"));
+    app.update(Action::SearchNext);
+    assert_ne!(app.selected_number().unwrap(), found);
+    assert!(app.selected_row().unwrap().info.contains("101 Switching"));
+}
+
+#[test]
+fn a_message_jumps_to_the_frames_that_carried_it() {
+    let mut app = app("ws-sizes.pcapng", 120, 40);
+    app.update(Action::Messages);
+    let (index, message) = app
+        .chat_messages()
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.frames.len() > 2)
+        .map(|(i, m)| (i, (*m).clone()))
+        .expect("ws-sizes has a message over several frames");
+    for _ in 0..index {
+        app.update(Action::Down);
+    }
+    app.update(Action::Enter);
+    assert_eq!(app.mode, Mode::Main);
+    assert_eq!(app.selected_number(), message.frames.first().copied());
+    assert_eq!(app.marked, message.frames);
+    // The reassembled bytes of the last frame name their frames; J walks them.
+    app.select_frame(*message.frames.last().unwrap());
+    app.update(Action::Unmask);
+    app.update(Action::Back);
+    let source = app.hex_source();
+    if source != 0 {
+        app.update(Action::JumpSource);
+        assert!(message.frames.contains(&app.selected_number().unwrap()));
+    }
+}
+
+#[test]
+fn playback_steps_on_its_own_and_stops_at_the_end() {
+    let mut app = app("ws-basic.pcapng", 120, 40);
+    app.update(Action::Faster);
+    for _ in 0..10 {
+        app.update(Action::Faster);
+    }
+    app.update(Action::PlayPause);
+    assert!(app.playing);
+    let start = app.selected_number().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    app.tick();
+    assert!(app.selected_number().unwrap() > start);
+    app.update(Action::End);
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    app.tick();
+    assert!(!app.playing);
+}
+
+#[test]
+fn every_frame_of_every_capture_draws_at_both_sizes() {
+    for path in common::captures() {
+        let session = Session::open_blocking(&path, SessionLimits::default()).unwrap();
+        let mut app = App::new(session, Theme::named("default").unwrap(), Rect::new(0, 0, 80, 24));
+        let n = app.session.rows().len();
+        for index in (0..n).step_by((n / 40).max(1)) {
+            app.select_frame(FrameNumber(index as u64 + 1));
+            for mode in [Action::Back, Action::Ladder, Action::Unmask, Action::Walk] {
+                app.update(mode);
+                for size in [Rect::new(0, 0, 80, 24), Rect::new(0, 0, 200, 60)] {
+                    app.size = size;
+                    let drawn = text(&app);
+                    assert!(!drawn.contains('\u{1b}'), "{}: raw escape on screen", path.display());
+                }
+                app.update(Action::Back);
+            }
+        }
+    }
+}
