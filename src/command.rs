@@ -58,11 +58,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// `osiscope open`: the terminal UI on a capture.
 fn open(file: &Path, ui: &UiArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let theme = Theme::choose(ui.theme.as_deref(), no_color)
         .with_context(|| format!("unknown theme {:?}", ui.theme))?;
     let session = Session::open(file, SessionLimits::default())?;
-    view::tui::run(session, theme, ui.timing.as_deref())
+    view::tui::run(session, theme, ui.timing.as_deref(), started)
         .context("the terminal UI stopped on a terminal error")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -40,14 +40,19 @@ const TICK: Duration = Duration::from_millis(50);
 /// Runs the UI on the terminal until the user quits.
 ///
 /// With `timing` set, the time taken to handle and draw each event is
-/// appended to that file, one line per event (`kind microseconds`), so
-/// responsiveness can be measured on a real run.
-pub fn run(session: Session, theme: Theme, timing: Option<&std::path::Path>) -> io::Result<()> {
+/// written to that file, one line per event (`kind microseconds`), and the
+/// first line is the time from `started` (when the command began) to the
+/// first screen, so responsiveness can be measured on a real run.
+pub fn run(
+    session: Session,
+    theme: Theme,
+    timing: Option<&std::path::Path>,
+    started: Instant,
+) -> io::Result<()> {
     let mut log = match timing {
-        Some(path) => Some(io::BufWriter::new(std::fs::File::create(path)?)),
+        Some(path) => Some(io::LineWriter::new(std::fs::File::create(path)?)),
         None => None,
     };
-    let started = Instant::now();
     install_panic_hook();
     enter()?;
     let result = (|| {
@@ -61,7 +66,6 @@ pub fn run(session: Session, theme: Theme, timing: Option<&std::path::Path>) -> 
         }
         while !app.quit {
             let mut dirty = false;
-            let begun = Instant::now();
             let mut kind = "tick";
             if event::poll(TICK)? {
                 let begun_event = Instant::now();
@@ -89,6 +93,7 @@ pub fn run(session: Session, theme: Theme, timing: Option<&std::path::Path>) -> 
                     dirty = false;
                 }
             }
+            let begun = Instant::now();
             if app.tick() || dirty {
                 terminal.draw(|frame| ui::draw(frame, &app))?;
                 if let Some(log) = log.as_mut() {
