@@ -64,6 +64,7 @@ pub fn run(
         if let Some(log) = log.as_mut() {
             writeln!(log, "first-screen {}", started.elapsed().as_micros())?;
         }
+        let mut indexed = false;
         while !app.quit {
             let mut dirty = false;
             let mut kind = "tick";
@@ -94,7 +95,16 @@ pub fn run(
                 }
             }
             let begun = Instant::now();
-            if app.tick() || dirty {
+            let changed = app.tick();
+            if !indexed && app.session.progress().done {
+                indexed = true;
+                if let Some(log) = log.as_mut() {
+                    let frames = app.session.progress().frames;
+                    writeln!(log, "indexed-frames {frames}")?;
+                    writeln!(log, "indexed {}", started.elapsed().as_micros())?;
+                }
+            }
+            if changed || dirty {
                 terminal.draw(|frame| ui::draw(frame, &app))?;
                 if let Some(log) = log.as_mut() {
                     writeln!(log, "tick {}", begun.elapsed().as_micros())?;
