@@ -102,20 +102,33 @@ impl Row {
 }
 
 fn addresses(dissection: &Dissection) -> (String, String) {
-    for (src, dst) in [
-        (keys::ipv6::SRC, keys::ipv6::DST),
-        (keys::ip::SRC, keys::ip::DST),
-        (keys::eth::SRC, keys::eth::DST),
+    for (protocol, src, dst) in [
+        (Protocol::Ipv6, keys::ipv6::SRC, keys::ipv6::DST),
+        (Protocol::Ipv4, keys::ip::SRC, keys::ip::DST),
+        (Protocol::Ethernet, keys::eth::SRC, keys::eth::DST),
     ] {
-        if let (Some(src), Some(dst)) = (dissection.find(src), dissection.find(dst)) {
+        let Some(layer) = dissection.layer(protocol) else {
+            continue;
+        };
+        if let (Some(src), Some(dst)) = (layer.find(src), layer.find(dst)) {
             return (src.display.clone(), dst.display.clone());
         }
     }
     (String::new(), String::new())
 }
 
+/// A number or flag of the frame's TCP layer (where every key looked up
+/// here lives, so no other layer is searched).
 fn uint(dissection: &Dissection, key: &str) -> Option<u64> {
-    match dissection.find(key).map(|field| &field.value) {
+    let layer = dissection.layer(Protocol::Tcp)?;
+    let field = layer.fields.iter().find_map(|field| {
+        if field.key == key {
+            Some(field)
+        } else {
+            field.children.iter().find(|child| child.key == key)
+        }
+    });
+    match field.map(|field| &field.value) {
         Some(FieldValue::UInt(value)) => Some(*value),
         Some(FieldValue::Bool(value)) => Some(u64::from(*value)),
         _ => None,
@@ -162,7 +175,11 @@ fn http_line(field: &Field) -> String {
 
 fn tcp_row(dissection: &Dissection, carried: &[String]) -> Option<TcpRow> {
     let stream = u32::try_from(uint(dissection, keys::tcp::STREAM)?).ok()?;
-    let to_server = match dissection.find(keys::tcp::DIRECTION).map(|f| &f.value) {
+    let to_server = match dissection
+        .layer(Protocol::Tcp)
+        .and_then(|layer| layer.find(keys::tcp::DIRECTION))
+        .map(|f| &f.value)
+    {
         Some(FieldValue::Text(text)) => text == "client-to-server",
         _ => true,
     };
@@ -185,11 +202,15 @@ fn tcp_row(dissection: &Dissection, carried: &[String]) -> Option<TcpRow> {
 
 /// The Info column: what the highest layers said, or the TCP/UDP/ICMP line.
 fn info(dissection: &Dissection, carried: &[String]) -> String {
-    let analysis: Vec<&str> = ANALYSIS_LABELS
-        .iter()
-        .filter(|(key, _)| dissection.find(key).is_some())
-        .map(|(_, label)| *label)
-        .collect();
+    let tcp = dissection.layer(Protocol::Tcp);
+    let analysis: Vec<&str> = match tcp.and_then(|layer| layer.find(keys::tcp::ANALYSIS)) {
+        Some(group) => ANALYSIS_LABELS
+            .iter()
+            .filter(|(key, _)| group.find(key).is_some())
+            .map(|(_, label)| *label)
+            .collect(),
+        None => Vec::new(),
+    };
     let mut out = String::new();
     if let Some(number) = uint(dissection, keys::tcp::DUP_ACK_NUM) {
         let acked = uint(dissection, keys::tcp::DUP_ACK_FRAME).unwrap_or(0);
