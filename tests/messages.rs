@@ -254,3 +254,8 @@ fn megabyte_messages_match_plain_and_compressed() {
 fn abnormal_endings_keep_the_messages_sent_before_them() {
     check("ws-abnormal.pcapng", Mode::Exact);
 }
+
+#[test]
+fn payloads_full_of_terminal_escapes_match_byte_for_byte() {
+    check("ws-escapes.pcapng", Mode::Exact);
+}

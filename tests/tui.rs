@@ -73,8 +73,6 @@ fn select_field(app: &mut App, key: &str) {
 
 /// ws-basic: frame 8 is the client's first text frame, masked.
 const TEXT_FRAME: FrameNumber = FrameNumber(8);
-/// ws-basic: frame 6 is the server's 101 answer.
-const ANSWER_FRAME: FrameNumber = FrameNumber(6);
 
 #[test]
 fn main_screen_with_a_selected_field() {
@@ -112,6 +110,9 @@ fn teaching_views() {
         app.update(Action::Messages);
         insta::assert_snapshot!(format!("messages_{w}x{h}"), screen(&app));
         app.update(Action::Walk);
+        for _ in 0..6 {
+            app.update(Action::Right);
+        }
         insta::assert_snapshot!(format!("walk_{w}x{h}"), screen(&app));
         app.update(Action::Back);
         app.update(Action::Help);
@@ -261,7 +262,11 @@ fn playback_steps_on_its_own_and_stops_at_the_end() {
 fn every_frame_of_every_capture_draws_at_both_sizes() {
     for path in common::captures() {
         let session = Session::open_blocking(&path, SessionLimits::default()).unwrap();
-        let mut app = App::new(session, Theme::named("default").unwrap(), Rect::new(0, 0, 80, 24));
+        let mut app = App::new(
+            session,
+            Theme::named("default").unwrap(),
+            Rect::new(0, 0, 80, 24),
+        );
         let n = app.session.rows().len();
         for index in (0..n).step_by((n / 40).max(1)) {
             app.select_frame(FrameNumber(index as u64 + 1));
@@ -270,10 +275,66 @@ fn every_frame_of_every_capture_draws_at_both_sizes() {
                 for size in [Rect::new(0, 0, 80, 24), Rect::new(0, 0, 200, 60)] {
                     app.size = size;
                     let drawn = text(&app);
-                    assert!(!drawn.contains('\u{1b}'), "{}: raw escape on screen", path.display());
+                    assert!(
+                        !drawn.contains('\u{1b}'),
+                        "{}: raw escape on screen",
+                        path.display()
+                    );
                 }
                 app.update(Action::Back);
             }
         }
+    }
+}
+
+/// Whether a character would act on a terminal instead of showing.
+fn acts_on_a_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+#[test]
+fn escape_sequences_and_c1_controls_from_the_wire_are_shown_escaped() {
+    let mut app = app("ws-escapes.pcapng", 120, 40);
+    let n = app.session.rows().len();
+    let mut seen = String::new();
+    for index in 0..n {
+        app.select_frame(FrameNumber(index as u64 + 1));
+        let views: [&[Action]; 9] = [
+            &[Action::Back],
+            &[Action::FocusNext],
+            &[Action::FocusNext],
+            &[Action::FocusNext],
+            &[Action::Ladder],
+            &[Action::Messages],
+            &[Action::Unmask],
+            &[Action::Handshake],
+            &[Action::Walk, Action::End],
+        ];
+        for keys in views {
+            for key in keys {
+                app.update(*key);
+            }
+            for size in [Rect::new(0, 0, 120, 40), Rect::new(0, 0, 80, 24)] {
+                app.size = size;
+                let backend = screen(&app);
+                for cell in backend.buffer().content() {
+                    let symbol = cell.symbol();
+                    assert!(
+                        !symbol.chars().any(acts_on_a_terminal),
+                        "frame {}: {:?} reached the screen",
+                        index + 1,
+                        symbol
+                    );
+                }
+                seen.push_str(&backend.to_string());
+            }
+            app.update(Action::Back);
+            app.focus = Pane::List;
+        }
+    }
+    // The escapes are visible as text: ESC as \e, C1 CSI as \x9b, bidi override as \u{202e}.
+    for shown in ["\\e[31mRED", "\\x9b", "\\u{202e}", "\\e]0;pwned"] {
+        assert!(seen.contains(shown), "{shown} is not on any screen");
     }
 }

@@ -17,20 +17,36 @@ struct Tmux {
 
 impl Tmux {
     fn start(test: &str, command: &str) -> Option<Tmux> {
-        let found = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+        let found = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
         if !found {
             assert!(
                 std::env::var_os("OSISCOPE_REQUIRE_TSHARK").is_none(),
                 "tmux is required for {test} (scripts/setup --with-tshark installs it)"
             );
-            eprintln!("SKIPPED {test}: tmux is not installed (scripts/setup --with-tshark installs it)");
+            eprintln!(
+                "SKIPPED {test}: tmux is not installed (scripts/setup --with-tshark installs it)"
+            );
             return None;
         }
         let tmux = Tmux {
             socket: format!("osiscope-e2e-{}-{test}", std::process::id()),
         };
         let status = Command::new("tmux")
-            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40"])
+            .args([
+                "-L",
+                &tmux.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
             .arg(command)
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR")
@@ -75,7 +91,10 @@ impl Tmux {
             if screen.contains(text) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "waited for {text:?}; the screen is:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "waited for {text:?}; the screen is:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -83,7 +102,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
     }
 }
 
@@ -100,9 +121,20 @@ fn script(file: &str) -> String {
 fn assert_restored(tmux: &Tmux) {
     let screen = tmux.wait_for("exit=");
     assert!(screen.contains("exit=0"), "{screen}");
-    assert!(screen.contains("icanon echo"), "line editing and echo are back on: {screen}");
-    assert_eq!(tmux.format("#{alternate_on}"), "0", "back on the main screen");
-    assert_eq!(tmux.format("#{mouse_any_flag}"), "0", "mouse reporting is off");
+    assert!(
+        screen.contains("icanon echo"),
+        "line editing and echo are back on: {screen}"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "back on the main screen"
+    );
+    assert_eq!(
+        tmux.format("#{mouse_any_flag}"),
+        "0",
+        "mouse reporting is off"
+    );
     assert_eq!(tmux.format("#{cursor_flag}"), "1", "the cursor is shown");
 }
 

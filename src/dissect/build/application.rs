@@ -486,7 +486,15 @@ pub(crate) fn websocket(frame: &Frame, place: &Place, message: Option<&Message>)
         _ if !header.rsv1 && std::str::from_utf8(unmasked).is_ok() => {
             format!(" \"{}\"", shorten(unmasked, 40))
         }
-        _ => format!(" {} bytes", header.payload_len),
+        _ => {
+            let shown = unmasked.get(..8).unwrap_or(unmasked);
+            let more = if shown.len() < unmasked.len() {
+                "…"
+            } else {
+                ""
+            };
+            format!(" 0x{}{more}", hex::encode(shown))
+        }
     };
     Layer {
         protocol: Protocol::WebSocket,
