@@ -37,7 +37,26 @@ pub fn shorten(bytes: &[u8], max_chars: usize) -> String {
     if full.chars().count() <= max_chars {
         return full;
     }
-    let mut out: String = full.chars().take(max_chars.saturating_sub(1)).collect();
+    // Cut between whole pieces (a character or its escape), never inside one.
+    let mut out = String::new();
+    let mut used = 0;
+    for chunk in bytes.utf8_chunks() {
+        let valid = chunk.valid().chars().map(|c| {
+            let mut piece = String::new();
+            push_char(&mut piece, c);
+            piece
+        });
+        let invalid = chunk.invalid().iter().map(|b| format!("\\x{b:02x}"));
+        for piece in valid.chain(invalid) {
+            let len = piece.chars().count();
+            if used + len + 1 > max_chars {
+                out.push('…');
+                return out;
+            }
+            out.push_str(&piece);
+            used += len;
+        }
+    }
     out.push('…');
     out
 }
@@ -57,6 +76,11 @@ fn is_unsafe(c: char) -> bool {
 }
 
 fn push_char(out: &mut String, c: char) {
+    if c == '\\' {
+        // A backslash is doubled, so `\e` always means ESC and never the text.
+        out.push_str("\\\\");
+        return;
+    }
     if !is_unsafe(c) {
         out.push(c);
         return;
@@ -75,6 +99,14 @@ fn push_char(out: &mut String, c: char) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn shortening_never_cuts_an_escape_and_backslashes_are_doubled() {
+        assert_eq!(shorten(b"DEL\x7f and more", 6), "DEL…");
+        assert_eq!(shorten(b"ab\x1bcd", 5), "ab\\e…");
+        assert_eq!(sanitize("a\\e"), "a\\\\e");
+        assert_eq!(sanitize("\u{1b}"), "\\e");
+    }
 
     #[test]
     fn escape_sequences_are_shown_not_obeyed() {
