@@ -258,4 +258,23 @@ fn abnormal_endings_keep_the_messages_sent_before_them() {
 #[test]
 fn payloads_full_of_terminal_escapes_match_byte_for_byte() {
     check("ws-escapes.pcapng", Mode::Exact);
+    // The close reason is given as sent, and the raw output holds nothing a
+    // terminal would act on (JSON escapes it).
+    let output = common::osiscope()
+        .args(["messages", "--json"])
+        .arg(common::capture("ws-escapes.pcapng"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+    assert!(!text.contains('\u{202e}'));
+    let reasons: Vec<String> = text
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter_map(|m| m["close_reason"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r == "\u{1b}[5mbye\u{1b}[0m"),
+        "{reasons:?}"
+    );
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::dissect::WsMessage;
-use crate::view::sanitize::{sanitize, shorten};
+use crate::view::sanitize::{json_safe, sanitize, shorten};
 use crate::view::time::utc_string;
 
 #[derive(Serialize)]
@@ -58,13 +58,16 @@ pub fn write_json(out: &mut impl Write, message: &WsMessage, payload: bool) -> i
         frames: message.frames.iter().map(|frame| frame.0).collect(),
         compressed: message.compressed,
         close_code: message.close_code,
-        close_reason: message.close_reason.as_deref().map(sanitize),
+        // The reason as sent: JSON escapes its control characters, and
+        // `json_safe` those a terminal would still act on.
+        close_reason: message.close_reason.clone(),
         complete: message.complete,
         problems,
         payload_b64: payload
             .then(|| base64::engine::general_purpose::STANDARD.encode(&message.payload)),
     };
-    serde_json::to_writer(&mut *out, &json).map_err(io::Error::other)?;
+    let line = serde_json::to_string(&json).map_err(io::Error::other)?;
+    out.write_all(json_safe(&line).as_bytes())?;
     out.write_all(b"\n")
 }
 
