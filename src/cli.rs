@@ -30,6 +30,9 @@ pub struct UiArgs {
     /// Append how long each key, click and redraw took (microseconds) to this file.
     #[arg(long, value_name = "FILE", hide = true)]
     pub timing: Option<PathBuf>,
+    /// Language of the interface and lessons: en or ja (default: from the locale).
+    #[arg(long, value_parser = ["en", "ja"])]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +45,50 @@ pub enum Command {
     Messages(MessagesArgs),
     /// Print one row per TCP conversation: endpoints, state, counts, analysis.
     Streams(StreamsArgs),
+    /// List the lessons, or check them against their captures.
+    Lessons(LessonsArgs),
+    /// Open a lesson in the terminal UI (by number, or a lesson file).
+    Lesson(LessonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LessonsArgs {
+    #[command(subcommand)]
+    pub action: Option<LessonsAction>,
+    /// The lessons folder (default: `lessons/` here or in the source tree).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// Language of the list: en or ja (default: from the locale).
+    #[arg(long, value_parser = ["en", "ja"], global = true)]
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonsAction {
+    /// List the lessons with level, duration and capture (the default).
+    List,
+    /// Validate lessons against their captures: frames, fields, answers.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Lesson files to check (default: every lesson in the folder).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// The lesson's number (as `osiscope lessons` lists it) or its file.
+    pub lesson: String,
+    /// Presenter mode for a projector: larger, calmer, one step at a time.
+    #[arg(long)]
+    pub presenter: bool,
+    /// The lessons folder (default: `lessons/` here or in the source tree).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,8 @@ pub mod handshake;
 pub mod hex;
 pub mod ladder;
 pub mod list;
+pub mod narration;
+pub mod picker;
 pub mod stack;
 pub mod tree;
 pub mod unmask;
