@@ -210,7 +210,7 @@ fn lesson_layout(areas: &mut Areas, body: Rect, mode: Mode, focus: Pane) {
         }
         return;
     }
-    let narration = (body.height * 2 / 5)
+    let narration = (body.height * 11 / 20)
         .max(5)
         .min(body.height.saturating_sub(5));
     areas.narration = Some(row(body.y, narration));
