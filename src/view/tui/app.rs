@@ -803,6 +803,7 @@ impl App {
                     let view = stack::StackView {
                         dissection: &current,
                         focused: self.layer,
+                        lang: self.lang,
                     };
                     if let Some(layer) = stack::layer_at(&view, inner, &self.theme, event.row) {
                         self.set_layer(layer);

@@ -117,6 +117,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let view = stack::StackView {
                 dissection,
                 focused: app.layer,
+                lang: app.lang,
             };
             stack::render(&view, inside, buf, theme);
         }
