@@ -17,7 +17,7 @@ use crate::lesson::check::{layer_index, step_frame};
 use crate::lesson::run::LessonRun;
 use crate::lesson::{Lang, Lesson, View};
 use crate::session::{Row, Session, SessionLimits};
-use crate::view::i18n::strings;
+use crate::view::i18n::{fill, strings};
 use crate::view::tui::keymap::{self, Action};
 use crate::view::tui::layout::{self, Areas, Mode, Pane};
 use crate::view::tui::panes::{hex, stack, tree};
@@ -192,7 +192,7 @@ impl App {
             self.update(Action::NextFrame);
             if self.selected == before {
                 self.playing = false;
-                self.notice = Some("playback reached the last frame".into());
+                self.notice = Some(strings(self.lang).n_playback_end.into());
             }
             changed = true;
         }
@@ -856,7 +856,10 @@ impl App {
             Action::SearchPrev => self.find(false),
             Action::Theme => {
                 self.theme = self.theme.next();
-                self.notice = Some(format!("theme: {}", self.theme.name));
+                self.notice = Some(fill(
+                    strings(self.lang).n_theme,
+                    &[("name", &self.theme.name)],
+                ));
             }
             Action::Back => {
                 self.mode = Mode::Main;
@@ -886,10 +889,12 @@ impl App {
             Action::PlayPause => {
                 self.playing = !self.playing;
                 self.last_step = Instant::now();
+                let s = strings(self.lang);
+                let pace = format!("{:.2}", self.pace.as_secs_f64());
                 self.notice = Some(if self.playing {
-                    format!("playing, one frame every {:.2} s", self.pace.as_secs_f64())
+                    fill(s.n_playing, &[("s", &pace)])
                 } else {
-                    "paused".into()
+                    s.n_paused.into()
                 });
             }
             Action::Faster | Action::Slower => {
@@ -900,10 +905,8 @@ impl App {
                     (ms * 3 / 2).min(10_000)
                 };
                 self.pace = Duration::from_millis(ms);
-                self.notice = Some(format!(
-                    "pace: one frame every {:.2} s",
-                    self.pace.as_secs_f64()
-                ));
+                let pace = format!("{:.2}", self.pace.as_secs_f64());
+                self.notice = Some(fill(strings(self.lang).n_pace, &[("s", &pace)]));
             }
             Action::Ladder => self.toggle_mode(Mode::Ladder),
             Action::Messages => {
@@ -990,11 +993,11 @@ impl App {
             if let Some(number) = number {
                 self.select_frame(number);
             }
-            self.notice = Some("showing every frame".into());
+            self.notice = Some(strings(self.lang).n_all_frames.into());
             return;
         }
         let Some(stream) = self.stream() else {
-            self.notice = Some("this frame belongs to no TCP connection".into());
+            self.notice = Some(strings(self.lang).n_no_tcp.into());
             return;
         };
         let number = self.selected_number();
@@ -1005,9 +1008,10 @@ impl App {
             .and_then(|n| self.follow_rows.iter().position(|f| *f == n))
             .unwrap_or(0);
         self.select_index(position);
-        self.notice = Some(format!(
-            "following tcp.stream {stream}: {} frames (f again shows all)",
-            self.follow_rows.len()
+        let count = self.follow_rows.len();
+        self.notice = Some(fill(
+            strings(self.lang).n_following,
+            &[("n", &stream), ("count", &count)],
         ));
     }
 
@@ -1028,7 +1032,7 @@ impl App {
 
     fn find(&mut self, forward: bool) {
         let Some(query) = self.search.clone() else {
-            self.notice = Some("no search yet: press / to search".into());
+            self.notice = Some(strings(self.lang).n_no_search.into());
             return;
         };
         let needle = query.to_lowercase();
@@ -1048,11 +1052,14 @@ impl App {
             };
             if self.visible_row(index).is_some_and(matches) {
                 self.select_index(index);
-                self.notice = Some(format!("\"{query}\": frame {}", index + 1));
+                self.notice = Some(fill(
+                    strings(self.lang).n_found,
+                    &[("q", &query), ("n", &(index + 1))],
+                ));
                 return;
             }
         }
-        self.notice = Some(format!("\"{query}\": not found"));
+        self.notice = Some(fill(strings(self.lang).n_not_found, &[("q", &query)]));
     }
 
     fn jump_source(&mut self) {
@@ -1066,16 +1073,16 @@ impl App {
             .map(|s| s.frames.clone())
             .unwrap_or_default();
         if frames.is_empty() {
-            self.notice = Some("the focused layer's bytes are all in this frame".into());
+            self.notice = Some(strings(self.lang).n_all_here.into());
             return;
         }
         let index = self.jump_index % frames.len();
         if let Some(frame) = frames.get(index).copied() {
             let total = frames.len();
             self.select_frame(frame);
-            self.notice = Some(format!(
-                "frame {frame}: part {} of {total} of the reassembled bytes",
-                index + 1
+            self.notice = Some(fill(
+                strings(self.lang).n_part,
+                &[("frame", &frame), ("i", &(index + 1)), ("total", &total)],
             ));
             self.jump_index = index + 1;
         }
@@ -1097,9 +1104,9 @@ impl App {
                     self.select_frame(first);
                 }
                 let list: Vec<String> = message.frames.iter().map(|f| f.to_string()).collect();
-                self.notice = Some(format!(
-                    "message carried by frame(s) {} (marked •)",
-                    list.join(", ")
+                self.notice = Some(fill(
+                    strings(self.lang).n_carried,
+                    &[("list", &list.join(", "))],
                 ));
             }
             Mode::Main if self.focus == Pane::Tree || self.focus == Pane::Stack => {
