@@ -77,8 +77,9 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
                 continue;
             }
             if w > max {
-                line.push_str(&cut(token, max));
-                used = max;
+                let piece = cut(token, max);
+                used += width(&piece);
+                line.push_str(&piece);
                 continue;
             }
             line.push_str(token);
@@ -140,6 +141,9 @@ mod tests {
         assert_eq!(wrap("TCP の SYN", 6), ["TCP の", "SYN"]);
         assert_eq!(wrap("abcdefghij", 4), ["abc…"]);
         assert_eq!(wrap("\u{1b}[31m", 20), ["\\e[31m"]);
+        // Found by fuzzing: closing marks hanging one after another on a
+        // one-cell line.
+        assert!(wrap("サーバーー", 1).iter().all(|l| width(l) <= 3));
         // Found by fuzzing: a long run of spaces after text.
         let lines = wrap(&format!("運びます。{}\"", " ".repeat(100)), 36);
         assert!(lines.iter().all(|l| width(l) <= 36), "{lines:?}");
