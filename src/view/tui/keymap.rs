@@ -36,6 +36,8 @@ pub enum Action {
     Unmask,
     Handshake,
     Walk,
+    /// Polling, long polling, SSE and WebSocket compared.
+    Compare,
     /// Back to the main screen (or close the overlay).
     Back,
     Help,
@@ -48,7 +50,7 @@ pub enum Action {
 }
 
 /// The keys, as the help overlay lists them: (keys, what they do).
-pub const HELP: [(&str, &str); 24] = [
+pub const HELP: [(&str, &str); 25] = [
     ("j k / ↓ ↑", "move in the focused pane"),
     ("h l / ← →", "previous / next layer (hex: byte)"),
     ("n p", "next / previous frame"),
@@ -65,6 +67,7 @@ pub const HELP: [(&str, &str); 24] = [
     ("u", "unmasking of this WebSocket frame"),
     ("s", "handshake check (Sec-WebSocket-Accept)"),
     ("w", "encapsulation walk (send L7→L1, receive L1→L7)"),
+    ("c", "compare polling, long polling, SSE, WebSocket"),
     ("J", "jump to a frame a reassembled PDU came from"),
     ("t", "next colour theme"),
     ("Esc", "back to the main screen"),
@@ -107,6 +110,7 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('u') => Action::Unmask,
         KeyCode::Char('s') => Action::Handshake,
         KeyCode::Char('w') => Action::Walk,
+        KeyCode::Char('c') => Action::Compare,
         KeyCode::Esc => Action::Back,
         KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
         KeyCode::Char(' ') => Action::PlayPause,

@@ -13,7 +13,9 @@ use crate::session::Row;
 use crate::view::tui::app::{inner, App, Overlay};
 use crate::view::tui::keymap::HELP;
 use crate::view::tui::layout::{self, Mode, Pane};
-use crate::view::tui::panes::{chat, handshake, hex, ladder, list, stack, tree, unmask, walk};
+use crate::view::tui::panes::{
+    chat, compare, handshake, hex, ladder, list, stack, tree, unmask, walk,
+};
 use crate::view::tui::text::{cut, fit, pad, width};
 
 /// Draws one frame of the UI.
@@ -222,6 +224,7 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
         Mode::Unmask => "j/k scroll  h/l frame  Esc back  ? help",
         Mode::Handshake => "j/k frame  Esc back  ? help",
         Mode::Walk => "l/→ next step  h/← previous step  g/G first/last  n/p frame  Esc back",
+        Mode::Compare => "j/k choose a technique  Enter go to its frames  Esc back  ? help",
     };
     let mut spans = Vec::new();
     if app.playing {
@@ -376,6 +379,20 @@ fn mode_pane(app: &App, area: Rect, buf: &mut Buffer) {
             if let Some(dissection) = current {
                 walk::render(dissection, app.walk_step, inside, buf, theme);
             }
+        }
+        Mode::Compare => {
+            let inside = pane_block(
+                app,
+                Pane::Stack,
+                "Delivery compared · polling, long polling, SSE, WebSocket".into(),
+                area,
+                buf,
+            );
+            let view = compare::Compare {
+                report: app.session.delivery(),
+                selected: app.compare_selected,
+            };
+            compare::render(&view, inside, buf, theme);
         }
     }
 }
