@@ -16,6 +16,7 @@
 
 pub mod build;
 pub mod conversation;
+pub mod delivery;
 pub mod keys;
 pub mod message;
 
@@ -27,6 +28,7 @@ pub use build::{
     WebSocketContext,
 };
 pub use conversation::StreamSummary;
+pub use delivery::DeliveryReport;
 pub use message::WsMessage;
 
 /// A frame's position in its capture: 1-based, exactly as Wireshark counts.

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 
 use crate::application::conversation::{AppEvent, AppProtocol, Conversation, DirEvent};
+use crate::application::delivery::{Limits as DeliveryLimits, Observer as DeliveryObserver};
 use crate::application::handshake::Report;
 use crate::application::http::{Event as HttpEvent, Head};
 use crate::application::session::{Change, Session, WsState};
@@ -22,6 +23,7 @@ use crate::decode::defrag::{
     DefragKey, DefragLimits, DefragOutcome, Defragmenter, Expired, Fragment,
 };
 use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, TcpOption, Transport};
+use crate::dissect::delivery::{ConnectionDelivery, Delivery, DeliveryReport};
 use crate::dissect::{
     self, keys, AppPdu, AppPduKind, AppProblem, BuildConfig, Dissection, FrameContext, FrameNumber,
     PduBytes, Protocol, Severity, StreamSummary, TcpContext, Timestamp, WebSocketContext,
@@ -46,6 +48,8 @@ pub struct Pipeline {
     apps: Vec<App>,
     /// From a first pass: frame -> later frames where its bytes were reassembled.
     reassembled_in: std::collections::HashMap<u64, Vec<FrameNumber>>,
+    /// Delivered messages and their cost, when asked for ([`Pipeline::observing_delivery`]).
+    delivery: Option<DeliveryObserver>,
 }
 
 /// The application state of one connection, and bookkeeping for its messages.
@@ -157,7 +161,15 @@ impl Pipeline {
             tracker: Tracker::new(ReassemblyLimits::default()),
             apps: Vec::new(),
             reassembled_in: std::collections::HashMap::new(),
+            delivery: None,
         }
+    }
+
+    /// Also watches for messages delivered to clients, for [`Pipeline::delivery`] (a little
+    /// work per frame and per HTTP body or WebSocket message).
+    pub fn observing_delivery(mut self) -> Pipeline {
+        self.delivery = Some(DeliveryObserver::new(DeliveryLimits::default()));
+        self
     }
 
     /// Numbers new TCP connections from `first` on, so that replaying one
@@ -243,6 +255,7 @@ impl Pipeline {
                 app_problems.extend(reassembly_problems(step));
             }
             let events = self.feed_application(step, keep);
+            self.observe_delivery(step, frame, &events);
             output.messages = self.collect_messages(step.slot, &events, frame.ts);
             let changes = self.follow_session(step.slot, frame.number.0, &events);
             if keep {
@@ -286,6 +299,65 @@ impl Pipeline {
             output.dissection = Some(dissect::build(frame, &decoded, &context, &self.config));
         }
         output
+    }
+
+    /// Counts a frame of a connection, and reads the messages its events
+    /// delivered, when delivery is observed.
+    fn observe_delivery(&mut self, step: &Step<'_>, frame: &RawFrame<'_>, events: &[DirEvent]) {
+        let Some(observer) = self.delivery.as_mut() else {
+            return;
+        };
+        let rtt_us = initial_rtt_us(&self.tracker, step.slot);
+        let number = frame.number.0;
+        let wire_len = u64::try_from(frame.orig_len).unwrap_or(u64::MAX);
+        observer.frame(step.slot, step.stream, number, wire_len);
+        observer.events(step.slot, number, micros(frame.ts), rtt_us, events);
+    }
+
+    /// The messages delivered to clients and what they cost, per connection
+    /// and per technique; `None` unless built with
+    /// [`Pipeline::observing_delivery`]. Call after [`Pipeline::finish`].
+    pub fn delivery(&self) -> Option<DeliveryReport> {
+        let observer = self.delivery.as_ref()?;
+        let mut connections = Vec::new();
+        for (slot, seen) in observer.observed().enumerate() {
+            let (Some(technique), Some(connection)) =
+                (seen.technique(), self.tracker.connection(slot))
+            else {
+                continue;
+            };
+            connections.push(ConnectionDelivery {
+                stream: seen.stream,
+                client: connection.conversation.client,
+                server: connection.conversation.server,
+                technique,
+                frames: seen.frames,
+                bytes: seen.bytes,
+                first_frame: FrameNumber(seen.first_frame),
+                last_frame: FrameNumber(seen.last_frame),
+                requests: seen.requests,
+                responses: seen.responses,
+                head_bytes: seen.head_bytes,
+                held_responses: seen.held_responses,
+                timed_responses: seen.timed_responses,
+                max_hold_us: seen.max_hold_us,
+                empty_responses: seen.empty_responses,
+                messages: seen
+                    .messages
+                    .iter()
+                    .map(|m| Delivery {
+                        seq: m.stamp.seq,
+                        sent_us: m.stamp.sent_us,
+                        stream: seen.stream,
+                        frame: FrameNumber(m.frame),
+                        ts: timestamp(m.at_us),
+                        delay_us: m.at_us.saturating_sub(m.stamp.sent_us),
+                    })
+                    .collect(),
+            });
+        }
+        connections.sort_by_key(|c| c.stream);
+        Some(DeliveryReport::new(connections, observer.dropped()))
     }
 
     /// Hands the stream chunks a segment released to its connection's
@@ -686,6 +758,11 @@ impl Pipeline {
                 .connection(slot)
                 .map(|c| c.last_ts)
                 .unwrap_or_default();
+            let rtt_us = initial_rtt_us(&self.tracker, slot);
+            if let Some(observer) = self.delivery.as_mut() {
+                let last = observer.last_frame(slot);
+                observer.events(slot, last, micros(ts), rtt_us, &events);
+            }
             messages.extend(self.collect_messages(slot, &events, ts));
         }
         messages
@@ -891,6 +968,27 @@ impl Pipeline {
                 0
             },
         })
+    }
+}
+
+/// A connection's initial round-trip time in microseconds, once known.
+fn initial_rtt_us(tracker: &Tracker, slot: usize) -> Option<i64> {
+    let rtt = tracker.connection(slot)?.analyzer().initial_rtt()?;
+    Some(i64::try_from(rtt.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// A capture time in microseconds since the Unix epoch.
+fn micros(ts: Timestamp) -> i64 {
+    ts.secs
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.nanos / 1000))
+}
+
+/// Microseconds since the Unix epoch as a capture time.
+fn timestamp(micros: i64) -> Timestamp {
+    Timestamp {
+        secs: micros.div_euclid(1_000_000),
+        nanos: u32::try_from(micros.rem_euclid(1_000_000).saturating_mul(1000)).unwrap_or(0),
     }
 }
 

@@ -182,6 +182,15 @@ pub fn check(lesson: &Lesson) -> Report {
                     "{name}: frame {number}'s connection has no WebSocket handshake answer to check"
                 ))
             }
+            View::Compare
+                if session
+                    .delivery()
+                    .is_none_or(|report| report.techniques.is_empty()) =>
+            {
+                fail(format!(
+                    "{name}: the compare view needs messages delivered by polling, SSE or WebSocket (JSON with `seq` and `sent`), and the capture has none"
+                ))
+            }
             View::Messages if messages == 0 => {
                 fail(format!("{name}: the capture has no WebSocket messages"))
             }

@@ -28,6 +28,7 @@ The scenario (`--scenario`) adds what the capture alone cannot tell:
     the same time without a limit) is verified as usual and the cut one must hold the same
     frames, each cut to the snap length;
   - `protocol: "http"`: the HTTP checks below instead of the WebSocket ones;
+  - `protocol: "delivery"`: the delivery checks below instead of the WebSocket ones;
   - connections with a `port` of their own (ws-abnormal): the capture holds every server port;
     a connection whose handshake fails (`handshake` in the scenario, `handshake` lines in the
     log) must show that failure (a status other than 101, or a Sec-WebSocket-Accept that does
@@ -41,6 +42,13 @@ the requests and responses parsed here from the rebuilt streams (Content-Length,
 close-delimited bodies), and the Server-Sent Events in `text/event-stream` bodies, equal the
 log of both sides; tshark's HTTP dissector sees the same request methods and URIs and response
 status codes, in order.
+
+For the delivery capture (`protocol: "delivery"`): per technique (poll, long-poll, sse,
+websocket), the server produced messages 1..N and the client received exactly those, with the
+same `sent` stamps; the capture has one connection per technique, in that order, whose response
+bodies (JSON arrays), events (`text/event-stream`, chunked) or WebSocket text messages carry
+exactly the produced messages; the requests and the messages each response carried equal both
+logs; tshark sees the same requests and status codes, and one text frame per message.
 
 For TLS captures (`tls`), the rebuilt streams must be TLS records from start to end: a
 ClientHello with the scenario's SNI and ALPN offer, a ServerHello, then (TLS 1.3) only
@@ -1045,6 +1053,131 @@ def verify_http(capture, truth, port, problems):
     )
 
 
+# --- delivery (poll-vs-ws) ---------------------------------------------------------------------
+
+TECHNIQUES = ["poll", "long-poll", "sse", "websocket"]
+TECHNIQUE_PATHS = {"/poll": "poll", "/long-poll": "long-poll", "/events": "sse", "/ws": "websocket"}
+
+
+def stamps(items):
+    """(seq, sent) of each message object."""
+    return [(item["seq"], item["sent"]) for item in items]
+
+
+def verify_delivery(capture, truth, port, scenario, problems):
+    """Checks the capture of the four delivery techniques against both sides' logs."""
+    count = scenario["delivery"]["messages"]
+    produced = {t: [] for t in TECHNIQUES}
+    received = {t: [] for t in TECHNIQUES}
+    for line in truth:
+        if line["event"] == "produce":
+            produced[line["technique"]].append(line)
+        elif line["event"] == "recv":
+            received[line["technique"]].append(line)
+    # 1. Both logs: every technique produced and received seq 1..N once, with the same stamps,
+    # never received before it was sent.
+    for technique in TECHNIQUES:
+        made = stamps(produced[technique])
+        got = stamps(received[technique])
+        if [seq for seq, _sent in made] != list(range(1, count + 1)):
+            problems.append(f"{technique}: the server produced seqs {[s for s, _ in made]}")
+        if got != made:
+            problems.append(f"{technique}: the client received {got}, the server produced {made}")
+        for line in received[technique]:
+            if line["recv"] < line["sent"]:
+                problems.append(f"{technique}: seq {line['seq']} received before it was sent")
+    for side in ("client", "server"):
+        for kind in ("request", "response"):
+            lines = [l for l in truth if l["side"] == side and l["event"] == kind]
+            if not lines:
+                problems.append(f"no {kind} lines from the {side}")
+    # 2. The capture: one connection per technique, in order, each carrying exactly the
+    # produced messages.
+    rebuilt = rebuild_all(capture, port, problems)
+    found_techniques = []
+    all_requests = []
+    all_responses = []
+    websocket_texts = 0
+    for number, (_conn, c2s, s2c, _stats) in enumerate(rebuilt, start=1):
+        start, headers, _body = parse_head(c2s, 0)
+        path = start.split(" ")[1].split("?")[0]
+        technique = TECHNIQUE_PATHS.get(path)
+        found_techniques.append(technique)
+        label = f"connection {number} ({technique})"
+        if technique == "websocket":
+            if headers.get("upgrade", "").lower() != "websocket":
+                problems.append(f"{label}: GET /ws without Upgrade: websocket")
+            request, c2s_frames = split_http(c2s)
+            response, s2c_frames = split_http(s2c)
+            if not response.startswith("HTTP/1.1 101 "):
+                problems.append(f"{label}: the Upgrade was not answered with 101")
+            all_requests.append(("GET", request.split(" ")[1]))
+            all_responses.append(101)
+            texts = []
+            closes = 0
+            for _fin, _rsv1, opcode, payload in parse_frames(s2c_frames):
+                if opcode == 1:
+                    texts.append(json.loads(payload))
+                elif opcode == 8:
+                    closes += 1
+            websocket_texts += len(texts)
+            client_closes = sum(1 for f in parse_frames(c2s_frames) if f[2] == 8)
+            if closes != 1 or client_closes != 1:
+                problems.append(f"{label}: {closes} close frames from the server, {client_closes} from the client")
+            found = stamps(texts)
+        elif technique is None:
+            problems.append(f"{label}: unexpected first request {start!r}")
+            continue
+        else:
+            requests, responses = http_messages(c2s, s2c)
+            all_requests += [(r["method"], r["path"]) for r in requests]
+            all_responses += [r["status"] for r in responses]
+            for side in ("client", "server"):
+                paths = [l["path"] for l in truth
+                         if l["side"] == side and l["event"] == "request" and l["technique"] == technique]
+                if paths != [r["path"] for r in requests]:
+                    problems.append(f"{label}: the {side}'s requests {paths} differ from the capture's")
+            found = []
+            carried = []
+            for response in responses:
+                if technique == "sse":
+                    if response["content_type"] != "text/event-stream" or response["framing"] != "chunked":
+                        problems.append(f"{label}: {response['content_type']}, {response['framing']}")
+                    items = [json.loads(event["sse_data"]) for event in sse_events(response["body"])]
+                else:
+                    items = json.loads(response["body"])
+                found += stamps(items)
+                carried.append((response["path"], [item["seq"] for item in items]))
+            for side in ("client", "server"):
+                logged = [(l["path"], l["seqs"]) for l in truth
+                          if l["side"] == side and l["event"] == "response" and l["technique"] == technique]
+                if carried != logged:
+                    problems.append(f"{label}: responses carried {carried}, the {side} logged {logged}")
+        if found != stamps(produced[technique]):
+            problems.append(f"{label}: the capture carries {found}, the server produced {stamps(produced[technique])}")
+    if found_techniques != TECHNIQUES:
+        problems.append(f"connections in the capture: {found_techniques}, expected {TECHNIQUES}")
+    # 3. tshark: the same requests and status codes in order, and one WebSocket text frame
+    # from the server per message.
+    out = tshark("-r", capture, "-Y", "http.request", "-T", "fields",
+                 "-e", "http.request.method", "-e", "http.request.uri")
+    tshark_requests = [tuple(row.split("\t")) for row in out.splitlines()]
+    if tshark_requests != all_requests:
+        problems.append(f"tshark's requests {tshark_requests} differ from {all_requests}")
+    out = tshark("-r", capture, "-Y", "http.response", "-T", "fields", "-e", "http.response.code")
+    tshark_codes = [int(code) for code in out.split()]
+    if tshark_codes != all_responses:
+        problems.append(f"tshark's response codes {tshark_codes} differ from {all_responses}")
+    out = tshark("-r", capture, "-Y", f"websocket.opcode == 1 && tcp.srcport == {port}",
+                 "-T", "fields", "-e", "frame.number")
+    if len(out.split()) != count or websocket_texts != count:
+        problems.append(f"tshark finds {len(out.split())} server text frames, the stream {websocket_texts}")
+    return (
+        f"{len(rebuilt)} connections, {len(all_requests)} requests, "
+        f"{count} messages per technique in both logs and in the capture"
+    )
+
+
 # --- frame-by-frame comparisons with a full capture -------------------------------------------
 
 
@@ -1096,6 +1229,8 @@ def verify(capture, truth_path, port, scenario, full, keylog=None):
     try:
         if scenario.get("protocol") == "http":
             notes.append(verify_http(capture, truth, port, problems))
+        elif scenario.get("protocol") == "delivery":
+            notes.append(verify_delivery(capture, truth, port, scenario, problems))
         elif "tls" in scenario:
             notes.append(verify_tls(capture, truth, port, scenario, keylog, problems))
         elif scenario.get("capture", {}).get("snaplen"):

@@ -73,6 +73,8 @@ pub struct App {
     pub walk_step: usize,
     pub unmask_scroll: usize,
     pub chat_selected: usize,
+    /// The highlighted technique of the compare pane.
+    pub compare_selected: usize,
     /// The handshake frame of the selected frame's connection.
     pub handshake: Option<Arc<Dissection>>,
     /// Frames that carried the message last jumped to.
@@ -126,6 +128,7 @@ impl App {
             walk_step: 0,
             unmask_scroll: 0,
             chat_selected: 0,
+            compare_selected: 0,
             handshake: None,
             marked: Vec::new(),
             search: None,
@@ -663,6 +666,7 @@ impl App {
             View::Unmask => Mode::Unmask,
             View::Handshake => Mode::Handshake,
             View::Walk => Mode::Walk,
+            View::Compare => Mode::Compare,
         };
         self.walk_step = 0;
         if self.mode == Mode::Handshake {
@@ -941,6 +945,7 @@ impl App {
                 self.toggle_mode(Mode::Walk);
                 self.walk_step = 0;
             }
+            Action::Compare => self.toggle_mode(Mode::Compare),
             Action::JumpSource => self.jump_source(),
             Action::NextStep => self.step_to(true),
             Action::PrevStep => self.step_to(false),
@@ -1109,6 +1114,7 @@ impl App {
                     &[("list", &list.join(", "))],
                 ));
             }
+            Mode::Compare => self.enter_technique(),
             Mode::Main if self.focus == Pane::Tree || self.focus == Pane::Stack => {
                 let key = self.focused_layer().and_then(|layer| {
                     tree::rows(layer, &self.expanded)
@@ -1125,6 +1131,30 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// Leaves the compare pane for the highlighted technique's first frame,
+    /// marking the frames that completed a delivery.
+    fn enter_technique(&mut self) {
+        let Some(summary) = self
+            .session
+            .delivery()
+            .and_then(|r| r.techniques.get(self.compare_selected))
+            .cloned()
+        else {
+            return;
+        };
+        self.mode = Mode::Main;
+        self.marked = summary.messages.iter().map(|m| m.frame).collect();
+        self.marked.dedup();
+        self.select_frame(summary.first_frame);
+        self.notice = Some(format!(
+            "{}: frames {}–{}; • marks the {} frames that completed a delivery",
+            summary.technique.name(),
+            summary.first_frame,
+            summary.last_frame,
+            self.marked.len()
+        ));
     }
 
     fn motion(&mut self, action: Action) {
@@ -1181,6 +1211,18 @@ impl App {
             }
             Mode::Handshake => {
                 self.list_motion(action, page);
+                return;
+            }
+            Mode::Compare => {
+                let count = self.session.delivery().map_or(0, |r| r.techniques.len());
+                self.compare_selected = match action {
+                    Action::Down | Action::Right => self.compare_selected + 1,
+                    Action::Up | Action::Left => self.compare_selected.saturating_sub(1),
+                    Action::Home => 0,
+                    Action::End => count,
+                    _ => self.compare_selected,
+                }
+                .min(count.saturating_sub(1));
                 return;
             }
             Mode::Main => {}
