@@ -25,7 +25,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use build::{
     build, AppPdu, AppPduKind, AppProblem, BuildConfig, FrameContext, PduBytes, TcpContext,
-    WebSocketContext,
+    TunnelContext, WebSocketContext,
 };
 pub use conversation::StreamSummary;
 pub use delivery::DeliveryReport;

@@ -690,7 +690,7 @@ impl App {
         };
         let layer = step
             .layer
-            .and_then(|osi| layer_index(&current, osi))
+            .and_then(|osi| layer_index(&current, osi, step.field.as_deref()))
             .or_else(|| {
                 let key = step.field.as_deref()?;
                 current.layers.iter().rposition(|l| l.find(key).is_some())
