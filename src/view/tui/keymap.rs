@@ -45,10 +45,16 @@ pub enum Action {
     /// Jump to the next frame a reassembled PDU came from.
     JumpSource,
     Theme,
+    /// Live capture: follow the newest frame again.
+    FollowLive,
+    /// Live capture: hold the list still, or let new frames in again.
+    PauseLive,
+    /// Live capture: write the kept frames to a pcapng file.
+    SaveLive,
 }
 
 /// The keys, as the help overlay lists them: (keys, what they do).
-pub const HELP: [(&str, &str); 24] = [
+pub const HELP: [(&str, &str); 27] = [
     ("j k / ↓ ↑", "move in the focused pane"),
     ("h l / ← →", "previous / next layer (hex: byte)"),
     ("n p", "next / previous frame"),
@@ -67,6 +73,9 @@ pub const HELP: [(&str, &str); 24] = [
     ("w", "encapsulation walk (send L7→L1, receive L1→L7)"),
     ("J", "jump to a frame a reassembled PDU came from"),
     ("t", "next colour theme"),
+    ("F", "live: follow the newest frame (G too)"),
+    ("z", "live: pause / resume the list"),
+    ("S", "live: save the kept frames (pcapng)"),
     ("Esc", "back to the main screen"),
     ("?", "this help"),
     ("q Ctrl-C", "quit"),
@@ -114,6 +123,9 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('-') => Action::Slower,
         KeyCode::Char('J') => Action::JumpSource,
         KeyCode::Char('t') => Action::Theme,
+        KeyCode::Char('F') => Action::FollowLive,
+        KeyCode::Char('z') => Action::PauseLive,
+        KeyCode::Char('S') => Action::SaveLive,
         _ => return None,
     })
 }
