@@ -76,10 +76,11 @@ pub struct LiveArgs {
     /// The kernel's capture buffer, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=2047))]
     pub buffer_size: u64,
-    /// Take frames from the kernel in blocks instead of one by one (fewer
-    /// wake-ups; frames arrive up to 100 ms later).
+    /// Take each frame from the kernel as it arrives (libpcap's immediate
+    /// mode) instead of in blocks at most 50 ms late: lower latency, but
+    /// more CPU and more kernel drops at high rates.
     #[arg(long)]
-    pub no_immediate: bool,
+    pub immediate: bool,
     /// Put the interface in promiscuous mode (see traffic not addressed to this host).
     #[arg(long)]
     pub promisc: bool,

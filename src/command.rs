@@ -250,7 +250,7 @@ fn live(args: &LiveArgs) -> Result<ExitCode> {
         snaplen: args.snaplen,
         buffer_size: usize::try_from(args.buffer_size.saturating_mul(1 << 20))
             .unwrap_or(usize::MAX),
-        immediate: !args.no_immediate,
+        immediate: args.immediate,
         promisc: args.promisc,
         count: args.count,
         duration: args.duration,

@@ -644,3 +644,20 @@ fn an_interface_that_goes_away_keeps_the_capture_so_far() {
     let shown = 1 + rest.len();
     assert_eq!(frames_in(&file), shown, "{stderr}");
 }
+
+#[test]
+fn interfaces_lists_loopback_with_its_flags_and_addresses() {
+    let output = common::osiscope().arg("interfaces").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let mut lines = text.lines();
+    let heading = lines.next().unwrap();
+    for column in ["NAME", "FLAGS", "ADDRESSES", "DESCRIPTION"] {
+        assert!(heading.contains(column), "{heading}");
+    }
+    let lo = lines
+        .find(|line| line.split_whitespace().next() == Some("lo"))
+        .unwrap_or_else(|| panic!("no lo in {text}"));
+    assert!(lo.contains("up") && lo.contains("loopback"), "{lo}");
+    assert!(lo.contains("127.0.0.1/8"), "{lo}");
+}
