@@ -1,6 +1,7 @@
 //! Command-line flags (clap derive). Parsing only: no I/O happens here.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -60,6 +61,11 @@ pub enum Command {
     /// response), long polling (the server held most requests at least 50 ms beyond the
     /// initial round trip) or polling (the other HTTP connections).
     Compare(CompareArgs),
+    /// Capture from a network interface into the same views (needs root or
+    /// the capture capabilities).
+    Live(LiveArgs),
+    /// List the interfaces osiscope can capture on.
+    Interfaces,
 }
 
 #[derive(Debug, Args)]
@@ -103,12 +109,75 @@ pub struct LessonArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// The interface (`osiscope interfaces` lists them); without it, the one libpcap picks.
+    #[arg(short = 'i', long)]
+    pub interface: Option<String>,
+    /// A capture filter in tcpdump's syntax, such as "tcp port 8080".
+    #[arg(short = 'f', long)]
+    pub filter: Option<String>,
+    /// Also write every captured frame to this pcapng file.
+    #[arg(short = 'w', long, value_name = "FILE.pcapng")]
+    pub write: Option<PathBuf>,
+    /// Bytes kept of each frame.
+    #[arg(long, default_value_t = 262_144, value_parser = clap::value_parser!(u32).range(64..))]
+    pub snaplen: u32,
+    /// Stop after this many frames.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Stop after this many seconds (fractions allowed).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<Duration>,
+    /// Frames the terminal UI keeps (older ones leave the list; -w keeps everything).
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub window: u64,
+    /// The kernel's capture buffer, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=2047))]
+    pub buffer_size: u64,
+    /// Take each frame from the kernel as it arrives (libpcap's immediate
+    /// mode) instead of in blocks at most 50 ms late: lower latency, but
+    /// more CPU and more kernel drops at high rates.
+    #[arg(long)]
+    pub immediate: bool,
+    /// Put the interface in promiscuous mode (see traffic not addressed to this host).
+    #[arg(long)]
+    pub promisc: bool,
+    /// Print every frame layer by layer, as `osiscope dump` does, instead of the terminal UI.
+    #[arg(long, conflicts_with = "messages")]
+    pub dump: bool,
+    /// Print every WebSocket message, as `osiscope messages` does.
+    #[arg(long)]
+    pub messages: bool,
+    /// One JSON object per line (frames, or messages with --messages).
+    #[arg(long)]
+    pub json: bool,
+    /// With --messages --json: add the payload, base64-encoded, as `payload_b64`.
+    #[arg(long, requires = "messages", requires = "json")]
+    pub payload: bool,
+    /// Link speed assumed for layer 1 timing in --dump, e.g. 100M, 1G.
+    #[arg(long, default_value = "1G", value_parser = parse_speed)]
+    pub link_speed: u64,
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct CompareArgs {
     /// The capture file (pcap or pcapng; `-` reads standard input).
     pub file: PathBuf,
     /// One JSON object per technique per line instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses a number of seconds such as `5` or `0.5`.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| *secs > 0.0)
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("`{text}` is not a number of seconds like 5 or 0.5"))
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +256,16 @@ mod tests {
         assert!(parse_speed("fast").is_err());
         assert!(parse_speed("0").is_err());
         assert!(parse_speed("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(parse_seconds("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert!(parse_seconds("1e30").is_err());
     }
 
     #[test]

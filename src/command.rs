@@ -5,19 +5,22 @@
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::cli::{
-    Cli, Command, CompareArgs, DumpArgs, LessonArgs, LessonsAction, LessonsArgs, MessagesArgs,
-    StreamsArgs, UiArgs,
+    Cli, Command, CompareArgs, DumpArgs, LessonArgs, LessonsAction, LessonsArgs, LiveArgs,
+    MessagesArgs, StreamsArgs, UiArgs,
 };
 use crate::dissect::BuildConfig;
 use crate::lesson::{self, Lang, Lesson};
 use crate::pipeline::Pipeline;
-use crate::session::{Session, SessionLimits};
-use crate::source::{FileSource, Source};
+use crate::session::{LiveInfo, Session, SessionLimits};
+use crate::source::live::{self, LiveConfig};
+use crate::source::{CaptureStats, FileSource, LiveSource, Source};
 use crate::view;
+use crate::view::sanitize::sanitize;
 use crate::view::tui::theme::Theme;
 use crate::view::tui::Start;
 
@@ -33,6 +36,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Lessons(args)) => lessons(&args),
         Some(Command::Lesson(args)) => open_lesson(&args),
         Some(Command::Compare(args)) => compare(&args),
+        Some(Command::Live(args)) => live(&args),
+        Some(Command::Interfaces) => interfaces(),
         Some(Command::Open(args)) => {
             let file = match args.file {
                 Some(file) => file,
@@ -79,9 +84,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 /// `osiscope open`: the terminal UI on a capture.
 fn open(file: &Path, ui: &UiArgs, mut start: Start) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-    let theme = Theme::choose(ui.theme.as_deref(), no_color)
-        .with_context(|| format!("unknown theme {:?}", ui.theme))?;
+    let theme = theme(ui)?;
     start.lang = language(ui.lang.as_deref());
     if start.lessons.is_empty() {
         start.lessons = curriculum().map(|(lessons, _)| lessons).unwrap_or_default();
@@ -256,6 +259,13 @@ fn open_lesson(args: &LessonArgs) -> Result<ExitCode> {
     open(&capture, &args.ui, start)
 }
 
+/// The colour theme asked for (mono when `NO_COLOR` is set).
+fn theme(ui: &UiArgs) -> Result<Theme> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    Theme::choose(ui.theme.as_deref(), no_color)
+        .with_context(|| format!("unknown theme {:?}", ui.theme))
+}
+
 /// Finds the first lesson's capture: beside the working directory, or in the
 /// source tree osiscope was built from.
 fn first_capture() -> Result<PathBuf> {
@@ -290,10 +300,21 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
         }
     }
     let mut source = FileSource::open(&args.file)?;
-    let mut pipeline = Pipeline::new(config).with_reassembled_in(reassembled_in);
+    let pipeline = Pipeline::new(config).with_reassembled_in(reassembled_in);
+    dump_frames(&mut source, pipeline, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams every frame of a source as text or JSON lines. Output is
+/// flushed whenever the source has nothing more waiting, so a reader of a
+/// live capture sees each frame as it arrives.
+fn dump_frames(source: &mut dyn Source, mut pipeline: Pipeline, json: bool) -> Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     loop {
+        if !source.wait(Duration::ZERO) {
+            out.flush()?;
+        }
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
@@ -303,7 +324,7 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
             }
         };
         let dissection = pipeline.dissect(&frame);
-        if args.json {
+        if json {
             view::json::write_frame(&mut out, &dissection)?;
         } else {
             view::text::write_frame(&mut out, &dissection)?;
@@ -311,23 +332,34 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `osiscope messages`: every WebSocket message, streamed as text or JSON lines.
 fn messages(args: &MessagesArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
+    stream_messages(&mut source, args.json, args.payload)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams every WebSocket message of a source as text or JSON lines, each
+/// as the frame that ends it is read; flushed whenever the source has
+/// nothing more waiting.
+fn stream_messages(source: &mut dyn Source, json: bool, payload: bool) -> Result<()> {
     let mut pipeline = Pipeline::default();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let write = |out: &mut BufWriter<io::StdoutLock<'_>>, message: &crate::dissect::WsMessage| {
-        if args.json {
-            view::messages::write_json(out, message, args.payload)
+        if json {
+            view::messages::write_json(out, message, payload)
         } else {
             view::messages::write_text(out, message)
         }
     };
     loop {
+        if !source.wait(Duration::ZERO) {
+            out.flush()?;
+        }
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
@@ -347,7 +379,7 @@ fn messages(args: &MessagesArgs) -> Result<ExitCode> {
         write(&mut out, &message)?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `osiscope streams`: one row per TCP conversation, after the whole capture.
@@ -418,4 +450,200 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
         Some(err) => Err(err.into()),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// `osiscope live`: capture from an interface into the terminal UI, or
+/// stream frames or messages as the file commands do.
+fn live(args: &LiveArgs) -> Result<ExitCode> {
+    let interface = match &args.interface {
+        Some(name) => name.clone(),
+        None => {
+            let name = live::default_interface()?;
+            eprintln!(
+                "osiscope: no -i given: capturing on {}, the interface libpcap picks (`osiscope interfaces` lists them)",
+                sanitize(&name)
+            );
+            name
+        }
+    };
+    let config = LiveConfig {
+        interface: Some(interface.clone()),
+        filter: args.filter.clone(),
+        snaplen: args.snaplen,
+        buffer_size: usize::try_from(args.buffer_size.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
+        immediate: args.immediate,
+        promisc: args.promisc,
+        count: args.count,
+        duration: args.duration,
+        write: args.write.clone(),
+        ..LiveConfig::default()
+    };
+    let streaming = args.dump || args.json || args.messages;
+    let tui = !streaming && io::stdout().is_terminal() && io::stdin().is_terminal();
+    let theme = if tui { Some(theme(&args.ui)?) } else { None };
+    let started = std::time::Instant::now();
+    let mut source = LiveSource::open(&config)?;
+    eprintln!("osiscope: {}", capturing_line(&interface, &config));
+    let control = source.control();
+    if let Some(theme) = theme {
+        let info = LiveInfo {
+            interface: interface.clone(),
+            filter: config.filter.clone(),
+            write: config.write.clone(),
+            control: Some(control.clone()),
+        };
+        let window = usize::try_from(args.window).unwrap_or(usize::MAX);
+        let session = Session::capture(source, info, SessionLimits::live(window))?;
+        let start = Start {
+            lang: language(args.ui.lang.as_deref()),
+            ..Start::default()
+        };
+        let shown = view::tui::run(session, theme, start, args.ui.timing.as_deref(), started)
+            .context("the terminal UI stopped on a terminal error");
+        let stats = control.stop_and_wait();
+        eprintln!(
+            "osiscope: {}",
+            final_stats_line(&interface, &stats, &config)
+        );
+        if let Some(failure) = control.failure() {
+            eprintln!("osiscope: capture on {interface} had stopped: {failure}");
+        }
+        shown?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Ctrl-C (or a TERM signal) ends the capture cleanly: the frames read
+    // are decoded, the file is completed and the counters printed. A
+    // second Ctrl-C ends at once.
+    let stop = control.stop_flag();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, std::sync::Arc::clone(&stop))
+            .context("cannot install the Ctrl-C handler")?;
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    let result = if args.messages {
+        stream_messages(&mut source, args.json, args.payload)
+    } else {
+        let pipeline = Pipeline::new(BuildConfig {
+            link_speed_bps: args.link_speed,
+        });
+        dump_frames(&mut source, pipeline, args.json)
+    };
+    let stats = source.finish();
+    eprintln!(
+        "osiscope: {}",
+        final_stats_line(&interface, &stats, &config)
+    );
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What stderr says once the capture has started (scripts wait for it).
+fn capturing_line(interface: &str, config: &LiveConfig) -> String {
+    let mut line = format!("capturing on {}", sanitize(interface));
+    if let Some(filter) = &config.filter {
+        line.push_str(&format!(" with filter {:?}", sanitize(filter)));
+    }
+    if let Some(path) = &config.write {
+        line.push_str(&format!(", writing to {}", path.display()));
+    }
+    line
+}
+
+/// The counters at the end of a capture, one line.
+fn final_stats_line(interface: &str, stats: &CaptureStats, config: &LiveConfig) -> String {
+    let mut line = format!(
+        "capture on {} ended: {} frames captured; libpcap: {} received, {} dropped by the kernel, {} dropped by the interface; {} dropped by osiscope",
+        sanitize(interface),
+        stats.captured,
+        stats.received,
+        stats.dropped,
+        stats.if_dropped,
+        stats.osiscope_dropped
+    );
+    if let Some(path) = &config.write {
+        line.push_str(&format!(
+            "; {} written to {}",
+            stats.written,
+            path.display()
+        ));
+    }
+    line
+}
+
+/// `osiscope interfaces`: name, flags, addresses and description of each
+/// interface libpcap can capture on; the default one is marked.
+fn interfaces() -> Result<ExitCode> {
+    let list = live::interfaces()?;
+    let default = live::default_interface().ok();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let rows: Vec<[String; 4]> = list
+        .iter()
+        .map(|interface| {
+            let mut name = sanitize(&interface.name);
+            if default.as_deref() == Some(interface.name.as_str()) {
+                name.push_str(" (default)");
+            }
+            let flags: Vec<&str> = [
+                (interface.up, "up"),
+                (interface.running, "running"),
+                (interface.loopback, "loopback"),
+            ]
+            .iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, name)| *name)
+            .collect();
+            let addresses: Vec<String> = interface
+                .addresses
+                .iter()
+                .map(|(address, prefix)| match prefix {
+                    Some(prefix) => format!("{address}/{prefix}"),
+                    None => address.to_string(),
+                })
+                .collect();
+            [
+                name,
+                if flags.is_empty() {
+                    "down".to_string()
+                } else {
+                    flags.join(",")
+                },
+                addresses.join(" "),
+                interface
+                    .description
+                    .as_deref()
+                    .map(sanitize)
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let heading = [
+        "NAME".to_string(),
+        "FLAGS".to_string(),
+        "ADDRESSES".to_string(),
+        "DESCRIPTION".to_string(),
+    ];
+    let mut widths = [0usize; 3];
+    for row in std::iter::once(&heading).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row.iter()) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&heading).chain(&rows) {
+        let [name, flags, addresses, description] = row;
+        let line = format!(
+            "{name:<w0$}  {flags:<w1$}  {addresses:<w2$}  {description}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    out.flush()?;
+    if list.is_empty() {
+        eprintln!("osiscope: libpcap lists no interface (capturing may need root)");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -12,26 +12,39 @@
 //! equals a two-pass decode of the whole capture. Stepping forward through
 //! a connection continues the same replay, and recent answers are cached.
 //!
+//! A live capture ([`Session::capture`]) is indexed the same way from a
+//! live source, and keeps a window of the most recent frames
+//! ([`SessionLimits::live`]): older frames leave the list, the bytes store,
+//! the messages and the connection indexes (frame numbers go on counting,
+//! and [`Session::n_evicted`] says how many left). A frame whose connection
+//! began before the window is dissected as if the capture had started at
+//! the window's first frame.
+//!
 //! Invariant: this module hands views model records only (`Dissection`,
 //! `Row`, `WsMessage`, `StreamSummary`, `DeliveryReport`); views never see the
 //! pipeline.
 
 pub mod row;
+pub mod window;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::dissect::{
     keys, BuildConfig, DeliveryReport, Dissection, FrameNumber, StreamSummary, Timestamp, WsMessage,
 };
 use crate::pipeline::Pipeline;
 use crate::source::file::FileSource;
-use crate::source::{RawFrame, Source, SourceError};
+use crate::source::live::LiveControl;
+use crate::source::save::PcapngWriter;
+use crate::source::{CaptureStats, RawFrame, Source, SourceError};
 
 pub use row::{Row, TcpRow};
+use window::Window;
 
 /// Memory bounds of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +58,9 @@ pub struct SessionLimits {
     pub message_preview: usize,
     /// Dissections kept for quick stepping back.
     pub cache: usize,
+    /// Drop the oldest frames to stay within `max_frames` and
+    /// `max_frame_bytes` instead of stopping (a live capture's window).
+    pub evict: bool,
 }
 
 impl Default for SessionLimits {
@@ -54,8 +70,50 @@ impl Default for SessionLimits {
             max_frames: 20_000_000,
             message_preview: 4096,
             cache: 256,
+            evict: false,
         }
     }
+}
+
+impl SessionLimits {
+    /// Frames a live capture keeps for the views unless told otherwise
+    /// (`osiscope live --window N`).
+    pub const LIVE_WINDOW: usize = 100_000;
+    /// Captured bytes a live capture keeps for the views at most.
+    pub const LIVE_WINDOW_BYTES: usize = 256 << 20;
+
+    /// A live capture's limits: the most recent `window` frames (and at
+    /// most [`SessionLimits::LIVE_WINDOW_BYTES`] of their bytes) are kept.
+    pub fn live(window: usize) -> SessionLimits {
+        SessionLimits {
+            max_frames: window.max(1),
+            max_frame_bytes: Self::LIVE_WINDOW_BYTES,
+            evict: true,
+            ..SessionLimits::default()
+        }
+    }
+}
+
+/// What the views know of a live capture.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveStatus {
+    /// The interface captured on.
+    pub interface: String,
+    pub filter: Option<String>,
+    /// Where every captured frame is written (`-w`), if anywhere.
+    pub write: Option<PathBuf>,
+    /// The latest counters (libpcap's and osiscope's).
+    pub stats: CaptureStats,
+}
+
+/// Describes a live capture to [`Session::capture`].
+#[derive(Clone, Debug, Default)]
+pub struct LiveInfo {
+    pub interface: String,
+    pub filter: Option<String>,
+    pub write: Option<PathBuf>,
+    /// Stops the capture when the session ends (none for a replayed source).
+    pub control: Option<LiveControl>,
 }
 
 /// How far indexing has come.
@@ -75,6 +133,8 @@ pub struct Progress {
 #[derive(Debug)]
 pub enum Update {
     Batch(Box<Batch>),
+    /// A live capture's counters changed while no frame arrived.
+    Stats(CaptureStats),
     Done {
         /// Messages still open when the capture ended.
         messages: Vec<WsMessage>,
@@ -82,6 +142,8 @@ pub enum Update {
         /// How messages were delivered (polling, long polling, SSE, WebSocket).
         delivery: Box<DeliveryReport>,
         stopped: Option<String>,
+        /// A live capture's final counters.
+        stats: Option<CaptureStats>,
     },
 }
 
@@ -100,11 +162,14 @@ pub struct Batch {
     handshakes: Vec<(u32, FrameNumber)>,
     /// Estimated fraction of the file read.
     fraction: f64,
+    /// A live capture's counters when the batch was sent.
+    stats: Option<CaptureStats>,
 }
 
 /// Where a frame's bytes sit in the session's store, and its capture facts.
 #[derive(Clone, Copy, Debug)]
 struct StoredFrame {
+    /// Offset in its batch's chunk of bytes.
     offset: usize,
     cap_len: u32,
     orig_len: u32,
@@ -117,9 +182,18 @@ struct StoredFrame {
 #[derive(Debug)]
 struct Cursor {
     stream: u32,
-    /// Index into the stream's frame list of the next frame to feed.
-    next: usize,
+    /// The frames before this one have been fed (by number, so the cursor
+    /// survives the window moving on).
+    next: u64,
     pipeline: Pipeline,
+}
+
+/// The captured bytes of one batch of frames.
+#[derive(Debug)]
+struct Chunk {
+    /// The number of the batch's first frame.
+    first: u64,
+    bytes: Vec<u8>,
 }
 
 /// An opened capture: its index, its frames, and dissections on demand.
@@ -128,13 +202,23 @@ pub struct Session {
     path: PathBuf,
     limits: SessionLimits,
     config: BuildConfig,
-    rows: Vec<Row>,
-    frames: Vec<StoredFrame>,
-    bytes: Vec<u8>,
-    messages: Vec<WsMessage>,
+    rows: Window<Row>,
+    frames: Window<StoredFrame>,
+    chunks: VecDeque<Chunk>,
+    /// The number of the oldest frame kept (1 until frames are evicted).
+    first: u64,
+    /// Captured bytes of the frames kept.
+    kept_bytes: usize,
+    /// Frames evicted since the indexes were last pruned.
+    unpruned: usize,
+    /// The first frame's time, the origin of relative times.
+    start_ts: Option<Timestamp>,
+    messages: Window<WsMessage>,
     streams: Vec<StreamSummary>,
     delivery: Option<DeliveryReport>,
-    /// Per `tcp.stream`: its frames, 0-based indexes in capture order.
+    /// Per `tcp.stream`: its frames in capture order, each as its number
+    /// minus one modulo 2^32 (see [`pack`]); entries older than the window
+    /// are pruned in bulk, and skipped until then.
     stream_frames: Vec<Vec<u32>>,
     /// Per `tcp.stream`: the frame that completed the opening handshake.
     handshakes: HashMap<u32, FrameNumber>,
@@ -144,7 +228,57 @@ pub struct Session {
     receiver: Option<Receiver<Update>>,
     cursor: Option<Cursor>,
     cache: VecDeque<(u64, Arc<Dissection>)>,
+    live: Option<LiveStatus>,
+    control: Option<LiveControl>,
 }
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(control) = &self.control {
+            control.stop();
+        }
+    }
+}
+
+/// A frame number as the stream lists keep it: number minus one, modulo
+/// 2^32. Unambiguous while the window holds fewer than 2^32 frames.
+fn pack(number: u64) -> u32 {
+    u32::try_from(number.wrapping_sub(1) & u64::from(u32::MAX)).unwrap_or(0)
+}
+
+/// How many entries at the front of a stream list are older than `first`.
+/// Entries lie within 2^31 frames of `first` either way, so the distance
+/// from `first` modulo 2^32 tells older (large) from kept (small).
+fn evicted_in(list: &[u32], first: u64) -> usize {
+    let base = pack(first);
+    list.partition_point(|&packed| packed.wrapping_sub(base) >= 1 << 31)
+}
+
+/// A stream list entry's frame number, for an entry not older than `first`.
+fn unpack(packed: u32, first: u64) -> FrameNumber {
+    FrameNumber(first.saturating_add(u64::from(packed.wrapping_sub(pack(first)))))
+}
+
+/// Where a channel of updates leads: unbounded for files (the reader never
+/// stops polling), bounded for live captures (a paused reader holds the
+/// loader back instead of letting batches pile up).
+enum Outbox {
+    Unbounded(Sender<Update>),
+    Bounded(SyncSender<Update>),
+}
+
+impl Outbox {
+    /// Sends; false when the session has gone.
+    fn send(&self, update: Update) -> bool {
+        match self {
+            Outbox::Unbounded(sender) => sender.send(update).is_ok(),
+            Outbox::Bounded(sender) => sender.send(update).is_ok(),
+        }
+    }
+}
+
+/// Batches a live session lets wait for the reader.
+const LIVE_BATCHES_WAITING: usize = 16;
 
 impl Session {
     /// Opens a capture and starts indexing it on a thread of its own.
@@ -159,12 +293,50 @@ impl Session {
         let loader_config = config.clone();
         thread::Builder::new()
             .name("osiscope-index".into())
-            .spawn(move || load(source, file_len, limits, loader_config, &sender))
+            .spawn(move || {
+                load(
+                    source,
+                    file_len,
+                    limits,
+                    loader_config,
+                    &Outbox::Unbounded(sender),
+                );
+            })
             .map_err(|error| SourceError::Open {
                 path: path.display().to_string(),
                 reason: format!("cannot start the indexing thread: {error}"),
             })?;
         Ok(Session::with_receiver(path, limits, config, receiver))
+    }
+
+    /// Indexes a live capture (or any source that waits for frames) on a
+    /// thread of its own, keeping the window `limits` set.
+    pub fn capture<S: Source + Send + 'static>(
+        source: S,
+        info: LiveInfo,
+        limits: SessionLimits,
+    ) -> Result<Session, SourceError> {
+        let (sender, receiver) = mpsc::sync_channel(LIVE_BATCHES_WAITING);
+        let config = BuildConfig::default();
+        let loader_config = config.clone();
+        let stats = source.capture_stats().unwrap_or_default();
+        thread::Builder::new()
+            .name("osiscope-index".into())
+            .spawn(move || load(source, 0, limits, loader_config, &Outbox::Bounded(sender)))
+            .map_err(|error| SourceError::CaptureOpen {
+                interface: info.interface.clone(),
+                reason: format!("cannot start the indexing thread: {error}"),
+            })?;
+        let mut session =
+            Session::with_receiver(Path::new(&info.interface), limits, config, receiver);
+        session.live = Some(LiveStatus {
+            interface: info.interface,
+            filter: info.filter,
+            write: info.write,
+            stats,
+        });
+        session.control = info.control;
+        Ok(session)
     }
 
     /// Opens and indexes a capture completely before returning (for tests
@@ -174,7 +346,13 @@ impl Session {
         let file_len = std::fs::metadata(path).map_or(0, |meta| meta.len());
         let (sender, receiver) = mpsc::channel();
         let config = BuildConfig::default();
-        load(source, file_len, limits, config.clone(), &sender);
+        load(
+            source,
+            file_len,
+            limits,
+            config.clone(),
+            &Outbox::Unbounded(sender),
+        );
         let mut session = Session::with_receiver(path, limits, config, receiver);
         session.poll();
         Ok(session)
@@ -190,10 +368,14 @@ impl Session {
             path: path.to_path_buf(),
             limits,
             config,
-            rows: Vec::new(),
-            frames: Vec::new(),
-            bytes: Vec::new(),
-            messages: Vec::new(),
+            rows: Window::default(),
+            frames: Window::default(),
+            chunks: VecDeque::new(),
+            first: 1,
+            kept_bytes: 0,
+            unpruned: 0,
+            start_ts: None,
+            messages: Window::default(),
             streams: Vec::new(),
             delivery: None,
             stream_frames: Vec::new(),
@@ -204,6 +386,8 @@ impl Session {
             receiver: Some(receiver),
             cursor: None,
             cache: VecDeque::new(),
+            live: None,
+            control: None,
         }
     }
 
@@ -236,10 +420,18 @@ impl Session {
     fn apply(&mut self, update: Update) {
         match update {
             Update::Batch(batch) => {
-                let base = self.bytes.len();
-                self.bytes.extend_from_slice(&batch.bytes);
-                for mut frame in batch.frames {
-                    frame.offset = frame.offset.saturating_add(base);
+                let batch = *batch;
+                if let Some(first) = batch.rows.first() {
+                    if self.start_ts.is_none() {
+                        self.start_ts = Some(first.ts);
+                    }
+                    self.chunks.push_back(Chunk {
+                        first: first.number.0,
+                        bytes: batch.bytes,
+                    });
+                }
+                for frame in batch.frames {
+                    self.kept_bytes = self.kept_bytes.saturating_add(frame.cap_len as usize);
                     self.frames.push(frame);
                 }
                 for row in batch.rows {
@@ -250,10 +442,7 @@ impl Session {
                                 self.stream_frames.resize_with(index + 1, Vec::new);
                             }
                             if let Some(list) = self.stream_frames.get_mut(index) {
-                                list.push(
-                                    u32::try_from(row.number.0.saturating_sub(1))
-                                        .unwrap_or(u32::MAX),
-                                );
+                                list.push(pack(row.number.0));
                             }
                         }
                     }
@@ -268,23 +457,42 @@ impl Session {
                 }
                 self.fragments.extend(batch.fragments);
                 self.handshakes.extend(batch.handshakes);
-                self.progress.frames = self.rows.len() as u64;
+                if self.limits.evict {
+                    self.evict();
+                }
+                self.progress.frames = self.last_number();
                 self.progress.fraction = batch.fraction;
+                if let (Some(live), Some(stats)) = (self.live.as_mut(), batch.stats) {
+                    live.stats = stats;
+                }
+            }
+            Update::Stats(stats) => {
+                if let Some(live) = self.live.as_mut() {
+                    live.stats = stats;
+                }
             }
             Update::Done {
                 messages,
                 streams,
                 delivery,
                 stopped,
+                stats,
             } => {
                 self.messages.extend(messages);
                 self.messages
+                    .as_mut_slice()
                     .sort_by_key(|message| message.frames.last().copied());
+                if self.limits.evict {
+                    self.evict();
+                }
                 self.streams = streams;
                 self.delivery = Some(*delivery);
                 self.progress.done = true;
                 self.progress.fraction = 1.0;
                 self.progress.stopped = stopped;
+                if let (Some(live), Some(stats)) = (self.live.as_mut(), stats) {
+                    live.stats = stats;
+                }
                 // Dissections made before now lack what later frames taught
                 // (the frames their bytes were reassembled in).
                 self.cache.clear();
@@ -293,7 +501,63 @@ impl Session {
         }
     }
 
-    /// The capture file's path.
+    /// Drops the oldest frames beyond the window (frames and bytes), with
+    /// the messages that ended in them; prunes the indexes in bulk.
+    fn evict(&mut self) {
+        let frames = self.frames.as_slice();
+        let mut n = frames.len().saturating_sub(self.limits.max_frames);
+        let mut kept_bytes = self.kept_bytes;
+        for frame in frames.get(..n).unwrap_or_default() {
+            kept_bytes = kept_bytes.saturating_sub(frame.cap_len as usize);
+        }
+        while kept_bytes > self.limits.max_frame_bytes {
+            let Some(frame) = frames.get(n) else { break };
+            kept_bytes = kept_bytes.saturating_sub(frame.cap_len as usize);
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        self.rows.drop_oldest(n);
+        self.frames.drop_oldest(n);
+        self.kept_bytes = kept_bytes;
+        self.first = self.first.saturating_add(n as u64);
+        while self
+            .chunks
+            .get(1)
+            .is_some_and(|next| next.first <= self.first)
+        {
+            self.chunks.pop_front();
+        }
+        if self.rows.is_empty() {
+            self.chunks.clear();
+        }
+        let first = self.first;
+        let gone = self
+            .messages
+            .as_slice()
+            .iter()
+            .take_while(|message| message.frames.last().is_none_or(|last| last.0 < first))
+            .count();
+        self.messages.drop_oldest(gone);
+        self.cache.retain(|(number, _)| *number >= first);
+        self.unpruned = self.unpruned.saturating_add(n);
+        if self.unpruned >= (self.limits.max_frames / 4).max(4096) {
+            self.unpruned = 0;
+            for list in &mut self.stream_frames {
+                let skip = evicted_in(list, first);
+                list.drain(..skip);
+                if list.is_empty() {
+                    *list = Vec::new();
+                }
+            }
+            self.reassembled_in.retain(|frame, _| *frame >= first);
+            self.fragments.retain(|frame, _| *frame >= first);
+            self.handshakes.retain(|_, frame| frame.0 >= first);
+        }
+    }
+
+    /// The capture file's path (a live capture's interface).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -302,20 +566,56 @@ impl Session {
         &self.progress
     }
 
-    /// The packet list so far, frame 1 first.
+    /// A live capture's interface, filter, file and counters; `None` for a
+    /// capture file.
+    pub fn live(&self) -> Option<&LiveStatus> {
+        self.live.as_ref()
+    }
+
+    /// Frames that left a live capture's window (the oldest ones).
+    pub fn n_evicted(&self) -> u64 {
+        self.first.saturating_sub(1)
+    }
+
+    /// The number of the newest frame indexed (0 before the first).
+    pub fn last_number(&self) -> u64 {
+        self.n_evicted().saturating_add(self.rows.len() as u64)
+    }
+
+    /// The first frame's time (the origin of relative times), also once it
+    /// has left the window.
+    pub fn start_time(&self) -> Timestamp {
+        self.start_ts.unwrap_or_default()
+    }
+
+    /// Stops a live capture and waits until its `-w` file is complete;
+    /// returns the final counters (`None` for a capture file).
+    pub fn stop_capture(&mut self) -> Option<CaptureStats> {
+        let stats = self.control.as_ref()?.stop_and_wait();
+        if let Some(live) = self.live.as_mut() {
+            live.stats = stats;
+        }
+        Some(stats)
+    }
+
+    /// The packet list so far, oldest kept frame first.
     pub fn rows(&self) -> &[Row] {
-        &self.rows
+        self.rows.as_slice()
     }
 
     /// The row of a 1-based frame number.
     pub fn row(&self, number: FrameNumber) -> Option<&Row> {
-        let index = usize::try_from(number.0.checked_sub(1)?).ok()?;
-        self.rows.get(index)
+        self.rows.as_slice().get(self.index_of(number)?)
+    }
+
+    /// Where a frame sits in [`Session::rows`].
+    pub fn index_of(&self, number: FrameNumber) -> Option<usize> {
+        usize::try_from(number.0.checked_sub(self.first)?).ok()
     }
 
     /// Every WebSocket message found so far, in the order they ended.
     pub fn messages(&self) -> &[WsMessage] {
-        &self.messages
+        self.messages.as_slice()
     }
 
     /// The TCP connections, once indexing is done.
@@ -329,28 +629,43 @@ impl Session {
         self.delivery.as_ref()
     }
 
-    /// The frames of one TCP connection, ascending.
+    /// The kept frames of one TCP connection, ascending.
     pub fn stream_frames(&self, stream: u32) -> Vec<FrameNumber> {
-        usize::try_from(stream)
-            .ok()
-            .and_then(|index| self.stream_frames.get(index))
-            .map(|list| {
-                list.iter()
-                    .map(|&i| FrameNumber(u64::from(i) + 1))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let first = self.first;
+        self.stream_list(stream)
+            .iter()
+            .map(|&packed| unpack(packed, first))
+            .collect()
     }
 
-    /// The frame that carried a connection's handshake answer, if seen.
+    /// A connection's list entries within the window.
+    fn stream_list(&self, stream: u32) -> &[u32] {
+        let list = usize::try_from(stream)
+            .ok()
+            .and_then(|index| self.stream_frames.get(index))
+            .map_or(&[][..], Vec::as_slice);
+        list.get(evicted_in(list, self.first)..).unwrap_or_default()
+    }
+
+    /// The frame that carried a connection's handshake answer, if seen and
+    /// still kept.
     pub fn handshake_frame(&self, stream: u32) -> Option<FrameNumber> {
-        self.handshakes.get(&stream).copied()
+        self.handshakes
+            .get(&stream)
+            .copied()
+            .filter(|frame| frame.0 >= self.first)
     }
 
     /// The captured bytes of a frame.
     pub fn frame_bytes(&self, number: FrameNumber) -> Option<&[u8]> {
         let stored = self.stored(number)?;
-        self.bytes
+        let chunk = self
+            .chunks
+            .partition_point(|chunk| chunk.first <= number.0)
+            .checked_sub(1)?;
+        self.chunks
+            .get(chunk)?
+            .bytes
             .get(stored.offset..stored.offset.saturating_add(stored.cap_len as usize))
     }
 
@@ -360,8 +675,7 @@ impl Session {
     }
 
     fn stored(&self, number: FrameNumber) -> Option<&StoredFrame> {
-        let index = usize::try_from(number.0.checked_sub(1)?).ok()?;
-        self.frames.get(index)
+        self.frames.as_slice().get(self.index_of(number)?)
     }
 
     fn raw(&self, number: FrameNumber) -> Option<RawFrame<'_>> {
@@ -375,8 +689,31 @@ impl Session {
         })
     }
 
+    /// Writes the kept frames to a pcapng file; returns how many.
+    pub fn save(&self, path: &Path) -> Result<u64, SourceError> {
+        let failed = |err: std::io::Error| SourceError::Write {
+            path: path.display().to_string(),
+            reason: err.to_string(),
+        };
+        let file = std::fs::File::create(path).map_err(failed)?;
+        let interface = self.live.as_ref().map(|live| live.interface.as_str());
+        let mut writer =
+            PcapngWriter::new(std::io::BufWriter::new(file), 262_144, interface).map_err(failed)?;
+        for number in self.first..=self.last_number() {
+            if let Some(frame) = self.raw(FrameNumber(number)) {
+                writer
+                    .write(frame.ts, frame.orig_len, frame.link_type, frame.data)
+                    .map_err(failed)?;
+            }
+        }
+        let n_written = writer.n_written();
+        writer.finish().map_err(failed)?;
+        Ok(n_written)
+    }
+
     /// The full model of one frame, as a two-pass decode of the whole
-    /// capture gives it; `None` for a frame not indexed yet.
+    /// capture gives it; `None` for a frame not indexed yet (or no longer
+    /// kept).
     pub fn dissect(&mut self, number: FrameNumber) -> Option<Arc<Dissection>> {
         if let Some((_, dissection)) = self.cache.iter().find(|(n, _)| *n == number.0) {
             return Some(Arc::clone(dissection));
@@ -403,26 +740,46 @@ impl Session {
     /// Replays a connection up to `number`, going on from the last replay
     /// when it is the same connection and not past the frame.
     fn replay(&mut self, stream: u32, number: FrameNumber) -> Option<Dissection> {
-        let list = self.stream_frames.get(usize::try_from(stream).ok()?)?;
-        let target = u32::try_from(number.0.checked_sub(1)?).ok()?;
-        let position = list.binary_search(&target).ok()?;
+        let first = self.first;
+        // Within the window, the distance from `first` grows along a list.
+        let base = pack(first);
+        let distance = |packed: u32| packed.wrapping_sub(base);
+        let target = distance(pack(number.0));
+        let list = self.stream_list(stream);
+        let position = list.partition_point(|&packed| distance(packed) < target);
+        if list.get(position).map(|&packed| distance(packed)) != Some(target) {
+            return None;
+        }
+        let goes_on = self.cursor.as_ref().is_some_and(|cursor| {
+            cursor.stream == stream && cursor.next <= number.0 && cursor.next >= first
+        });
         let mut cursor = match self.cursor.take() {
-            Some(cursor) if cursor.stream == stream && cursor.next <= position => cursor,
+            Some(cursor) if goes_on => cursor,
             _ => {
-                let frames: Vec<u64> = list.iter().map(|&i| u64::from(i) + 1).collect();
+                let frames: Vec<u64> = self
+                    .stream_list(stream)
+                    .iter()
+                    .map(|&packed| unpack(packed, first).0)
+                    .collect();
                 Cursor {
                     stream,
-                    next: 0,
+                    next: first,
                     pipeline: Pipeline::new(self.config.clone())
                         .starting_at_stream(stream)
                         .with_reassembled_in(self.reassembled_for(&frames)),
                 }
             }
         };
-        let list = self.stream_frames.get(usize::try_from(stream).ok()?)?;
+        let list = self.stream_list(stream);
+        let from = distance(pack(cursor.next));
+        let start = list.partition_point(|&packed| distance(packed) < from);
+        let steps: Vec<FrameNumber> = list
+            .get(start..=position)?
+            .iter()
+            .map(|&packed| unpack(packed, first))
+            .collect();
         let mut result = None;
-        for &index in list.get(cursor.next..=position)? {
-            let here = FrameNumber(u64::from(index) + 1);
+        for here in steps {
             self.advance_fragments(&mut cursor.pipeline, here);
             let frame = self.raw(here)?;
             if here == number {
@@ -431,7 +788,7 @@ impl Session {
                 cursor.pipeline.advance(&frame);
             }
         }
-        cursor.next = position + 1;
+        cursor.next = number.0.saturating_add(1);
         self.cursor = Some(cursor);
         result
     }
@@ -456,22 +813,60 @@ impl Session {
 /// Frames per batch sent to the UI thread.
 const BATCH_FRAMES: usize = 4096;
 
-/// Reads the whole source through the pipeline, sending batches.
-fn load(
-    mut source: FileSource,
+/// Captured bytes per batch at most (a few frames more for the last one).
+const BATCH_BYTES: usize = 4 << 20;
+
+/// A batch is sent at the latest this long after its first frame.
+const BATCH_AGE: Duration = Duration::from_millis(100);
+
+/// How often an idle live loader sends changed counters.
+const STATS_IDLE: Duration = Duration::from_millis(250);
+
+/// Reads the source through the pipeline, sending batches: full ones, and
+/// whatever is there as soon as a live source has nothing more waiting.
+fn load<S: Source>(
+    mut source: S,
     file_len: u64,
     limits: SessionLimits,
     config: BuildConfig,
-    sender: &Sender<Update>,
+    outbox: &Outbox,
 ) {
-    let mut pipeline = Pipeline::new(config).observing_delivery();
+    // The delivery comparison keeps a record per message: a file's
+    // capture has an end, a live capture (which evicts) does not.
+    let mut pipeline = if limits.evict {
+        Pipeline::new(config)
+    } else {
+        Pipeline::new(config).observing_delivery()
+    };
     let mut batch = Batch::default();
+    let mut batch_started = Instant::now();
     let mut stored_bytes = 0usize;
     let mut read_estimate = 0u64;
     let mut n_frames = 0usize;
     let mut stopped = None;
     let mut stream_of: HashMap<u64, u32> = HashMap::new();
+    let mut sent_stats = source.capture_stats();
     loop {
+        if !source.wait(Duration::ZERO) {
+            if !batch.rows.is_empty() {
+                batch.stats = source.capture_stats();
+                sent_stats = batch.stats;
+                if !outbox.send(Update::Batch(Box::new(std::mem::take(&mut batch)))) {
+                    return;
+                }
+            }
+            while !source.wait(STATS_IDLE) {
+                let stats = source.capture_stats();
+                if stats != sent_stats {
+                    sent_stats = stats;
+                    if let Some(stats) = stats {
+                        if !outbox.send(Update::Stats(stats)) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
@@ -480,8 +875,9 @@ fn load(
                 break;
             }
         };
-        if n_frames >= limits.max_frames
-            || stored_bytes.saturating_add(frame.data.len()) > limits.max_frame_bytes
+        if !limits.evict
+            && (n_frames >= limits.max_frames
+                || stored_bytes.saturating_add(frame.data.len()) > limits.max_frame_bytes)
         {
             stopped = Some(format!(
                 "indexing stopped after {n_frames} frames: the session keeps at most {} frames and {} MiB of captured bytes",
@@ -491,7 +887,7 @@ fn load(
             break;
         }
         n_frames += 1;
-        stored_bytes += frame.data.len();
+        stored_bytes = stored_bytes.saturating_add(frame.data.len());
         read_estimate = read_estimate.saturating_add(frame.data.len() as u64 + 16);
         let output = pipeline.process(&frame, true);
         let Some(dissection) = output.dissection else {
@@ -504,6 +900,11 @@ fn load(
             if dissection.find(keys::handshake::CHECK).is_some() {
                 batch.handshakes.push((tcp.stream, frame.number));
             }
+        }
+        if limits.evict && number % 65_536 == 0 {
+            // Only frames still in the window can be fragments of later ones.
+            let oldest = number.saturating_sub(limits.max_frames as u64);
+            stream_of.retain(|frame, _| *frame >= oldest);
         }
         let mut noted = HashMap::new();
         Pipeline::note_reassembly(&dissection, &mut noted);
@@ -525,6 +926,9 @@ fn load(
         if !fragments.is_empty() {
             batch.fragments.push((number, fragments));
         }
+        if batch.rows.is_empty() {
+            batch_started = Instant::now();
+        }
         batch.frames.push(StoredFrame {
             offset: batch.bytes.len(),
             cap_len: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
@@ -540,26 +944,35 @@ fn load(
                 .into_iter()
                 .map(|message| preview(message, limits.message_preview)),
         );
-        if batch.rows.len() >= BATCH_FRAMES {
+        if batch.rows.len() >= BATCH_FRAMES
+            || batch.bytes.len() >= BATCH_BYTES
+            || batch_started.elapsed() >= BATCH_AGE
+        {
             batch.fraction = fraction(read_estimate, file_len);
+            batch.stats = source.capture_stats();
+            sent_stats = batch.stats;
             let full = std::mem::take(&mut batch);
-            if sender.send(Update::Batch(Box::new(full))).is_err() {
+            if !outbox.send(Update::Batch(Box::new(full))) {
                 return;
             }
         }
     }
     batch.fraction = fraction(read_estimate, file_len);
-    let _ = sender.send(Update::Batch(Box::new(batch)));
+    batch.stats = source.capture_stats();
+    if !outbox.send(Update::Batch(Box::new(batch))) {
+        return;
+    }
     let messages = pipeline
         .finish()
         .into_iter()
         .map(|message| preview(message, limits.message_preview))
         .collect();
-    let _ = sender.send(Update::Done {
+    let _ = outbox.send(Update::Done {
         messages,
         streams: pipeline.summaries(),
         delivery: Box::new(pipeline.delivery().unwrap_or_default()),
         stopped,
+        stats: source.capture_stats(),
     });
 }
 

@@ -1,16 +1,21 @@
-//! Where frames come from: capture files now, live interfaces later.
+//! Where frames come from: capture files and live interfaces.
 //!
 //! A source hands out [`RawFrame`]s one at a time, borrowed from its own
 //! buffer, so reading copies nothing. Frame numbers start at 1, as in
-//! Wireshark.
+//! Wireshark. `save.rs` writes frames back to disk as pcapng.
 
 pub mod file;
+pub mod live;
+pub mod save;
+
+use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::dissect::{FrameNumber, Timestamp};
 
 pub use file::FileSource;
+pub use live::LiveSource;
 
 /// Link-layer header types (the `LINKTYPE_*` values of pcap and pcapng).
 pub mod link_type {
@@ -82,10 +87,80 @@ pub enum SourceError {
         after: u64,
         reason: String,
     },
+    /// Capturing needs privileges this process does not have.
+    #[error(
+        "cannot capture on {interface}: permission denied ({reason}).\n\
+         Capturing needs root, or these capabilities on the binary:\n\
+         \x20   sudo setcap cap_net_raw,cap_net_admin=eip {binary}\n\
+         or open a capture file instead: osiscope FILE.pcapng"
+    )]
+    CapturePermission {
+        interface: String,
+        reason: String,
+        binary: String,
+    },
+    /// The interface named does not exist.
+    #[error("no interface named {interface} ({reason}); `osiscope interfaces` lists them")]
+    NoSuchInterface { interface: String, reason: String },
+    /// libpcap found no interface to capture on.
+    #[error("no interface to capture on ({reason}); name one with -i (`osiscope interfaces` lists them)")]
+    NoInterface { reason: String },
+    /// The capture filter does not compile; libpcap's words say why.
+    #[error("bad capture filter {filter:?}: {reason}")]
+    BadFilter { filter: String, reason: String },
+    /// The interface could not be opened for capture for another reason.
+    #[error("cannot capture on {interface}: {reason}")]
+    CaptureOpen { interface: String, reason: String },
+    /// The capture ended on an error (the interface went away or down);
+    /// what was captured before is kept.
+    #[error("capture on {interface} stopped after {after} frames: {reason}; the frames captured before are kept{kept}")]
+    CaptureStopped {
+        interface: String,
+        after: u64,
+        reason: String,
+        /// Where they were written, as ` (and written to FILE)`, or empty.
+        kept: String,
+    },
+    /// The capture file named with `-w` could not be written.
+    #[error("{path}: cannot write: {reason}")]
+    Write { path: String, reason: String },
 }
 
-/// A supplier of frames: a file or, later, a live interface.
+/// Counters of a live capture: libpcap's statistics and osiscope's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Frames libpcap handed to osiscope.
+    pub captured: u64,
+    /// libpcap's `ps_recv`: packets received by the capture (after the filter).
+    pub received: u64,
+    /// libpcap's `ps_drop`: packets the kernel dropped because the capture
+    /// buffer was full.
+    pub dropped: u64,
+    /// libpcap's `ps_ifdrop`: packets the interface or its driver dropped.
+    pub if_dropped: u64,
+    /// Frames osiscope read but could not decode in time (its queue was
+    /// full); they are still written with `-w`.
+    pub osiscope_dropped: u64,
+    /// Frames written to the `-w` file.
+    pub written: u64,
+}
+
+/// A supplier of frames: a capture file or a live interface.
 pub trait Source {
     /// The next frame, `Ok(None)` at the end, or an error that ends reading.
+    /// A live source waits for the next frame.
     fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, SourceError>;
+
+    /// Waits at most `timeout` until [`Source::next_frame`] would answer at
+    /// once (a frame, the end or an error); returns whether it would. Files
+    /// always would.
+    fn wait(&mut self, timeout: Duration) -> bool {
+        let _ = timeout;
+        true
+    }
+
+    /// The counters of a live capture; `None` for a file.
+    fn capture_stats(&self) -> Option<CaptureStats> {
+        None
+    }
 }

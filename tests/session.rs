@@ -112,3 +112,63 @@ fn a_missing_file_fails_at_open() {
     .unwrap_err();
     assert!(error.to_string().contains("no such file"), "{error}");
 }
+
+/// A live session keeps a window of the newest frames: older rows, bytes,
+/// messages and connection indexes go; frame numbers go on; what is kept
+/// still dissects, and what is gone does not.
+#[test]
+fn a_live_window_keeps_the_newest_frames_only() {
+    let path = common::capture("ws-large.pcapng");
+    let (source, mut feed) = common::replay(&path);
+    let total = feed.frames.len() as u64;
+    let window = 100usize;
+    let info = osiscope::session::LiveInfo {
+        interface: "lo".into(),
+        ..Default::default()
+    };
+    let mut session = Session::capture(source, info, SessionLimits::live(window)).unwrap();
+    feed.send(feed.frames.len());
+    feed.end();
+    let started = std::time::Instant::now();
+    while !session.progress().done {
+        session.poll();
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(session.last_number(), total);
+    assert_eq!(session.rows().len(), window);
+    assert_eq!(session.n_evicted(), total - window as u64);
+    let first = FrameNumber(total - window as u64 + 1);
+    assert_eq!(session.rows()[0].number, first);
+    assert!(session.row(FrameNumber(first.0 - 1)).is_none());
+    assert!(session.dissect(FrameNumber(1)).is_none());
+    for (index, frame) in feed.frames.iter().enumerate().skip(first.0 as usize - 1) {
+        let number = FrameNumber(index as u64 + 1);
+        assert_eq!(session.frame_bytes(number).unwrap(), &frame.data[..]);
+        let dissection = session.dissect(number).unwrap();
+        assert_eq!(dissection.frame.number, number);
+    }
+    for message in session.messages() {
+        assert!(message.frames.last().unwrap().0 >= first.0);
+    }
+    for stream in 0..4 {
+        assert!(session.stream_frames(stream).iter().all(|n| n.0 >= first.0));
+    }
+    let kept: usize = (0..4).map(|s| session.stream_frames(s).len()).sum();
+    assert!(kept <= window);
+    assert_eq!(session.start_time(), feed.frames[0].ts);
+
+    // What is kept can be saved, and reads back frame for frame.
+    let saved = std::env::temp_dir().join(format!("osiscope-window-{}.pcapng", std::process::id()));
+    assert_eq!(session.save(&saved).unwrap(), window as u64);
+    let mut file = FileSource::open(&saved).unwrap();
+    let mut n = 0;
+    while let Some(frame) = file.next_frame().unwrap() {
+        let original = &feed.frames[first.0 as usize - 1 + n];
+        assert_eq!(frame.data, &original.data[..]);
+        assert_eq!(frame.ts, original.ts);
+        n += 1;
+    }
+    assert_eq!(n, window);
+    std::fs::remove_file(&saved).unwrap();
+}

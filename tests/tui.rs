@@ -365,3 +365,99 @@ fn delivery_techniques_compared() {
     app.update(Action::Compare);
     assert!(text(&app).contains("no delivered messages"));
 }
+
+/// A live session fed from a capture by the test, with a window of 16
+/// frames: following, the new-frames indicator, the drop counters, the
+/// window moving on, pause, and the end of the capture.
+#[test]
+fn live_capture_follows_counts_new_frames_and_shows_drops() {
+    use osiscope::session::LiveInfo;
+    use osiscope::source::CaptureStats;
+
+    for (w, h) in [(120, 40), (80, 24)] {
+        let (source, mut feed) = common::replay(&common::capture("ws-basic.pcapng"));
+        assert_eq!(feed.frames.len(), 20);
+        let info = LiveInfo {
+            interface: "lo".into(),
+            filter: Some("tcp port 8080".into()),
+            ..LiveInfo::default()
+        };
+        let session = Session::capture(source, info, SessionLimits::live(16)).unwrap();
+        let mut app = App::new(
+            session,
+            Theme::named("mono").unwrap(),
+            Rect::new(0, 0, w, h),
+        );
+        assert!(app.live.as_ref().unwrap().following);
+
+        // While following, the newest frame is selected as frames arrive.
+        feed.send(8);
+        common::tick_until(&mut app, "8 frames", |app| app.session.last_number() == 8);
+        assert_eq!(app.selected_number(), Some(FrameNumber(8)));
+        assert_eq!(app.new_frames(), 0);
+
+        // Selecting a frame stops following; later frames are counted as new.
+        app.select_frame(FrameNumber(6));
+        assert!(!app.live.as_ref().unwrap().following);
+        *feed.stats.lock().unwrap() = CaptureStats {
+            captured: 20,
+            received: 21,
+            dropped: 3,
+            if_dropped: 0,
+            osiscope_dropped: 1,
+            written: 0,
+        };
+        feed.send(10);
+        common::tick_until(&mut app, "18 frames", |app| app.session.last_number() == 18);
+        assert_eq!(app.session.n_evicted(), 2, "a window of 16 frames");
+        assert_eq!(app.session.rows().len(), 16);
+        assert_eq!(app.selected_number(), Some(FrameNumber(6)));
+        assert_eq!(app.new_frames(), 10);
+        common::tick_until(&mut app, "the counters", |app| {
+            app.session.live().unwrap().stats.dropped == 3
+        });
+        let drawn = text(&app);
+        assert!(drawn.contains("10 new frames"), "{drawn}");
+        assert!(drawn.contains("drops: kernel 3 · interface 0"), "{drawn}");
+        insta::assert_snapshot!(format!("live_new_frames_{w}x{h}"), screen(&app));
+
+        // The window moves past the selected frame: the selection moves to
+        // the oldest frame kept.
+        app.select_frame(FrameNumber(3));
+        assert_eq!(app.selected_number(), Some(FrameNumber(3)));
+        feed.send(1);
+        common::tick_until(&mut app, "19 frames", |app| app.session.last_number() == 19);
+        assert_eq!(app.session.n_evicted(), 3);
+        assert_eq!(app.selected_number(), Some(FrameNumber(4)));
+        assert_eq!(app.current.as_ref().unwrap().frame.number, FrameNumber(4));
+        app.update(Action::FollowLive);
+        assert!(app.live.as_ref().unwrap().following);
+        assert_eq!(app.selected_number(), Some(FrameNumber(19)));
+        assert_eq!(app.new_frames(), 0);
+
+        // Paused, the list holds still; resumed, the waiting frames come in.
+        app.update(Action::PauseLive);
+        assert!(app.live.as_ref().unwrap().paused);
+        feed.send(1);
+        for _ in 0..20 {
+            app.tick();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(app.session.last_number(), 19);
+        app.update(Action::PauseLive);
+        common::tick_until(&mut app, "20 frames", |app| app.session.last_number() == 20);
+        assert_eq!(app.selected_number(), Some(FrameNumber(20)));
+        assert_eq!(app.session.n_evicted(), 4);
+        assert_eq!(
+            app.start().secs,
+            feed.frames[0].ts.secs,
+            "times stay relative to frame 1"
+        );
+
+        // The end of the capture is said in the title.
+        feed.end();
+        common::tick_until(&mut app, "the end", |app| app.session.progress().done);
+        assert!(text(&app).contains("capture ended"));
+        insta::assert_snapshot!(format!("live_ended_{w}x{h}"), screen(&app));
+    }
+}

@@ -91,7 +91,7 @@ pub struct Strings {
 /// Sizes shared by the key table and the strings.
 pub mod keymap_len {
     /// Lines of the help overlay.
-    pub const HELP: usize = 29;
+    pub const HELP: usize = 32;
 }
 
 const EN: Strings = Strings {
@@ -136,6 +136,9 @@ const EN: Strings = Strings {
         "compare polling, long polling, SSE, WebSocket",
         "jump to a frame a reassembled PDU came from",
         "next colour theme",
+        "live: follow the newest frame (G too)",
+        "live: pause / resume the list",
+        "live: save the kept frames (pcapng)",
         "lesson: next / previous step; scroll its text",
         "lesson: answer a question (a: type a value)",
         "lessons: the list",
@@ -243,6 +246,9 @@ const JA: Strings = Strings {
         "ポーリング・ロングポーリング・SSE・WebSocket の比較",
         "再構成された PDU の元フレームへ移動",
         "次の配色",
+        "ライブ：最新のフレームを追う（G でも）",
+        "ライブ：一覧の一時停止 / 再開",
+        "ライブ：保持しているフレームを保存（pcapng）",
         "レッスン：次 / 前のステップ、本文のスクロール",
         "レッスン：問題に答える（a で値を入力）",
         "レッスン一覧",

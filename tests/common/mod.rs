@@ -77,3 +77,134 @@ pub fn tshark_available(test: &str) -> bool {
     }
     found
 }
+
+/// A capture file's frames handed over one by one as the test says, like a
+/// live interface: the reader waits for them, and the counters are the
+/// test's to set. For sessions in live mode without a real capture.
+pub struct ReplaySource {
+    frames: std::sync::mpsc::Receiver<OwnedFrame>,
+    peeked: Option<Option<OwnedFrame>>,
+    current: OwnedFrame,
+    number: u64,
+    stats: std::sync::Arc<std::sync::Mutex<osiscope::source::CaptureStats>>,
+}
+
+/// One frame of a capture file, owned.
+#[derive(Clone, Debug, Default)]
+pub struct OwnedFrame {
+    pub ts: osiscope::dissect::Timestamp,
+    pub orig_len: usize,
+    pub link_type: u32,
+    pub data: Vec<u8>,
+}
+
+/// The test's end of a [`ReplaySource`].
+pub struct ReplayFeed {
+    pub frames: Vec<OwnedFrame>,
+    pub sender: Option<std::sync::mpsc::Sender<OwnedFrame>>,
+    pub stats: std::sync::Arc<std::sync::Mutex<osiscope::source::CaptureStats>>,
+    next: usize,
+}
+
+impl ReplayFeed {
+    /// Hands the next `n` frames to the source.
+    pub fn send(&mut self, n: usize) {
+        for frame in self.frames.iter().skip(self.next).take(n) {
+            self.sender.as_ref().unwrap().send(frame.clone()).unwrap();
+        }
+        self.next = (self.next + n).min(self.frames.len());
+    }
+
+    /// Ends the capture.
+    pub fn end(&mut self) {
+        self.sender = None;
+    }
+}
+
+/// A replay of a capture file: the source and the test's feed.
+pub fn replay(capture: &Path) -> (ReplaySource, ReplayFeed) {
+    use osiscope::source::Source;
+    let mut file = osiscope::source::FileSource::open(capture).unwrap();
+    let mut frames = Vec::new();
+    while let Some(frame) = file.next_frame().unwrap() {
+        frames.push(OwnedFrame {
+            ts: frame.ts,
+            orig_len: frame.orig_len,
+            link_type: frame.link_type,
+            data: frame.data.to_vec(),
+        });
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let stats = std::sync::Arc::default();
+    (
+        ReplaySource {
+            frames: receiver,
+            peeked: None,
+            current: OwnedFrame::default(),
+            number: 0,
+            stats: std::sync::Arc::clone(&stats),
+        },
+        ReplayFeed {
+            frames,
+            sender: Some(sender),
+            stats,
+            next: 0,
+        },
+    )
+}
+
+impl osiscope::source::Source for ReplaySource {
+    fn next_frame(
+        &mut self,
+    ) -> Result<Option<osiscope::source::RawFrame<'_>>, osiscope::source::SourceError> {
+        let next = match self.peeked.take() {
+            Some(next) => next,
+            None => self.frames.recv().ok(),
+        };
+        let Some(frame) = next else {
+            return Ok(None);
+        };
+        self.current = frame;
+        self.number += 1;
+        Ok(Some(osiscope::source::RawFrame {
+            number: osiscope::dissect::FrameNumber(self.number),
+            ts: self.current.ts,
+            orig_len: self.current.orig_len,
+            link_type: self.current.link_type,
+            data: &self.current.data,
+        }))
+    }
+
+    fn wait(&mut self, timeout: std::time::Duration) -> bool {
+        if self.peeked.is_some() {
+            return true;
+        }
+        match self.frames.recv_timeout(timeout) {
+            Ok(frame) => self.peeked = Some(Some(frame)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return false,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => self.peeked = Some(None),
+        }
+        true
+    }
+
+    fn capture_stats(&self) -> Option<osiscope::source::CaptureStats> {
+        Some(*self.stats.lock().unwrap())
+    }
+}
+
+/// Ticks the app until `done` holds (the loader thread works meanwhile).
+pub fn tick_until(
+    app: &mut osiscope::view::tui::app::App,
+    what: &str,
+    done: impl Fn(&osiscope::view::tui::app::App) -> bool,
+) {
+    let started = std::time::Instant::now();
+    while !done(app) {
+        app.tick();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -84,6 +84,8 @@ pub struct App {
     pub notice: Option<String>,
     /// Which of a reassembled source's frames `J` jumps to next.
     jump_index: usize,
+    /// A live capture's view: following, paused, new frames.
+    pub live: Option<LiveView>,
     pub quit: bool,
     /// The language of the interface and the lessons.
     pub lang: Lang,
@@ -99,6 +101,19 @@ pub struct App {
     step_pending: bool,
     /// Lines the narration's text is scrolled by.
     pub narration_scroll: usize,
+}
+
+/// How the list shows a live capture.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveView {
+    /// The selection moves to each new frame (until the user selects one).
+    pub following: bool,
+    /// The newest frame when following stopped: later ones are new.
+    anchor: u64,
+    /// New frames wait (the list holds still); capture goes on.
+    pub paused: bool,
+    /// Frames that had left the window when last seen.
+    seen_evicted: u64,
 }
 
 impl App {
@@ -134,6 +149,7 @@ impl App {
             search: None,
             notice: None,
             jump_index: 0,
+            live: None,
             quit: false,
             lang: Lang::En,
             lessons: Vec::new(),
@@ -143,6 +159,12 @@ impl App {
             step_pending: false,
             narration_scroll: 0,
         };
+        if app.session.live().is_some() {
+            app.live = Some(LiveView {
+                following: true,
+                ..LiveView::default()
+            });
+        }
         app.tick();
         app
     }
@@ -178,7 +200,11 @@ impl App {
     /// Applies new rows from the indexer and runs playback; returns whether
     /// the screen should be drawn again.
     pub fn tick(&mut self) -> bool {
-        let mut changed = self.session.poll();
+        let paused = self.live.as_ref().is_some_and(|live| live.paused);
+        let mut changed = !paused && self.session.poll();
+        if changed {
+            self.live_tick();
+        }
         if changed && self.current.is_none() && !self.session.rows().is_empty() {
             self.select_index(0);
         }
@@ -234,10 +260,7 @@ impl App {
 
     /// The first frame's time, the origin of relative times.
     pub fn start(&self) -> Timestamp {
-        self.session
-            .rows()
-            .first()
-            .map_or(Timestamp::default(), |row| row.ts)
+        self.session.start_time()
     }
 
     /// Rows of the list inside its border, minus the header line.
@@ -250,7 +273,11 @@ impl App {
         if len == 0 {
             return;
         }
+        let before = self.selected_number();
         self.selected = index.min(len - 1);
+        if self.selected_number() != before {
+            self.stop_following();
+        }
         let rows = self.list_rows();
         if self.selected < self.list_top {
             self.list_top = self.selected;
@@ -270,10 +297,7 @@ impl App {
             }
             self.follow = None;
         }
-        if let Some(index) = usize::try_from(number.0)
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-        {
+        if let Some(index) = self.session.index_of(number) {
             self.select_index(index);
         }
     }
@@ -974,6 +998,9 @@ impl App {
             }
             Action::NarrationDown => self.narration_scroll = (self.narration_scroll + 3).min(200),
             Action::NarrationUp => self.narration_scroll = self.narration_scroll.saturating_sub(3),
+            Action::FollowLive => self.follow_live(),
+            Action::PauseLive => self.pause_live(),
+            Action::SaveLive => self.save_live(),
             Action::Enter => self.enter(),
             Action::Down
             | Action::Up
@@ -983,6 +1010,12 @@ impl App {
             | Action::PageUp
             | Action::Home
             | Action::End => self.motion(action),
+        }
+        if action == Action::End && self.focus == Pane::List && self.mode == Mode::Main {
+            // The end of a live list is where following happens.
+            if let Some(live) = self.live.as_mut() {
+                live.following = true;
+            }
         }
     }
 
@@ -1345,6 +1378,169 @@ impl App {
         .min(len - 1);
         self.select_byte(target);
     }
+}
+
+// ----- live capture -----------------------------------------------------
+
+impl App {
+    /// Frames that arrived since the user stopped following the newest.
+    pub fn new_frames(&self) -> u64 {
+        self.live
+            .as_ref()
+            .filter(|live| !live.following)
+            .map_or(0, |live| {
+                self.session.last_number().saturating_sub(live.anchor)
+            })
+    }
+
+    fn stop_following(&mut self) {
+        let last = self.session.last_number();
+        if let Some(live) = self.live.as_mut() {
+            if live.following {
+                live.following = false;
+                live.anchor = last;
+            }
+        }
+    }
+
+    /// After new frames: keeps the selection on its frame while the window
+    /// moves on (the first kept frame when it left), and selects the
+    /// newest frame while following.
+    fn live_tick(&mut self) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        let old_first = live.seen_evicted.saturating_add(1);
+        live.seen_evicted = self.session.n_evicted();
+        let following = live.following;
+        let old_number = match self.follow {
+            Some(_) => self.follow_rows.get(self.selected).copied(),
+            None => Some(FrameNumber(old_first.saturating_add(self.selected as u64))),
+        };
+        if let Some(stream) = self.follow {
+            self.follow_rows = self.session.stream_frames(stream);
+        }
+        let position = old_number.and_then(|number| match self.follow {
+            Some(_) => self.follow_rows.iter().position(|n| *n == number),
+            None => self
+                .session
+                .index_of(number)
+                .filter(|index| *index < self.session.rows().len()),
+        });
+        match position {
+            Some(index) => {
+                let moved = self.selected.saturating_sub(index);
+                self.list_top = self.list_top.saturating_sub(moved);
+                self.selected = index;
+            }
+            None => {
+                self.selected = 0;
+                self.list_top = 0;
+                if !following {
+                    self.reload();
+                }
+            }
+        }
+        if following {
+            let last = self.visible_len().saturating_sub(1);
+            if self.selected != last || self.current.is_none() {
+                self.select_index(last);
+            }
+            if let Some(live) = self.live.as_mut() {
+                live.following = true;
+            }
+        }
+    }
+
+    fn follow_live(&mut self) {
+        if self.live.is_none() {
+            self.notice = Some("F follows the newest frame of a live capture".into());
+            return;
+        }
+        self.select_index(self.visible_len().saturating_sub(1));
+        if let Some(live) = self.live.as_mut() {
+            live.following = true;
+        }
+        self.notice = Some("following the newest frame".into());
+    }
+
+    fn pause_live(&mut self) {
+        let Some(live) = self.live.as_mut() else {
+            self.notice = Some("z pauses the list of a live capture".into());
+            return;
+        };
+        live.paused = !live.paused;
+        self.notice = Some(if live.paused {
+            "paused: the list holds still; capture goes on and new frames wait (z resumes)".into()
+        } else {
+            "resumed".into()
+        });
+    }
+
+    /// Writes the kept frames to `osiscope-IFACE-DATE-TIME.pcapng` in the
+    /// working folder and says where.
+    fn save_live(&mut self) {
+        let Some(status) = self.session.live() else {
+            self.notice = Some("S saves a live capture; this capture is a file already".into());
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let name = save_name(
+            &status.interface,
+            Timestamp {
+                secs: i64::try_from(now.as_secs()).unwrap_or(0),
+                nanos: now.subsec_nanos(),
+            },
+        );
+        let folder = std::env::current_dir().unwrap_or_default();
+        let mut path = folder.join(format!("{name}.pcapng"));
+        for n in 2..100 {
+            if !path.exists() {
+                break;
+            }
+            path = folder.join(format!("{name}-{n}.pcapng"));
+        }
+        let first = self.session.n_evicted().saturating_add(1);
+        let last = self.session.last_number();
+        self.notice = Some(match self.session.save(&path) {
+            Ok(0) => "nothing to save yet".into(),
+            Ok(n) => format!("saved {n} frames ({first}–{last}) to {}", path.display()),
+            Err(err) => err.to_string(),
+        });
+    }
+}
+
+/// A file name for saved frames: `osiscope-IFACE-YYYYMMDD-HHMMSS` (UTC),
+/// with characters a file name should not hold replaced.
+pub fn save_name(interface: &str, now: Timestamp) -> String {
+    let iface: String = interface
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let utc = crate::view::time::utc_string(now);
+    let mut parts = utc.split_whitespace();
+    let date: String = parts
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let time: String = parts
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(8)
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("osiscope-{iface}-{date}-{time}")
 }
 
 /// The inside of a bordered pane.

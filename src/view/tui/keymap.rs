@@ -61,6 +61,12 @@ pub enum Action {
     /// Lessons: scroll the narration.
     NarrationDown,
     NarrationUp,
+    /// Live capture: follow the newest frame again.
+    FollowLive,
+    /// Live capture: hold the list still, or let new frames in again.
+    PauseLive,
+    /// Live capture: write the kept frames to a pcapng file.
+    SaveLive,
 }
 
 /// The keys, as the help overlay lists them; what they do is in each
@@ -85,6 +91,9 @@ pub const HELP_KEYS: [&str; HELP_LEN] = [
     "c",
     "J",
     "t",
+    "F",
+    "Z",
+    "S",
     "> <  (. ,)  { }",
     "1-9  a",
     "o",
@@ -148,6 +157,9 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('z') | KeyCode::F(5) => Action::Presenter,
         KeyCode::Char('}') => Action::NarrationDown,
         KeyCode::Char('{') => Action::NarrationUp,
+        KeyCode::Char('F') => Action::FollowLive,
+        KeyCode::Char('Z') => Action::PauseLive,
+        KeyCode::Char('S') => Action::SaveLive,
         _ => return None,
     })
 }

@@ -267,7 +267,7 @@ fn title(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(format!("· {} ", fit(&name, 40)), theme.text),
     ];
     let s = strings(app.lang);
-    let total = app.session.rows().len();
+    let total = app.session.last_number();
     if let Some(run) = &app.lesson {
         let progress = run.progress();
         spans.push(Span::styled(
@@ -293,7 +293,9 @@ fn title(app: &App, area: Rect, buf: &mut Buffer) {
             theme.marked,
         ));
     }
-    if !progress.done {
+    if let Some(live) = live_title(app) {
+        spans.extend(live);
+    } else if !progress.done {
         let cells = 20usize;
         // Rounding to a cell count is all a progress bar needs.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -339,7 +341,7 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
             Mode::Compare => s.status_compare,
         }
     };
-    let mut spans = Vec::new();
+    let mut spans = live_status(app);
     if app.playing {
         spans.push(Span::styled(
             format!(" ▶ {:.2}s ", app.pace.as_secs_f64()),
@@ -355,6 +357,70 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     spans.push(Span::styled(format!(" {keys}"), theme.dim));
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}
+
+/// A live capture's title segment: the interface and libpcap's and
+/// osiscope's counters, or how the capture ended.
+fn live_title(app: &App) -> Option<Vec<Span<'static>>> {
+    let theme = &app.theme;
+    let live = app.session.live()?;
+    let progress = app.session.progress();
+    let stats = live.stats;
+    let state = if progress.done {
+        Span::styled("· ■ capture ended ", theme.warning)
+    } else {
+        Span::styled("· ● live ", theme.good)
+    };
+    let drops = stats.dropped + stats.if_dropped + stats.osiscope_dropped;
+    let mut spans = vec![
+        state,
+        Span::styled(
+            format!(
+                "· drops: kernel {} · interface {} · osiscope {} ",
+                stats.dropped, stats.if_dropped, stats.osiscope_dropped
+            ),
+            if drops > 0 { theme.error } else { theme.dim },
+        ),
+        Span::styled(format!("· received {} ", stats.received), theme.dim),
+    ];
+    if let Some(stopped) = &progress.stopped {
+        spans.push(Span::styled(
+            format!("· {}", fit(stopped, 80)),
+            theme.warning,
+        ));
+    }
+    if let Some(filter) = &live.filter {
+        spans.push(Span::styled(
+            format!("· filter {} ", fit(filter, 40)),
+            theme.dim,
+        ));
+    }
+    Some(spans)
+}
+
+/// A live capture's status segment: following, new frames, paused.
+fn live_status(app: &App) -> Vec<Span<'static>> {
+    let theme = &app.theme;
+    let Some(live) = &app.live else {
+        return Vec::new();
+    };
+    let mut spans = Vec::new();
+    if live.paused {
+        spans.push(Span::styled(" ⏸ paused · z resumes ", theme.warning));
+    }
+    let new = app.new_frames();
+    if live.following {
+        spans.push(Span::styled(" ● following ", theme.good));
+    } else if new > 0 {
+        spans.push(Span::styled(
+            format!(" ▼ {new} new frames · F follows "),
+            theme.marked,
+        ));
+    }
+    if !spans.is_empty() {
+        spans.push(Span::styled("│", theme.dim));
+    }
+    spans
 }
 
 fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
@@ -396,11 +462,15 @@ fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
 fn packet_list(app: &App, area: Rect, buf: &mut Buffer) {
     let total = app.visible_len();
     let s = strings(app.lang);
-    let title = if total == 0 && !app.session.progress().done {
+    let mut title = if total == 0 && !app.session.progress().done {
         format!("{} · {}", s.packets, s.reading)
     } else {
         format!("{} · {total}", s.packets)
     };
+    let evicted = app.session.n_evicted();
+    if evicted > 0 {
+        title.push_str(&format!(" · {evicted} older left the window"));
+    }
     let inside = pane_block(app, Pane::List, title, area, buf);
     let height = usize::from(inside.height.saturating_sub(1));
     let rows: Vec<&Row> = (app.list_top..app.list_top + height)
