@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command, DumpArgs, MessagesArgs, StreamsArgs, UiArgs};
-use crate::dissect::BuildConfig;
+use crate::dissect::{BuildConfig, StreamSummary};
+use crate::limits::Limits;
 use crate::pipeline::Pipeline;
-use crate::session::{Session, SessionLimits};
+use crate::session::Session;
 use crate::source::{FileSource, Source};
 use crate::view;
 use crate::view::tui::theme::Theme;
@@ -36,7 +37,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     file.display()
                 );
             }
-            open(&file, &args.ui)
+            let limits = args
+                .session_limits
+                .apply(args.limits.apply(Limits::default()));
+            open(&file, &args.ui, limits)
         }
         None => {
             let file = match cli.file {
@@ -44,25 +48,29 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 None => first_capture()?,
             };
             if io::stdout().is_terminal() && io::stdin().is_terminal() {
-                return open(&file, &cli.ui);
+                let limits = cli
+                    .session_limits
+                    .apply(cli.limits.apply(Limits::default()));
+                return open(&file, &cli.ui, limits);
             }
             dump(&DumpArgs {
                 file,
                 json: false,
                 link_speed: BuildConfig::default().link_speed_bps,
                 two_pass: false,
+                limits: cli.limits,
             })
         }
     }
 }
 
 /// `osiscope open`: the terminal UI on a capture.
-fn open(file: &Path, ui: &UiArgs) -> Result<ExitCode> {
+fn open(file: &Path, ui: &UiArgs, limits: Limits) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let theme = Theme::choose(ui.theme.as_deref(), no_color)
         .with_context(|| format!("unknown theme {:?}", ui.theme))?;
-    let session = Session::open(file, SessionLimits::default())?;
+    let session = Session::open_with(file, limits)?;
     view::tui::run(session, theme, ui.timing.as_deref(), started)
         .context("the terminal UI stopped on a terminal error")?;
     Ok(ExitCode::SUCCESS)
@@ -88,13 +96,15 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
     let config = BuildConfig {
         link_speed_bps: args.link_speed,
     };
+    let limits = args.limits.apply(Limits::default());
     let mut reassembled_in = std::collections::HashMap::new();
     if args.two_pass && args.file.as_os_str() == "-" {
         anyhow::bail!("--two-pass reads the file twice, so it needs a file, not standard input");
     }
     if args.two_pass {
         let mut source = FileSource::open(&args.file)?;
-        let mut pipeline = Pipeline::new(config.clone());
+        let mut pipeline =
+            Pipeline::with_limits(config.clone(), limits.clone()).without_summaries();
         while let Ok(Some(frame)) = source.next_frame() {
             if let Some(dissection) = pipeline.process(&frame, true).dissection {
                 Pipeline::note_reassembly(&dissection, &mut reassembled_in);
@@ -102,7 +112,9 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
         }
     }
     let mut source = FileSource::open(&args.file)?;
-    let mut pipeline = Pipeline::new(config).with_reassembled_in(reassembled_in);
+    let mut pipeline = Pipeline::with_limits(config, limits)
+        .with_reassembled_in(reassembled_in)
+        .without_summaries();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     loop {
@@ -129,7 +141,9 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
 /// `osiscope messages`: every WebSocket message, streamed as text or JSON lines.
 fn messages(args: &MessagesArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
-    let mut pipeline = Pipeline::default();
+    let mut pipeline =
+        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
+            .without_summaries();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let write = |out: &mut BufWriter<io::StdoutLock<'_>>, message: &crate::dissect::WsMessage| {
@@ -162,11 +176,28 @@ fn messages(args: &MessagesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `osiscope streams`: one row per TCP conversation, after the whole capture.
+/// `osiscope streams`: one row per TCP conversation, in stream order. Rows of
+/// connections evicted by a limit are printed as soon as every lower stream's
+/// row is final, so memory does not grow with the number of connections.
 fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
-    let mut pipeline = Pipeline::default();
+    let mut pipeline =
+        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()));
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let write = |out: &mut BufWriter<io::StdoutLock<'_>>, summary: &StreamSummary| {
+        if args.json {
+            view::streams::write_json(out, summary)
+        } else {
+            view::streams::write_row(out, summary)
+        }
+    };
+    if !args.json {
+        view::streams::write_heading(&mut out)?;
+    }
+    let mut pending = std::collections::BTreeMap::new();
     let mut failure = None;
+    let mut n_frames = 0u64;
     loop {
         match source.next_frame() {
             Ok(Some(frame)) => {
@@ -178,19 +209,32 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
                 break;
             }
         }
+        n_frames = n_frames.wrapping_add(1);
+        pending.extend(
+            pipeline
+                .take_retired()
+                .into_iter()
+                .map(|summary| (summary.stream, summary)),
+        );
+        if !pending.is_empty() && (n_frames.is_multiple_of(4096) || pending.len() >= 4096) {
+            let held = pipeline.lowest_held_stream().unwrap_or(u32::MAX);
+            while let Some(entry) = pending.first_entry() {
+                if *entry.key() >= held {
+                    break;
+                }
+                write(&mut out, &entry.remove())?;
+            }
+        }
     }
     let _ = pipeline.finish();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if !args.json {
-        view::streams::write_heading(&mut out)?;
-    }
-    for summary in pipeline.summaries() {
-        if args.json {
-            view::streams::write_json(&mut out, &summary)?;
-        } else {
-            view::streams::write_row(&mut out, &summary)?;
-        }
+    pending.extend(
+        pipeline
+            .summaries()
+            .into_iter()
+            .map(|summary| (summary.stream, summary)),
+    );
+    for summary in pending.values() {
+        write(&mut out, summary)?;
     }
     out.flush()?;
     match failure {

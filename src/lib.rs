@@ -15,6 +15,8 @@
 //! [`pipeline::Pipeline`] runs the stages for each frame; the command-line
 //! front end in [`command`] chooses a view.
 
+#![forbid(unsafe_code)]
+
 pub mod source;
 
 pub mod decode;
@@ -30,6 +32,8 @@ pub mod pipeline;
 pub mod session;
 
 pub mod view;
+
+pub mod limits;
 
 pub mod cli;
 pub mod command;

@@ -25,13 +25,14 @@ use std::thread;
 
 use crate::dissect::WsMessage;
 use crate::dissect::{keys, BuildConfig, Dissection, FrameNumber, StreamSummary, Timestamp};
+use crate::limits::Limits;
 use crate::pipeline::Pipeline;
 use crate::source::file::FileSource;
 use crate::source::{RawFrame, Source, SourceError};
 
 pub use row::{Row, TcpRow};
 
-/// Memory bounds of a session.
+/// Memory bounds of a session (the rest of [`Limits`] bounds its pipelines).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionLimits {
     /// Captured bytes kept in memory for on-demand dissection; indexing
@@ -123,6 +124,8 @@ struct Cursor {
 pub struct Session {
     path: PathBuf,
     limits: SessionLimits,
+    /// The limits of the pipelines that index and replay.
+    pipeline_limits: Limits,
     config: BuildConfig,
     rows: Vec<Row>,
     frames: Vec<StoredFrame>,
@@ -147,14 +150,27 @@ impl Session {
     /// The file is opened here, so a missing or unreadable file is an error
     /// at once; everything after that arrives through [`Session::poll`].
     pub fn open(path: &Path, limits: SessionLimits) -> Result<Session, SourceError> {
+        Session::open_with(
+            path,
+            Limits {
+                session: limits,
+                ..Limits::default()
+            },
+        )
+    }
+
+    /// Opens a capture with every limit given (`limits.session` for the
+    /// session itself, the rest for its pipelines) and starts indexing it.
+    pub fn open_with(path: &Path, limits: Limits) -> Result<Session, SourceError> {
         let source = FileSource::open(path)?;
         let file_len = std::fs::metadata(path).map_or(0, |meta| meta.len());
         let (sender, receiver) = mpsc::channel();
         let config = BuildConfig::default();
         let loader_config = config.clone();
+        let loader_limits = limits.clone();
         thread::Builder::new()
             .name("osiscope-index".into())
-            .spawn(move || load(source, file_len, limits, loader_config, &sender))
+            .spawn(move || load(source, file_len, loader_limits, loader_config, &sender))
             .map_err(|error| SourceError::Open {
                 path: path.display().to_string(),
                 reason: format!("cannot start the indexing thread: {error}"),
@@ -165,11 +181,22 @@ impl Session {
     /// Opens and indexes a capture completely before returning (for tests
     /// and batch use).
     pub fn open_blocking(path: &Path, limits: SessionLimits) -> Result<Session, SourceError> {
+        Session::open_blocking_with(
+            path,
+            Limits {
+                session: limits,
+                ..Limits::default()
+            },
+        )
+    }
+
+    /// [`Session::open_blocking`] with every limit given.
+    pub fn open_blocking_with(path: &Path, limits: Limits) -> Result<Session, SourceError> {
         let source = FileSource::open(path)?;
         let file_len = std::fs::metadata(path).map_or(0, |meta| meta.len());
         let (sender, receiver) = mpsc::channel();
         let config = BuildConfig::default();
-        load(source, file_len, limits, config.clone(), &sender);
+        load(source, file_len, limits.clone(), config.clone(), &sender);
         let mut session = Session::with_receiver(path, limits, config, receiver);
         session.poll();
         Ok(session)
@@ -177,13 +204,14 @@ impl Session {
 
     fn with_receiver(
         path: &Path,
-        limits: SessionLimits,
+        limits: Limits,
         config: BuildConfig,
         receiver: Receiver<Update>,
     ) -> Session {
         Session {
             path: path.to_path_buf(),
-            limits,
+            limits: limits.session,
+            pipeline_limits: limits,
             config,
             rows: Vec::new(),
             frames: Vec::new(),
@@ -371,8 +399,9 @@ impl Session {
         let dissection = match row.tcp.as_ref().map(|tcp| tcp.stream) {
             Some(stream) => self.replay(stream, number)?,
             None => {
-                let mut pipeline = Pipeline::new(self.config.clone())
-                    .with_reassembled_in(self.reassembled_for(&[number.0]));
+                let mut pipeline =
+                    Pipeline::with_limits(self.config.clone(), self.pipeline_limits.clone())
+                        .with_reassembled_in(self.reassembled_for(&[number.0]));
                 self.advance_fragments(&mut pipeline, number);
                 let frame = self.raw(number)?;
                 pipeline.process(&frame, true).dissection?
@@ -399,9 +428,12 @@ impl Session {
                 Cursor {
                     stream,
                     next: 0,
-                    pipeline: Pipeline::new(self.config.clone())
-                        .starting_at_stream(stream)
-                        .with_reassembled_in(self.reassembled_for(&frames)),
+                    pipeline: Pipeline::with_limits(
+                        self.config.clone(),
+                        self.pipeline_limits.clone(),
+                    )
+                    .starting_at_stream(stream)
+                    .with_reassembled_in(self.reassembled_for(&frames)),
                 }
             }
         };
@@ -446,11 +478,12 @@ const BATCH_FRAMES: usize = 4096;
 fn load(
     mut source: FileSource,
     file_len: u64,
-    limits: SessionLimits,
+    pipeline_limits: Limits,
     config: BuildConfig,
     sender: &Sender<Update>,
 ) {
-    let mut pipeline = Pipeline::new(config);
+    let limits = pipeline_limits.session;
+    let mut pipeline = Pipeline::with_limits(config, pipeline_limits);
     let mut batch = Batch::default();
     let mut stored_bytes = 0usize;
     let mut read_estimate = 0u64;
@@ -470,7 +503,7 @@ fn load(
             || stored_bytes.saturating_add(frame.data.len()) > limits.max_frame_bytes
         {
             stopped = Some(format!(
-                "indexing stopped after {n_frames} frames: the session keeps at most {} frames and {} MiB of captured bytes",
+                "indexing stopped after {n_frames} frames: the session keeps at most {} frames and {} MiB of captured bytes (--max-frames, --max-frame-bytes)",
                 limits.max_frames,
                 limits.max_frame_bytes >> 20
             ));

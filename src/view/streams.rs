@@ -25,6 +25,7 @@ struct StreamJson<'a> {
     protocol: &'a str,
     websocket_state: Option<&'a str>,
     analysis: serde_json::Map<String, serde_json::Value>,
+    evicted: Option<&'a str>,
 }
 
 /// Writes one conversation as one line of JSON.
@@ -53,6 +54,7 @@ pub fn write_json(out: &mut impl Write, summary: &StreamSummary) -> io::Result<(
             .iter()
             .map(|(key, count)| ((*key).to_string(), serde_json::Value::from(*count)))
             .collect(),
+        evicted: summary.evicted.as_deref(),
     };
     serde_json::to_writer(&mut *out, &json).map_err(io::Error::other)?;
     out.write_all(b"\n")
@@ -97,6 +99,9 @@ pub fn write_row(out: &mut impl Write, summary: &StreamSummary) -> io::Result<()
     };
     if let Some(state) = &summary.websocket_state {
         analysis = format!(" · WebSocket {state}{analysis}");
+    }
+    if summary.evicted.is_some() {
+        analysis.push_str(" · evicted (limit)");
     }
     writeln!(
         out,
