@@ -18,6 +18,8 @@ pub mod frame {
     pub const WIRE_BYTES: &str = "phy.wire_bytes";
     pub const DURATION: &str = "phy.duration_ns";
     pub const LINK_SPEED: &str = "phy.link_speed";
+    /// A problem key: the record says more bytes were captured than were on the wire.
+    pub const CAP_LEN_TOO_LONG: &str = "frame.cap_len.too_long";
 }
 
 pub mod eth {
