@@ -36,6 +36,9 @@ pub struct UiArgs {
     /// Append how long each key, click and redraw took (microseconds) to this file.
     #[arg(long, value_name = "FILE", hide = true)]
     pub timing: Option<PathBuf>,
+    /// Language of the interface and lessons: en or ja (default: from the locale).
+    #[arg(long, value_parser = ["en", "ja"])]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +51,72 @@ pub enum Command {
     Messages(MessagesArgs),
     /// Print one row per TCP conversation: endpoints, state, counts, analysis.
     Streams(StreamsArgs),
+    /// List the lessons, or check them against their captures.
+    Lessons(LessonsArgs),
+    /// Open a lesson in the terminal UI (by number, or a lesson file).
+    Lesson(LessonArgs),
+    /// Compare how polling, long polling, Server-Sent Events and WebSocket delivered messages:
+    /// bytes on the wire and delay per message.
+    ///
+    /// A message is a JSON object with a numeric `seq` and `sent` (the server's clock when it
+    /// produced the message, in milliseconds since the Unix epoch) that the server sent as a
+    /// WebSocket message, as the data of a Server-Sent Event, or in a response body (alone or
+    /// as an item of a JSON array). Each TCP connection that delivered one is classified:
+    /// WebSocket (it switched after an Upgrade), Server-Sent Events (a `text/event-stream`
+    /// response), long polling (the server held most requests at least 50 ms beyond the
+    /// initial round trip) or polling (the other HTTP connections).
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LessonsArgs {
+    #[command(subcommand)]
+    pub action: Option<LessonsAction>,
+    /// The lessons folder (default: `lessons/` here or in the source tree).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// Language of the list: en or ja (default: from the locale).
+    #[arg(long, value_parser = ["en", "ja"], global = true)]
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonsAction {
+    /// List the lessons with level, duration and capture (the default).
+    List,
+    /// Validate lessons against their captures: frames, fields, answers.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Lesson files to check (default: every lesson in the folder).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// The lesson's number (as `osiscope lessons` lists it) or its file.
+    pub lesson: String,
+    /// Presenter mode for a projector: larger, calmer, one step at a time.
+    #[arg(long)]
+    pub presenter: bool,
+    /// The lessons folder (default: `lessons/` here or in the source tree).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub ui: UiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The capture file (pcap or pcapng; `-` reads standard input).
+    pub file: PathBuf,
+    /// One JSON object per technique per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]

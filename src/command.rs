@@ -8,14 +8,19 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, DumpArgs, MessagesArgs, StreamsArgs, UiArgs};
+use crate::cli::{
+    Cli, Command, CompareArgs, DumpArgs, LessonArgs, LessonsAction, LessonsArgs, MessagesArgs,
+    StreamsArgs, UiArgs,
+};
 use crate::dissect::{BuildConfig, StreamSummary};
+use crate::lesson::{self, Lang, Lesson};
 use crate::limits::Limits;
 use crate::pipeline::Pipeline;
 use crate::session::Session;
 use crate::source::{FileSource, Source};
 use crate::view;
 use crate::view::tui::theme::Theme;
+use crate::view::tui::Start;
 
 /// The capture opened when osiscope is started without arguments.
 pub const FIRST_CAPTURE: &str = "captures/ws-basic.pcapng";
@@ -26,6 +31,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Dump(args)) => dump(&args),
         Some(Command::Messages(args)) => messages(&args),
         Some(Command::Streams(args)) => streams(&args),
+        Some(Command::Lessons(args)) => lessons(&args),
+        Some(Command::Lesson(args)) => open_lesson(&args),
+        Some(Command::Compare(args)) => compare(&args),
         Some(Command::Open(args)) => {
             let file = match args.file {
                 Some(file) => file,
@@ -40,18 +48,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let limits = args
                 .session_limits
                 .apply(args.limits.apply(Limits::default()));
-            open(&file, &args.ui, limits)
+            open(&file, &args.ui, Start::default(), limits)
         }
         None => {
+            let terminal = io::stdout().is_terminal() && io::stdin().is_terminal();
+            let limits = cli
+                .session_limits
+                .apply(cli.limits.apply(Limits::default()));
+            if cli.file.is_none() && terminal {
+                // The lesson picker, on the first lesson.
+                if let Some((lessons, first)) = curriculum() {
+                    let start = Start {
+                        lessons,
+                        picker: true,
+                        ..Start::default()
+                    };
+                    return open(&first, &cli.ui, start, limits);
+                }
+            }
             let file = match cli.file {
                 Some(file) => file,
                 None => first_capture()?,
             };
-            if io::stdout().is_terminal() && io::stdin().is_terminal() {
-                let limits = cli
-                    .session_limits
-                    .apply(cli.limits.apply(Limits::default()));
-                return open(&file, &cli.ui, limits);
+            if terminal {
+                return open(&file, &cli.ui, Start::default(), limits);
             }
             dump(&DumpArgs {
                 file,
@@ -65,15 +85,183 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// `osiscope open`: the terminal UI on a capture.
-fn open(file: &Path, ui: &UiArgs, limits: Limits) -> Result<ExitCode> {
+fn open(file: &Path, ui: &UiArgs, mut start: Start, limits: Limits) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let theme = Theme::choose(ui.theme.as_deref(), no_color)
         .with_context(|| format!("unknown theme {:?}", ui.theme))?;
+    start.lang = language(ui.lang.as_deref());
+    if start.lessons.is_empty() {
+        start.lessons = curriculum().map(|(lessons, _)| lessons).unwrap_or_default();
+    }
     let session = Session::open_with(file, limits)?;
-    view::tui::run(session, theme, ui.timing.as_deref(), started)
+    view::tui::run(session, theme, start, ui.timing.as_deref(), started)
         .context("the terminal UI stopped on a terminal error")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The language asked for, else the locale's.
+fn language(asked: Option<&str>) -> Lang {
+    asked
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| Lang::from_locale(|name| std::env::var(name).ok()))
+}
+
+/// The lessons that parse, and the first one's capture.
+fn curriculum() -> Option<(Vec<Lesson>, PathBuf)> {
+    let dir = lesson::default_dir()?;
+    let (lessons, _) = lesson::load_dir(&dir).ok()?;
+    let first = lessons.first()?.capture_path();
+    first.is_file().then_some((lessons, first))
+}
+
+/// `osiscope lessons`: list them, or check them against their captures.
+fn lessons(args: &LessonsArgs) -> Result<ExitCode> {
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => lesson::default_dir()
+            .context("cannot find the lessons folder `lessons/`; give it with --dir DIR")?,
+    };
+    let lang = language(args.lang.as_deref());
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match &args.action {
+        None | Some(LessonsAction::List) => {
+            let (lessons, errors) = lesson::load_dir(&dir)
+                .with_context(|| format!("cannot read the lessons folder {}", dir.display()))?;
+            view::lessons::write_list(&mut out, &lessons, lang)?;
+            out.flush()?;
+            view::lessons::write_errors(&mut io::stderr(), &errors)?;
+            Ok(if errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Some(LessonsAction::Check(check)) => {
+            let files = if check.files.is_empty() {
+                lesson::files(&dir)
+                    .with_context(|| format!("cannot read the lessons folder {}", dir.display()))?
+            } else {
+                check.files.clone()
+            };
+            let mut failed = 0usize;
+            let mut lessons = Vec::new();
+            for file in &files {
+                let (errors, summary) = match Lesson::load(file) {
+                    Err(err) => (vec![err], String::new()),
+                    Ok(lesson) => {
+                        let report = lesson::check::check(&lesson);
+                        let summary = format!(
+                            "{} steps, {} questions ({} answers checked against the capture)",
+                            lesson.steps.len(),
+                            lesson.questions(),
+                            report.answers_checked
+                        );
+                        lessons.push(lesson);
+                        (report.errors, summary)
+                    }
+                };
+                if errors.is_empty() {
+                    writeln!(out, "ok    {}: {summary}", file.display())?;
+                } else {
+                    failed += 1;
+                    writeln!(out, "FAIL  {}", file.display())?;
+                    view::lessons::write_errors(&mut out, &errors)?;
+                }
+            }
+            // Across lessons: one number each, prerequisites that exist and come first.
+            let all = if check.files.is_empty() {
+                lessons.clone()
+            } else {
+                lesson::load_dir(&dir).map(|(l, _)| l).unwrap_or_default()
+            };
+            for lesson in &lessons {
+                let mut errors = Vec::new();
+                if all
+                    .iter()
+                    .filter(|other| other.number == lesson.number)
+                    .count()
+                    > 1
+                {
+                    errors.push(lesson.error(
+                        1,
+                        format!("another lesson also has number {}", lesson.number),
+                    ));
+                }
+                for prerequisite in &lesson.prerequisites {
+                    if !all.iter().any(|other| other.number == *prerequisite) {
+                        errors.push(
+                            lesson.error(1, format!("prerequisite {prerequisite} is not a lesson")),
+                        );
+                    } else if *prerequisite >= lesson.number {
+                        errors.push(lesson.error(
+                            1,
+                            format!(
+                                "prerequisite {prerequisite} does not come before lesson {}",
+                                lesson.number
+                            ),
+                        ));
+                    }
+                }
+                if !errors.is_empty() {
+                    failed += 1;
+                    view::lessons::write_errors(&mut out, &errors)?;
+                }
+            }
+            writeln!(
+                out,
+                "{} lesson file(s) checked, {} failed",
+                files.len(),
+                failed
+            )?;
+            out.flush()?;
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+/// `osiscope lesson N`: one lesson in the terminal UI.
+fn open_lesson(args: &LessonArgs) -> Result<ExitCode> {
+    let as_file = Path::new(&args.lesson);
+    let lesson = if as_file.is_file() {
+        Lesson::load(as_file)?
+    } else {
+        let number: u32 = args.lesson.parse().with_context(|| {
+            format!(
+                "`{}` is neither a lesson number nor a lesson file",
+                args.lesson
+            )
+        })?;
+        let dir = match &args.dir {
+            Some(dir) => dir.clone(),
+            None => lesson::default_dir()
+                .context("cannot find the lessons folder `lessons/`; give it with --dir DIR")?,
+        };
+        let (lessons, _) = lesson::load_dir(&dir)
+            .with_context(|| format!("cannot read the lessons folder {}", dir.display()))?;
+        lessons
+            .into_iter()
+            .find(|lesson| lesson.number == number)
+            .with_context(|| format!("no lesson number {number} in {}", dir.display()))?
+    };
+    if !io::stdout().is_terminal() {
+        anyhow::bail!(
+            "a lesson needs a terminal; its capture is {}",
+            lesson.capture_path().display()
+        );
+    }
+    let capture = lesson.capture_path();
+    let start = Start {
+        lesson: Some(lesson),
+        presenter: args.presenter,
+        ..Start::default()
+    };
+    open(&capture, &args.ui, start, Limits::default())
 }
 
 /// Finds the first lesson's capture: beside the working directory, or in the
@@ -235,6 +423,41 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     );
     for summary in pending.values() {
         write(&mut out, summary)?;
+    }
+    out.flush()?;
+    match failure {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `osiscope compare`: the delivery techniques of a capture, after the whole capture.
+fn compare(args: &CompareArgs) -> Result<ExitCode> {
+    let mut source = FileSource::open(&args.file)?;
+    let mut pipeline =
+        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
+            .observing_delivery();
+    let mut failure = None;
+    loop {
+        match source.next_frame() {
+            Ok(Some(frame)) => {
+                pipeline.process(&frame, false);
+            }
+            Ok(None) => break,
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    let _ = pipeline.finish();
+    let report = pipeline.delivery().unwrap_or_default();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if args.json {
+        view::compare::write_json(&mut out, &report)?;
+    } else {
+        view::compare::write_table(&mut out, &report)?;
     }
     out.flush()?;
     match failure {

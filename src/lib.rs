@@ -9,6 +9,7 @@
 //!   -> application (HTTP, WebSocket, TLS)       heads, frames, messages, handshake checks
 //!   -> dissect (the one model)                  Dissection: layers, fields, spans, problems
 //!   -> session (indexed capture for the UI)     rows, messages, dissections on demand
+//!   -> lesson (steps over a capture)            what to select, narration, questions
 //!   -> view (text, JSON, terminal UI)           never decodes; sanitizes wire text
 //! ```
 //!
@@ -30,6 +31,8 @@ pub mod dissect;
 pub mod pipeline;
 
 pub mod session;
+
+pub mod lesson;
 
 pub mod view;
 

@@ -4,7 +4,10 @@
 //! imports a decoder. All text that came off the wire passes through
 //! [`sanitize`] before it is printed.
 
+pub mod compare;
+pub mod i18n;
 pub mod json;
+pub mod lessons;
 pub mod messages;
 pub mod sanitize;
 pub mod streams;

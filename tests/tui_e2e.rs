@@ -177,3 +177,30 @@ fn ctrl_c_quits_and_restores_the_terminal() {
     tmux.keys(&["L", "m", "C-c"]);
     assert_restored(&tmux);
 }
+
+#[test]
+fn no_argument_opens_the_lesson_list_on_lesson_one() {
+    let line = format!(
+        "cd {} && LANG=C.UTF-8 {}; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 60",
+        common::root().display(),
+        env!("CARGO_BIN_EXE_osiscope"),
+    );
+    let Some(tmux) = Tmux::start("picker", &line) else {
+        return;
+    };
+    let screen = tmux.wait_for("Lessons");
+    assert!(
+        screen.contains("The OSI model and where WebSocket sits"),
+        "{screen}"
+    );
+    // Enter opens lesson 1 on its first step; `>` goes to the next one.
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Lesson 1 · Step 1/");
+    assert!(screen.contains("frame 8 of 20"), "{screen}");
+    tmux.keys(&["3"]);
+    tmux.wait_for("Right");
+    tmux.keys(&[">"]);
+    tmux.wait_for("Lesson 1 · Step 2/");
+    tmux.keys(&["q"]);
+    assert_restored(&tmux);
+}

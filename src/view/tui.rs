@@ -34,9 +34,40 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 
+use crate::lesson::{Lang, Lesson};
 use crate::session::Session;
 use app::App;
 use theme::Theme;
+
+/// How the UI starts: its language, the lessons it offers, and whether it
+/// opens on the list of lessons or on one lesson.
+#[derive(Default)]
+pub struct Start {
+    pub lang: Lang,
+    pub lessons: Vec<Lesson>,
+    /// Open on the list of lessons, the first one selected.
+    pub picker: bool,
+    /// Open this lesson at its first step.
+    pub lesson: Option<Lesson>,
+    pub presenter: bool,
+}
+
+impl Start {
+    /// The app set up as asked.
+    pub fn apply(self, app: App) -> App {
+        let mut app = app.with_lang(self.lang);
+        let picker = self.picker;
+        app = app.with_picker(self.lessons);
+        if !picker {
+            app.picker = None;
+        }
+        if let Some(lesson) = self.lesson {
+            app.open_lesson(lesson);
+            app.presenter = self.presenter;
+        }
+        app
+    }
+}
 
 /// How often the loop wakes without input (indexing progress, playback).
 const TICK: Duration = Duration::from_millis(50);
@@ -50,6 +81,7 @@ const TICK: Duration = Duration::from_millis(50);
 pub fn run(
     session: Session,
     theme: Theme,
+    start: Start,
     timing: Option<&std::path::Path>,
     started: Instant,
 ) -> io::Result<()> {
@@ -78,7 +110,8 @@ pub fn run(
         let backend = CrosstermBackend::new(io::stdout());
         let mut terminal = Terminal::new(backend)?;
         let size = terminal.size()?;
-        let mut app = App::new(session, theme, Rect::new(0, 0, size.width, size.height));
+        let app = App::new(session, theme, Rect::new(0, 0, size.width, size.height));
+        let mut app = start.apply(app);
         terminal.draw(|frame| ui::draw(frame, &app))?;
         if let Some(log) = log.as_mut() {
             writeln!(log, "first-screen {}", started.elapsed().as_micros())?;

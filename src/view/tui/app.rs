@@ -12,8 +12,12 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 
-use crate::dissect::{Dissection, FrameNumber, Layer, Protocol, Span, Timestamp, WsMessage};
-use crate::session::{Row, Session};
+use crate::dissect::{Dissection, Field, FrameNumber, Layer, Protocol, Span, Timestamp, WsMessage};
+use crate::lesson::check::{layer_index, step_frame};
+use crate::lesson::run::LessonRun;
+use crate::lesson::{Lang, Lesson, View};
+use crate::session::{Row, Session, SessionLimits};
+use crate::view::i18n::{fill, strings};
 use crate::view::tui::keymap::{self, Action};
 use crate::view::tui::layout::{self, Areas, Mode, Pane};
 use crate::view::tui::panes::{hex, stack, tree};
@@ -25,6 +29,14 @@ pub enum Overlay {
     Help,
     /// The search prompt and what has been typed.
     Search(String),
+    /// The answer prompt of a lesson's value question.
+    Answer,
+}
+
+/// The list of lessons, shown over the whole screen.
+#[derive(Clone, Debug, Default)]
+pub struct Picker {
+    pub selected: usize,
 }
 
 /// The terminal UI's whole state.
@@ -61,6 +73,8 @@ pub struct App {
     pub walk_step: usize,
     pub unmask_scroll: usize,
     pub chat_selected: usize,
+    /// The highlighted technique of the compare pane.
+    pub compare_selected: usize,
     /// The handshake frame of the selected frame's connection.
     pub handshake: Option<Arc<Dissection>>,
     /// Frames that carried the message last jumped to.
@@ -71,6 +85,20 @@ pub struct App {
     /// Which of a reassembled source's frames `J` jumps to next.
     jump_index: usize,
     pub quit: bool,
+    /// The language of the interface and the lessons.
+    pub lang: Lang,
+    /// The lessons that can be opened, in curriculum order.
+    pub lessons: Vec<Lesson>,
+    /// The lesson being taken.
+    pub lesson: Option<LessonRun>,
+    /// The list of lessons is shown.
+    pub picker: Option<Picker>,
+    /// Presenter mode: a calmer screen for a projector.
+    pub presenter: bool,
+    /// The current step waits for its capture to be indexed.
+    step_pending: bool,
+    /// Lines the narration's text is scrolled by.
+    pub narration_scroll: usize,
 }
 
 impl App {
@@ -100,20 +128,51 @@ impl App {
             walk_step: 0,
             unmask_scroll: 0,
             chat_selected: 0,
+            compare_selected: 0,
             handshake: None,
             marked: Vec::new(),
             search: None,
             notice: None,
             jump_index: 0,
             quit: false,
+            lang: Lang::En,
+            lessons: Vec::new(),
+            lesson: None,
+            picker: None,
+            presenter: false,
+            step_pending: false,
+            narration_scroll: 0,
         };
         app.tick();
         app
     }
 
+    /// The same app speaking another language.
+    pub fn with_lang(mut self, lang: Lang) -> App {
+        self.lang = lang;
+        self
+    }
+
+    /// The same app with lessons to choose from; the list is shown with the
+    /// first lesson selected.
+    pub fn with_picker(mut self, lessons: Vec<Lesson>) -> App {
+        self.lessons = lessons;
+        self.picker = Some(Picker::default());
+        self
+    }
+
     /// The screen's areas for the current size, mode and focus.
     pub fn areas(&self) -> Areas {
-        layout::compute(self.size, self.mode, self.focus)
+        layout::compute_with(self.size, self.mode, self.focus, self.lesson_layout())
+    }
+
+    /// How the lesson (if any) shapes the screen.
+    pub fn lesson_layout(&self) -> layout::Lesson {
+        match (&self.lesson, self.presenter) {
+            (None, _) => layout::Lesson::None,
+            (Some(_), false) => layout::Lesson::Open,
+            (Some(_), true) => layout::Lesson::Presenter,
+        }
     }
 
     /// Applies new rows from the indexer and runs playback; returns whether
@@ -126,6 +185,9 @@ impl App {
         if changed && self.session.progress().done {
             // Dissections made while indexing lacked later frames' facts.
             self.reload();
+            if self.step_pending {
+                self.apply_step();
+            }
         }
         if self.playing && self.last_step.elapsed() >= self.pace {
             self.last_step = Instant::now();
@@ -133,7 +195,7 @@ impl App {
             self.update(Action::NextFrame);
             if self.selected == before {
                 self.playing = false;
-                self.notice = Some("playback reached the last frame".into());
+                self.notice = Some(strings(self.lang).n_playback_end.into());
             }
             changed = true;
         }
@@ -436,8 +498,246 @@ impl App {
             }
             return;
         }
+        if self.overlay == Some(Overlay::Answer) {
+            self.answer_key(key);
+            return;
+        }
+        if self.picker.is_some() {
+            self.picker_key(key);
+            return;
+        }
+        if self.lesson.is_some() && self.overlay.is_none() {
+            // A value question takes digits as the start of an answer.
+            if let KeyCode::Char(c) = key.code {
+                let wants_value = self.lesson.as_ref().is_some_and(LessonRun::wants_value);
+                if wants_value && (c.is_ascii_digit() || c == '-') {
+                    if let Some(run) = self.lesson.as_mut() {
+                        run.input = c.to_string();
+                    }
+                    self.overlay = Some(Overlay::Answer);
+                    return;
+                }
+            }
+            // A presenter's clicker sends arrows, page keys or Space.
+            if self.presenter {
+                let step = match key.code {
+                    KeyCode::Right | KeyCode::PageDown | KeyCode::Char(' ') | KeyCode::Enter => {
+                        Some(Action::NextStep)
+                    }
+                    KeyCode::Left | KeyCode::PageUp | KeyCode::Backspace => Some(Action::PrevStep),
+                    _ => None,
+                };
+                if let Some(action) = step {
+                    self.update(action);
+                    return;
+                }
+            }
+        }
         if let Some(action) = keymap::action(key) {
             self.update(action);
+        }
+    }
+
+    fn answer_key(&mut self, key: KeyEvent) {
+        let Some(run) = self.lesson.as_mut() else {
+            self.overlay = None;
+            return;
+        };
+        match key.code {
+            KeyCode::Esc => {
+                run.input.clear();
+                self.overlay = None;
+            }
+            KeyCode::Enter => {
+                run.submit();
+                run.input.clear();
+                self.overlay = None;
+            }
+            KeyCode::Backspace => {
+                run.input.pop();
+            }
+            KeyCode::Char(c) if run.input.chars().count() < 100 && !c.is_control() => {
+                run.input.push(c);
+            }
+            _ => {}
+        }
+    }
+
+    fn picker_key(&mut self, key: KeyEvent) {
+        let count = self.lessons.len();
+        let Some(picker) = self.picker.as_mut() else {
+            return;
+        };
+        match keymap::action(key) {
+            Some(Action::Down) => {
+                picker.selected = (picker.selected + 1).min(count.saturating_sub(1))
+            }
+            Some(Action::Up) => picker.selected = picker.selected.saturating_sub(1),
+            Some(Action::Home) => picker.selected = 0,
+            Some(Action::End) => picker.selected = count.saturating_sub(1),
+            Some(Action::Choose(n)) => {
+                picker.selected = usize::from(n)
+                    .saturating_sub(1)
+                    .min(count.saturating_sub(1));
+            }
+            Some(Action::Enter) => {
+                if let Some(lesson) = self.lessons.get(picker.selected).cloned() {
+                    self.open_lesson(lesson);
+                }
+            }
+            Some(Action::Back) => self.picker = None,
+            Some(Action::Quit) => self.quit = true,
+            Some(Action::Theme) => self.update(Action::Theme),
+            _ => {}
+        }
+    }
+
+    // ----- lessons ----------------------------------------------------------
+
+    /// Opens a lesson: its capture (unless it is the one open) and its
+    /// first step.
+    pub fn open_lesson(&mut self, lesson: Lesson) {
+        let path = lesson.capture_path();
+        let same =
+            std::fs::canonicalize(&path).ok() == std::fs::canonicalize(self.session.path()).ok();
+        if !same {
+            match Session::open(&path, SessionLimits::default()) {
+                Ok(session) => self.replace_session(session),
+                Err(err) => {
+                    self.notice = Some(err.to_string());
+                    return;
+                }
+            }
+        }
+        self.picker = None;
+        self.lesson = Some(LessonRun::new(lesson));
+        self.apply_step();
+    }
+
+    /// Starts over on another capture.
+    fn replace_session(&mut self, session: Session) {
+        self.session = session;
+        self.selected = 0;
+        self.list_top = 0;
+        self.follow = None;
+        self.follow_rows.clear();
+        self.current = None;
+        self.handshake = None;
+        self.marked.clear();
+        self.mode = Mode::Main;
+        self.field_key = None;
+        self.tick();
+    }
+
+    /// Makes the screen show the current step: its frame, connection,
+    /// message, view, layer and field.
+    fn apply_step(&mut self) {
+        let Some(run) = self.lesson.as_ref() else {
+            return;
+        };
+        let Some(step) = run.step().cloned() else {
+            return;
+        };
+        let frame = step_frame(&run.lesson, run.index(), &self.session);
+        self.step_pending = !self.session.progress().done;
+        // The connection to follow, shown alone in the list.
+        if step.follow != self.follow {
+            self.follow = None;
+            self.follow_rows.clear();
+            if let Some(stream) = step.follow {
+                self.follow_rows = self.session.stream_frames(stream);
+                self.follow = Some(stream);
+                self.list_top = 0;
+            }
+        }
+        self.marked = step
+            .message
+            .and_then(|m| m.checked_sub(1))
+            .and_then(|m| self.session.messages().get(m))
+            .map(|m| m.frames.clone())
+            .unwrap_or_default();
+        if let Some(frame) = frame {
+            self.select_frame(frame);
+        }
+        self.mode = match step.view {
+            View::Stack => Mode::Main,
+            View::Ladder => Mode::Ladder,
+            View::Messages => Mode::Messages,
+            View::Unmask => Mode::Unmask,
+            View::Handshake => Mode::Handshake,
+            View::Walk => Mode::Walk,
+            View::Compare => Mode::Compare,
+        };
+        self.walk_step = 0;
+        if self.mode == Mode::Handshake {
+            self.load_handshake();
+        }
+        if self.mode == Mode::Messages {
+            if let Some(message) = step.message {
+                let all = self.session.messages();
+                let target = message.checked_sub(1).and_then(|m| all.get(m)).cloned();
+                self.chat_selected = target
+                    .and_then(|t| {
+                        self.chat_messages()
+                            .iter()
+                            .position(|m| m.frames == t.frames && m.direction == t.direction)
+                    })
+                    .unwrap_or(0);
+            }
+        }
+        let Some(current) = self.current.clone() else {
+            return;
+        };
+        let layer = step
+            .layer
+            .and_then(|osi| layer_index(&current, osi, step.field.as_deref()))
+            .or_else(|| {
+                let key = step.field.as_deref()?;
+                current.layers.iter().rposition(|l| l.find(key).is_some())
+            });
+        self.focus = Pane::Stack;
+        if let Some(layer) = layer {
+            self.set_layer(layer);
+        }
+        if let Some(key) = step.field.as_deref() {
+            self.select_field_key(key);
+            self.focus = Pane::Tree;
+        }
+    }
+
+    /// Selects a field of the focused layer by key, unfolding its parents.
+    fn select_field_key(&mut self, key: &str) {
+        let Some(layer) = self.focused_layer().cloned() else {
+            return;
+        };
+        let Some(path) = field_path(&layer.fields, key) else {
+            return;
+        };
+        for depth in 1..path.len() {
+            if let Some(field) = path.get(..depth).and_then(|p| tree::field_at(&layer, p)) {
+                self.expanded.insert(field.key);
+            }
+        }
+        let rows = tree::rows(&layer, &self.expanded);
+        if let Some(position) = rows.iter().position(|row| row.path == path) {
+            self.field = position;
+            self.sync_field();
+        }
+    }
+
+    fn step_to(&mut self, forward: bool) {
+        let s = strings(self.lang);
+        let Some(run) = self.lesson.as_mut() else {
+            self.notice = Some(s.lesson_done.into());
+            return;
+        };
+        let moved = if forward { run.forward() } else { run.back() };
+        if moved {
+            self.overlay = None;
+            self.narration_scroll = 0;
+            self.apply_step();
+        } else {
+            self.notice = Some(if forward { s.last_step } else { s.first_step }.into());
         }
     }
 
@@ -465,6 +765,14 @@ impl App {
             (Pane::Tree, areas.tree),
             (Pane::Hex, areas.hex),
         ];
+        if at(areas.narration).is_some() {
+            match event.kind {
+                MouseEventKind::ScrollDown => self.update(Action::NarrationDown),
+                MouseEventKind::ScrollUp => self.update(Action::NarrationUp),
+                _ => {}
+            }
+            return;
+        }
         if let Some(area) = at(areas.mode) {
             if let Some(action) = scroll {
                 self.update(action);
@@ -499,6 +807,7 @@ impl App {
                     let view = stack::StackView {
                         dissection: &current,
                         focused: self.layer,
+                        lang: self.lang,
                     };
                     if let Some(layer) = stack::layer_at(&view, inner, &self.theme, event.row) {
                         self.set_layer(layer);
@@ -551,7 +860,10 @@ impl App {
             Action::SearchPrev => self.find(false),
             Action::Theme => {
                 self.theme = self.theme.next();
-                self.notice = Some(format!("theme: {}", self.theme.name));
+                self.notice = Some(fill(
+                    strings(self.lang).n_theme,
+                    &[("name", &self.theme.name)],
+                ));
             }
             Action::Back => {
                 self.mode = Mode::Main;
@@ -581,10 +893,12 @@ impl App {
             Action::PlayPause => {
                 self.playing = !self.playing;
                 self.last_step = Instant::now();
+                let s = strings(self.lang);
+                let pace = format!("{:.2}", self.pace.as_secs_f64());
                 self.notice = Some(if self.playing {
-                    format!("playing, one frame every {:.2} s", self.pace.as_secs_f64())
+                    fill(s.n_playing, &[("s", &pace)])
                 } else {
-                    "paused".into()
+                    s.n_paused.into()
                 });
             }
             Action::Faster | Action::Slower => {
@@ -595,10 +909,8 @@ impl App {
                     (ms * 3 / 2).min(10_000)
                 };
                 self.pace = Duration::from_millis(ms);
-                self.notice = Some(format!(
-                    "pace: one frame every {:.2} s",
-                    self.pace.as_secs_f64()
-                ));
+                let pace = format!("{:.2}", self.pace.as_secs_f64());
+                self.notice = Some(fill(strings(self.lang).n_pace, &[("s", &pace)]));
             }
             Action::Ladder => self.toggle_mode(Mode::Ladder),
             Action::Messages => {
@@ -633,7 +945,35 @@ impl App {
                 self.toggle_mode(Mode::Walk);
                 self.walk_step = 0;
             }
+            Action::Compare => self.toggle_mode(Mode::Compare),
             Action::JumpSource => self.jump_source(),
+            Action::NextStep => self.step_to(true),
+            Action::PrevStep => self.step_to(false),
+            Action::Choose(n) => {
+                if let Some(run) = self.lesson.as_mut() {
+                    run.choose(usize::from(n));
+                }
+            }
+            Action::AnswerPrompt => {
+                if self.lesson.as_ref().is_some_and(LessonRun::wants_value) {
+                    self.overlay = Some(Overlay::Answer);
+                }
+            }
+            Action::Lessons => {
+                let selected = self
+                    .lesson
+                    .as_ref()
+                    .and_then(|run| self.lessons.iter().position(|l| l.file == run.lesson.file))
+                    .unwrap_or(0);
+                self.picker = Some(Picker { selected });
+            }
+            Action::Presenter => {
+                if self.lesson.is_some() {
+                    self.presenter = !self.presenter;
+                }
+            }
+            Action::NarrationDown => self.narration_scroll = (self.narration_scroll + 3).min(200),
+            Action::NarrationUp => self.narration_scroll = self.narration_scroll.saturating_sub(3),
             Action::Enter => self.enter(),
             Action::Down
             | Action::Up
@@ -658,11 +998,11 @@ impl App {
             if let Some(number) = number {
                 self.select_frame(number);
             }
-            self.notice = Some("showing every frame".into());
+            self.notice = Some(strings(self.lang).n_all_frames.into());
             return;
         }
         let Some(stream) = self.stream() else {
-            self.notice = Some("this frame belongs to no TCP connection".into());
+            self.notice = Some(strings(self.lang).n_no_tcp.into());
             return;
         };
         let number = self.selected_number();
@@ -673,9 +1013,10 @@ impl App {
             .and_then(|n| self.follow_rows.iter().position(|f| *f == n))
             .unwrap_or(0);
         self.select_index(position);
-        self.notice = Some(format!(
-            "following tcp.stream {stream}: {} frames (f again shows all)",
-            self.follow_rows.len()
+        let count = self.follow_rows.len();
+        self.notice = Some(fill(
+            strings(self.lang).n_following,
+            &[("n", &stream), ("count", &count)],
         ));
     }
 
@@ -696,7 +1037,7 @@ impl App {
 
     fn find(&mut self, forward: bool) {
         let Some(query) = self.search.clone() else {
-            self.notice = Some("no search yet: press / to search".into());
+            self.notice = Some(strings(self.lang).n_no_search.into());
             return;
         };
         let needle = query.to_lowercase();
@@ -716,11 +1057,14 @@ impl App {
             };
             if self.visible_row(index).is_some_and(matches) {
                 self.select_index(index);
-                self.notice = Some(format!("\"{query}\": frame {}", index + 1));
+                self.notice = Some(fill(
+                    strings(self.lang).n_found,
+                    &[("q", &query), ("n", &(index + 1))],
+                ));
                 return;
             }
         }
-        self.notice = Some(format!("\"{query}\": not found"));
+        self.notice = Some(fill(strings(self.lang).n_not_found, &[("q", &query)]));
     }
 
     fn jump_source(&mut self) {
@@ -734,16 +1078,16 @@ impl App {
             .map(|s| s.frames.clone())
             .unwrap_or_default();
         if frames.is_empty() {
-            self.notice = Some("the focused layer's bytes are all in this frame".into());
+            self.notice = Some(strings(self.lang).n_all_here.into());
             return;
         }
         let index = self.jump_index % frames.len();
         if let Some(frame) = frames.get(index).copied() {
             let total = frames.len();
             self.select_frame(frame);
-            self.notice = Some(format!(
-                "frame {frame}: part {} of {total} of the reassembled bytes",
-                index + 1
+            self.notice = Some(fill(
+                strings(self.lang).n_part,
+                &[("frame", &frame), ("i", &(index + 1)), ("total", &total)],
             ));
             self.jump_index = index + 1;
         }
@@ -765,11 +1109,12 @@ impl App {
                     self.select_frame(first);
                 }
                 let list: Vec<String> = message.frames.iter().map(|f| f.to_string()).collect();
-                self.notice = Some(format!(
-                    "message carried by frame(s) {} (marked •)",
-                    list.join(", ")
+                self.notice = Some(fill(
+                    strings(self.lang).n_carried,
+                    &[("list", &list.join(", "))],
                 ));
             }
+            Mode::Compare => self.enter_technique(),
             Mode::Main if self.focus == Pane::Tree || self.focus == Pane::Stack => {
                 let key = self.focused_layer().and_then(|layer| {
                     tree::rows(layer, &self.expanded)
@@ -786,6 +1131,30 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// Leaves the compare pane for the highlighted technique's first frame,
+    /// marking the frames that completed a delivery.
+    fn enter_technique(&mut self) {
+        let Some(summary) = self
+            .session
+            .delivery()
+            .and_then(|r| r.techniques.get(self.compare_selected))
+            .cloned()
+        else {
+            return;
+        };
+        self.mode = Mode::Main;
+        self.marked = summary.messages.iter().map(|m| m.frame).collect();
+        self.marked.dedup();
+        self.select_frame(summary.first_frame);
+        self.notice = Some(format!(
+            "{}: frames {}–{}; • marks the {} frames that completed a delivery",
+            summary.technique.name(),
+            summary.first_frame,
+            summary.last_frame,
+            self.marked.len()
+        ));
     }
 
     fn motion(&mut self, action: Action) {
@@ -842,6 +1211,18 @@ impl App {
             }
             Mode::Handshake => {
                 self.list_motion(action, page);
+                return;
+            }
+            Mode::Compare => {
+                let count = self.session.delivery().map_or(0, |r| r.techniques.len());
+                self.compare_selected = match action {
+                    Action::Down | Action::Right => self.compare_selected + 1,
+                    Action::Up | Action::Left => self.compare_selected.saturating_sub(1),
+                    Action::Home => 0,
+                    Action::End => count,
+                    _ => self.compare_selected,
+                }
+                .min(count.saturating_sub(1));
                 return;
             }
             Mode::Main => {}
@@ -974,6 +1355,20 @@ pub fn inner(area: Rect) -> Rect {
         area.width.saturating_sub(2),
         area.height.saturating_sub(2),
     )
+}
+
+/// The path to the first field with a key, depth first.
+fn field_path(fields: &[Field], key: &str) -> Option<Vec<usize>> {
+    for (index, field) in fields.iter().enumerate() {
+        if field.key == key {
+            return Some(vec![index]);
+        }
+        if let Some(mut path) = field_path(&field.children, key) {
+            path.insert(0, index);
+            return Some(path);
+        }
+    }
+    None
 }
 
 /// The path to the smallest field of a layer holding a byte.

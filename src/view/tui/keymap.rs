@@ -36,6 +36,8 @@ pub enum Action {
     Unmask,
     Handshake,
     Walk,
+    /// Polling, long polling, SSE and WebSocket compared.
+    Compare,
     /// Back to the main screen (or close the overlay).
     Back,
     Help,
@@ -45,35 +47,58 @@ pub enum Action {
     /// Jump to the next frame a reassembled PDU came from.
     JumpSource,
     Theme,
+    /// Lessons: the next or previous step.
+    NextStep,
+    PrevStep,
+    /// Lessons: answer the question with a choice (1-based).
+    Choose(u8),
+    /// Lessons: type the answer to a value question.
+    AnswerPrompt,
+    /// The list of lessons.
+    Lessons,
+    /// Presenter mode on or off.
+    Presenter,
+    /// Lessons: scroll the narration.
+    NarrationDown,
+    NarrationUp,
 }
 
-/// The keys, as the help overlay lists them: (keys, what they do).
-pub const HELP: [(&str, &str); 24] = [
-    ("j k / ↓ ↑", "move in the focused pane"),
-    ("h l / ← →", "previous / next layer (hex: byte)"),
-    ("n p", "next / previous frame"),
-    ("N P", "next / previous frame of this connection"),
-    ("PgDn PgUp g G", "page down / up, first, last"),
-    ("Tab Shift-Tab", "next / previous pane"),
-    ("Enter", "expand field · jump to message frames"),
-    ("Space", "play / pause stepping"),
-    ("+ -", "step faster / slower"),
-    ("f", "follow this connection (again: all frames)"),
-    ("/", "search; then ] [ for next / previous match"),
-    ("L", "ladder of this TCP connection"),
-    ("m", "WebSocket messages as a chat"),
-    ("u", "unmasking of this WebSocket frame"),
-    ("s", "handshake check (Sec-WebSocket-Accept)"),
-    ("w", "encapsulation walk (send L7→L1, receive L1→L7)"),
-    ("J", "jump to a frame a reassembled PDU came from"),
-    ("t", "next colour theme"),
-    ("Esc", "back to the main screen"),
-    ("?", "this help"),
-    ("q Ctrl-C", "quit"),
-    ("mouse", "click to select, wheel to scroll"),
-    ("", ""),
-    ("", "Frames are numbered from 1, as in Wireshark."),
+/// The keys, as the help overlay lists them; what they do is in each
+/// language's strings (`view::i18n`), in the same order.
+pub const HELP_KEYS: [&str; HELP_LEN] = [
+    "j k / ↓ ↑",
+    "h l / ← →",
+    "n p",
+    "N P",
+    "PgDn PgUp g G",
+    "Tab Shift-Tab",
+    "Enter",
+    "Space",
+    "+ -",
+    "f",
+    "/",
+    "L",
+    "m",
+    "u",
+    "s",
+    "w",
+    "c",
+    "J",
+    "t",
+    "> <  (. ,)  { }",
+    "1-9  a",
+    "o",
+    "z  F5",
+    "Esc",
+    "?",
+    "q Ctrl-C",
+    "mouse",
+    "",
+    "",
 ];
+
+/// Lines of the help overlay.
+pub const HELP_LEN: usize = crate::view::i18n::keymap_len::HELP;
 
 /// The action of a key press, if it has one.
 pub fn action(key: KeyEvent) -> Option<Action> {
@@ -107,6 +132,7 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('u') => Action::Unmask,
         KeyCode::Char('s') => Action::Handshake,
         KeyCode::Char('w') => Action::Walk,
+        KeyCode::Char('c') => Action::Compare,
         KeyCode::Esc => Action::Back,
         KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
         KeyCode::Char(' ') => Action::PlayPause,
@@ -114,6 +140,14 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('-') => Action::Slower,
         KeyCode::Char('J') => Action::JumpSource,
         KeyCode::Char('t') => Action::Theme,
+        KeyCode::Char('>' | '.') => Action::NextStep,
+        KeyCode::Char('<' | ',') => Action::PrevStep,
+        KeyCode::Char(c @ '1'..='9') => Action::Choose(c as u8 - b'0'),
+        KeyCode::Char('a') => Action::AnswerPrompt,
+        KeyCode::Char('o') => Action::Lessons,
+        KeyCode::Char('z') | KeyCode::F(5) => Action::Presenter,
+        KeyCode::Char('}') => Action::NarrationDown,
+        KeyCode::Char('{') => Action::NarrationUp,
         _ => return None,
     })
 }

@@ -165,7 +165,7 @@ impl Theme {
         }
     }
 
-    fn mono() -> Theme {
+    pub fn mono() -> Theme {
         let plain = Style::new();
         let bold = Style::new().add_modifier(Modifier::BOLD);
         Theme {

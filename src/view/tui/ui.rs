@@ -10,10 +10,13 @@ use ratatui::Frame;
 
 use crate::dissect::{Protocol, WsMessage};
 use crate::session::Row;
+use crate::view::i18n::{fill, strings, Strings};
 use crate::view::tui::app::{inner, App, Overlay};
-use crate::view::tui::keymap::HELP;
+use crate::view::tui::keymap::HELP_KEYS;
 use crate::view::tui::layout::{self, Mode, Pane};
-use crate::view::tui::panes::{chat, handshake, hex, ladder, list, stack, tree, unmask, walk};
+use crate::view::tui::panes::{
+    chat, compare, handshake, hex, ladder, list, narration, picker, stack, tree, unmask, walk,
+};
 use crate::view::tui::text::{cut, fit, pad, width};
 
 /// Draws one frame of the UI.
@@ -25,10 +28,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
 /// Draws the UI into a buffer (what tests snapshot).
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let areas = layout::compute(area, app.mode, app.focus);
+    let s = strings(app.lang);
+    let areas = layout::compute_with(area, app.mode, app.focus, app.lesson_layout());
     if areas.too_small {
         let lines = [
-            "osiscope: terminal too small".to_string(),
+            s.too_small.to_string(),
             format!(
                 "{}×{}, needs {}×{}",
                 area.width,
@@ -36,7 +40,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 layout::MIN_WIDTH,
                 layout::MIN_HEIGHT
             ),
-            "enlarge it, or q to quit".to_string(),
+            s.too_small_hint.to_string(),
         ];
         for (i, line) in lines.iter().enumerate() {
             let Ok(y) = u16::try_from(i) else { break };
@@ -54,7 +58,55 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     title(app, areas.title, buf);
     status(app, areas.status, buf);
-    packet_list(app, areas.list, buf);
+    if let Some(chosen) = &app.picker {
+        let body = Rect::new(
+            area.x,
+            areas.title.bottom(),
+            area.width,
+            areas.status.y.saturating_sub(areas.title.bottom()),
+        );
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.focused_border)
+            .title(Span::styled(format!(" {} ", s.lessons), theme.title));
+        let inside = inner(body);
+        block.render(body, buf);
+        let view = picker::PickerView {
+            lessons: &app.lessons,
+            selected: chosen.selected,
+            lang: app.lang,
+        };
+        picker::render(&view, inside, buf, theme);
+        if app.overlay == Some(Overlay::Help) {
+            help(app, area, buf);
+        }
+        return;
+    }
+    if areas.list.area() > 0 {
+        packet_list(app, areas.list, buf);
+    }
+    if let (Some(area), Some(run)) = (areas.narration, app.lesson.as_ref()) {
+        let title = format!(
+            "{} {} · {}",
+            s.lesson,
+            run.lesson.number,
+            run.lesson.title.get(app.lang)
+        );
+        let block_style = theme.focused_border;
+        let title = fit(&title, usize::from(area.width.saturating_sub(4)));
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(block_style)
+            .title(Span::styled(format!(" {title} "), theme.title))
+            .render(area, buf);
+        let view = narration::Narration {
+            run,
+            lang: app.lang,
+            typing: app.overlay == Some(Overlay::Answer),
+            roomy: app.presenter,
+        };
+        narration::render(&view, app.narration_scroll, inner(area), buf, theme);
+    }
     if let Some(tabs) = areas.tabs {
         tab_bar(app, tabs, buf);
     }
@@ -65,15 +117,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let view = stack::StackView {
                 dissection,
                 focused: app.layer,
+                lang: app.lang,
             };
             stack::render(&view, inside, buf, theme);
         }
     }
     if let Some(area) = areas.tree {
         let layer = app.focused_layer();
-        let title = layer.map_or("Fields".to_string(), |layer| {
+        let fields = strings(app.lang).fields;
+        let title = layer.map_or(fields.to_string(), |layer| {
             format!(
-                "Fields · L{} {}",
+                "{fields} · L{} {}",
                 layer.osi().number(),
                 layer.protocol.name()
             )
@@ -92,10 +146,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if let Some(area) = areas.hex {
         let source = app.hex_source();
+        let bytes = strings(app.lang).bytes;
         let title = current
             .and_then(|d| d.sources.get(source))
-            .map_or("Bytes".to_string(), |s| {
-                let mut title = format!("Bytes · {}", s.name);
+            .map_or(bytes.to_string(), |s| {
+                let mut title = format!("{bytes} · {}", s.name);
                 if !s.frames.is_empty() {
                     let frames: Vec<String> = s.frames.iter().map(|f| f.to_string()).collect();
                     title.push_str(&format!(" from frames {} · J jumps", frames.join(", ")));
@@ -119,8 +174,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     match &app.overlay {
         Some(Overlay::Help) => help(app, area, buf),
+        Some(Overlay::Answer) => {
+            let typed = app.lesson.as_ref().map_or("", |run| run.input.as_str());
+            let line = format!("{}: {typed}▏  {}", s.answer_prompt, s.status_answer);
+            buf.set_style(areas.status, theme.selected);
+            buf.set_line(
+                areas.status.x,
+                areas.status.y,
+                &Line::styled(fit(&line, usize::from(area.width)), theme.selected),
+                areas.status.width,
+            );
+        }
         Some(Overlay::Search(text)) => {
-            let line = format!("/{text}▏  Enter: find · Esc: cancel");
+            let line = format!("/{text}▏  {}", s.status_search);
             buf.set_style(areas.status, theme.selected);
             buf.set_line(
                 areas.status.x,
@@ -134,9 +200,33 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn stack_title(app: &App) -> String {
+    let s = strings(app.lang);
     match app.selected_number() {
-        Some(number) => format!("OSI stack · frame {number}"),
-        None => "OSI stack".into(),
+        Some(number) => format!("{} · frame {number}", s.stack),
+        None => s.stack.into(),
+    }
+}
+
+/// A pane's title in the app's language.
+fn pane_name(s: &Strings, pane: Pane) -> &'static str {
+    match pane {
+        Pane::List => s.packets,
+        Pane::Stack => s.stack,
+        Pane::Tree => s.fields,
+        Pane::Hex => s.bytes,
+    }
+}
+
+/// A teaching view's title in the app's language.
+fn mode_name(s: &Strings, mode: Mode) -> &'static str {
+    match mode {
+        Mode::Main => "",
+        Mode::Ladder => s.ladder,
+        Mode::Messages => s.messages,
+        Mode::Unmask => s.unmasking,
+        Mode::Handshake => s.handshake,
+        Mode::Walk => s.walk,
+        Mode::Compare => s.compare,
     }
 }
 
@@ -176,16 +266,30 @@ fn title(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(" osiscope ", theme.title),
         Span::styled(format!("· {} ", fit(&name, 40)), theme.text),
     ];
+    let s = strings(app.lang);
     let total = app.session.rows().len();
+    if let Some(run) = &app.lesson {
+        let progress = run.progress();
+        spans.push(Span::styled(
+            format!(
+                "· {} {} · {} {}/{} ",
+                s.lesson, run.lesson.number, s.step, progress.step, progress.steps
+            ),
+            theme.good,
+        ));
+    }
     if let Some(number) = app.selected_number() {
         spans.push(Span::styled(
-            format!("· frame {number} of {total} "),
+            format!(
+                "· {} ",
+                fill(s.frame_of, &[("n", &number), ("total", &total)])
+            ),
             theme.dim,
         ));
     }
     if let Some(stream) = app.follow {
         spans.push(Span::styled(
-            format!("· following tcp.stream {stream} "),
+            format!("· {} ", fill(s.following, &[("n", &stream)])),
             theme.marked,
         ));
     }
@@ -196,11 +300,13 @@ fn title(app: &App, area: Rect, buf: &mut Buffer) {
         let filled = ((progress.fraction * cells as f64) as usize).min(cells);
         spans.push(Span::styled(
             format!(
-                "· indexing {:>3.0}% [{}{}] {} frames ",
+                "· {} {:>3.0}% [{}{}] {} {} ",
+                s.indexing,
                 progress.fraction * 100.0,
                 "█".repeat(filled),
                 "░".repeat(cells - filled),
-                progress.frames
+                progress.frames,
+                s.frames
             ),
             theme.warning,
         ));
@@ -215,13 +321,23 @@ fn title(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn status(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let keys = match app.mode {
-        Mode::Main => "? help  q quit  n/p frame  N/P in connection  Tab pane  Enter expand  / search  f follow  L ladder  m msgs  u unmask  s handshake  w walk  Space play",
-        Mode::Ladder => "j/k step in this connection  n/p any frame  Esc back  ? help",
-        Mode::Messages => "j/k choose a message  Enter jump to its frames  Esc back  ? help",
-        Mode::Unmask => "j/k scroll  h/l frame  Esc back  ? help",
-        Mode::Handshake => "j/k frame  Esc back  ? help",
-        Mode::Walk => "l/→ next step  h/← previous step  g/G first/last  n/p frame  Esc back",
+    let s = strings(app.lang);
+    let keys = if app.picker.is_some() {
+        s.status_picker
+    } else if app.lesson.is_some() && app.presenter {
+        s.status_presenter
+    } else if app.lesson.is_some() && app.mode == Mode::Main {
+        s.status_lesson
+    } else {
+        match app.mode {
+            Mode::Main => s.status_main,
+            Mode::Ladder => s.status_ladder,
+            Mode::Messages => s.status_messages,
+            Mode::Unmask => s.status_unmask,
+            Mode::Handshake => s.status_handshake,
+            Mode::Walk => s.status_walk,
+            Mode::Compare => s.status_compare,
+        }
     };
     let mut spans = Vec::new();
     if app.playing {
@@ -243,16 +359,22 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
+    let s = strings(app.lang);
     let mut spans = vec![Span::styled(" ", theme.dim)];
+    let lesson = app.lesson.is_some();
     let shown = match app.mode {
         Mode::Main => match app.focus {
-            Pane::List | Pane::Stack => Pane::Stack.title(),
-            Pane::Tree => Pane::Tree.title(),
-            Pane::Hex => Pane::Hex.title(),
+            Pane::List if lesson => pane_name(s, Pane::List),
+            Pane::List | Pane::Stack => pane_name(s, Pane::Stack),
+            pane => pane_name(s, pane),
         },
-        mode => mode.title(),
+        mode => mode_name(s, mode),
     };
-    for name in [Pane::Stack.title(), Pane::Tree.title(), Pane::Hex.title()] {
+    let mut tabs = vec![Pane::Stack, Pane::Tree, Pane::Hex];
+    if lesson {
+        tabs.insert(0, Pane::List);
+    }
+    for name in tabs.into_iter().map(|pane| pane_name(s, pane)) {
         let style = if name == shown {
             theme.selected
         } else {
@@ -263,20 +385,21 @@ fn tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if app.mode != Mode::Main {
         spans.push(Span::styled(
-            format!(" {} ", app.mode.title()),
+            format!(" {} ", mode_name(s, app.mode)),
             theme.selected,
         ));
     }
-    spans.push(Span::styled(" Tab switches", theme.dim));
+    spans.push(Span::styled(format!(" {}", s.tab_switches), theme.dim));
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
 }
 
 fn packet_list(app: &App, area: Rect, buf: &mut Buffer) {
     let total = app.visible_len();
+    let s = strings(app.lang);
     let title = if total == 0 && !app.session.progress().done {
-        "Packets · reading…".to_string()
+        format!("{} · {}", s.packets, s.reading)
     } else {
-        format!("Packets · {total}")
+        format!("{} · {total}", s.packets)
     };
     let inside = pane_block(app, Pane::List, title, area, buf);
     let height = usize::from(inside.height.saturating_sub(1));
@@ -377,6 +500,20 @@ fn mode_pane(app: &App, area: Rect, buf: &mut Buffer) {
                 walk::render(dissection, app.walk_step, inside, buf, theme);
             }
         }
+        Mode::Compare => {
+            let inside = pane_block(
+                app,
+                Pane::Stack,
+                "Delivery compared · polling, long polling, SSE, WebSocket".into(),
+                area,
+                buf,
+            );
+            let view = compare::Compare {
+                report: app.session.delivery(),
+                selected: app.compare_selected,
+            };
+            compare::render(&view, inside, buf, theme);
+        }
     }
 }
 
@@ -399,16 +536,30 @@ fn endpoints(rows: &[&Row]) -> (String, String) {
 
 fn help(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let width_needed = HELP
+    let s = strings(app.lang);
+    let rows: Vec<(&str, &str)> = HELP_KEYS.iter().copied().zip(s.help).collect();
+    let rows: Vec<(&str, &str)> = rows
+        .into_iter()
+        .filter(|(k, d)| !(k.is_empty() && d.is_empty()))
+        .collect();
+    let key_width = rows.iter().map(|(k, _)| width(k)).max().unwrap_or(10);
+    let one_column = rows
         .iter()
-        .map(|(k, d)| width(k) + width(d) + 4)
+        .map(|(_, d)| key_width + width(d) + 4)
         .max()
         .unwrap_or(40)
         + 2;
-    let w = u16::try_from(width_needed)
+    // Two columns when one does not fit the height.
+    let columns: usize = if rows.len() + 2 > usize::from(area.height) {
+        2
+    } else {
+        1
+    };
+    let per_column = rows.len().div_ceil(columns);
+    let w = u16::try_from(one_column * columns)
         .unwrap_or(u16::MAX)
         .min(area.width);
-    let h = u16::try_from(HELP.len() + 3)
+    let h = u16::try_from(per_column + 2)
         .unwrap_or(u16::MAX)
         .min(area.height);
     let popup = Rect::new(
@@ -421,19 +572,27 @@ fn help(app: &App, area: Rect, buf: &mut Buffer) {
     Block::default()
         .borders(Borders::ALL)
         .border_style(theme.focused_border)
-        .title(Span::styled(" Keys · any key closes ", theme.title))
+        .title(Span::styled(format!(" {} ", s.keys_title), theme.title))
         .render(popup, buf);
     let inside = inner(popup);
-    let key_width = HELP.iter().map(|(k, _)| width(k)).max().unwrap_or(10);
-    for (i, (keys, what)) in HELP.iter().enumerate() {
-        let Ok(y) = u16::try_from(i) else { break };
+    let column_width = inside.width / u16::try_from(columns).unwrap_or(1);
+    for (i, (keys, what)) in rows.iter().enumerate() {
+        let (column, line) = (i / per_column, i % per_column);
+        let Ok(y) = u16::try_from(line) else { break };
+        let Ok(x) = u16::try_from(column) else { break };
         if y >= inside.height {
             break;
         }
+        let cells = usize::from(column_width).saturating_sub(key_width + 3);
         let line = Line::from(vec![
             Span::styled(format!(" {} ", pad(keys, key_width)), theme.title),
-            Span::styled((*what).to_string(), theme.text),
+            Span::styled(cut(what, cells), theme.text),
         ]);
-        buf.set_line(inside.x, inside.y + y, &line, inside.width);
+        buf.set_line(
+            inside.x + x * column_width,
+            inside.y + y,
+            &line,
+            column_width,
+        );
     }
 }

@@ -8,7 +8,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use crate::dissect::{keys, Dissection, Layer, Osi, Protocol};
-use crate::view::tui::text::{cut, fit, width};
+use crate::lesson::Lang;
+use crate::view::tui::text::{cut, fit, pad, width};
 use crate::view::tui::theme::Theme;
 
 /// What the stack pane shows.
@@ -16,6 +17,62 @@ pub struct StackView<'a> {
     pub dissection: &'a Dissection,
     /// Index into the dissection's layers of the focused one.
     pub focused: usize,
+    /// The language of the layer and PDU names and the notes.
+    pub lang: Lang,
+}
+
+/// An OSI layer's name in a language.
+fn osi_name(osi: Osi, lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => osi.name(),
+        Lang::Ja => match osi {
+            Osi::Physical => "物理層",
+            Osi::DataLink => "データリンク層",
+            Osi::Network => "ネットワーク層",
+            Osi::Transport => "トランスポート層",
+            Osi::Session => "セッション層",
+            Osi::Presentation => "プレゼンテーション層",
+            Osi::Application => "アプリケーション層",
+        },
+    }
+}
+
+/// A PDU's name in a language.
+fn pdu_name(protocol: Protocol, lang: Lang) -> &'static str {
+    let pdu = protocol.pdu();
+    match (lang, pdu) {
+        (Lang::En, _) => pdu,
+        (Lang::Ja, "bits") => "ビット",
+        (Lang::Ja, "frame") => "フレーム",
+        (Lang::Ja, "packet") => "パケット",
+        (Lang::Ja, "message") => "メッセージ",
+        (Lang::Ja, "segment") => "セグメント",
+        (Lang::Ja, "datagram") => "データグラム",
+        (Lang::Ja, "state") => "状態",
+        (Lang::Ja, "record") => "レコード",
+        (Lang::Ja, _) => "データ",
+    }
+}
+
+/// Why a layer has nothing in this frame, in a language.
+pub fn absent_reason_in(osi: Osi, dissection: &Dissection, lang: Lang) -> String {
+    let reason = absent_reason(osi, dissection);
+    if lang == Lang::En {
+        return reason;
+    }
+    let ja = match reason.as_str() {
+        r if r.starts_with("no TLS: ws://") => "TLS なし：ws://（と http://）は平文なので、上の層のバイトはすべて通信路上で読めます",
+        r if r.starts_with("no TLS on this") => "TLS なし：この接続のバイトは暗号化されずに流れます",
+        r if r.starts_with("no presentation") => "プレゼンテーション層のプロトコルなし：TCP/IP には独立した第 6 層がありません",
+        r if r.starts_with("no connection") => "接続なし：このプロトコルはセッションの状態を持ちません",
+        r if r.starts_with("no application data: this segment") => "アプリケーションデータなし：このセグメントは TCP の制御（フラグ、ACK、ウィンドウ）だけを運びます",
+        r if r.starts_with("no complete application PDU") => "ここで終わるアプリケーション PDU はありません：残りのバイトを待っているか、解読対象外です",
+        r if r.starts_with("no application data") => "このフレームにアプリケーションデータはありません",
+        r if r.starts_with("no transport") => "トランスポート層なし：このフレームは第 3 層で終わります",
+        r if r.starts_with("no network") => "ネットワーク層なし：このフレームは IP を運んでいません",
+        _ => "キャプチャされていません",
+    };
+    ja.to_string()
 }
 
 /// The fields summed up on a layer's line: (key, prefix).
@@ -168,7 +225,12 @@ pub fn lines(
     let mut out: Vec<(Line<'static>, Option<usize>)> = Vec::new();
     for osi in Osi::ALL.iter().rev() {
         let colour = theme.layer(Some(*osi));
-        let label = format!("L{} {:<12}", osi.number(), osi.name());
+        let name_cells = if view.lang == Lang::Ja { 20 } else { 12 };
+        let label = format!(
+            "L{} {}",
+            osi.number(),
+            pad(osi_name(*osi, view.lang), name_cells)
+        );
         let members: Vec<(usize, &Layer)> = dissection
             .layers
             .iter()
@@ -176,7 +238,7 @@ pub fn lines(
             .filter(|(_, layer)| layer.osi() == *osi)
             .collect();
         if members.is_empty() {
-            let reason = absent_reason(*osi, dissection);
+            let reason = absent_reason_in(*osi, dissection, view.lang);
             let text = format!("{label} — {reason}");
             out.push((Line::styled(fit(&text, cells), theme.dim), None));
             continue;
@@ -189,20 +251,32 @@ pub fn lines(
                 " ".repeat(width(&label))
             };
             let size = if layer.protocol == Protocol::Session {
-                "no header".to_string()
+                match view.lang {
+                    Lang::En => "no header".to_string(),
+                    Lang::Ja => "ヘッダなし".to_string(),
+                }
             } else if layer.span.is_empty() {
                 "—".to_string()
             } else {
                 format!("{} B", layer.span.len())
             };
-            let reassembled = if layer.source == 0 {
-                ""
-            } else {
-                " (reassembled)"
+            let reassembled = match (layer.source == 0, view.lang) {
+                (true, _) => "",
+                (false, Lang::En) => " (reassembled)",
+                (false, Lang::Ja) => "（再構成）",
             };
             let mut spans = vec![
                 Span::styled(head, colour),
-                Span::styled(format!(" {:<8}", layer.protocol.pdu()), theme.dim),
+                Span::styled(
+                    format!(
+                        " {}",
+                        pad(
+                            pdu_name(layer.protocol, view.lang),
+                            if view.lang == Lang::Ja { 12 } else { 8 }
+                        )
+                    ),
+                    theme.dim,
+                ),
                 Span::styled(format!(" {}", layer.protocol.name()), colour),
                 Span::styled(format!(" {size}{reassembled} "), theme.dim),
             ];
@@ -231,8 +305,12 @@ pub fn lines(
         ));
     }
     if shows_websocket(dissection) {
-        let note = "Mapping: WebSocket framing is shown at L7 (application data over TCP); \
-                    some courses place its connection handling (handshake, close) at L5, shown here as state.";
+        let note = match view.lang {
+            Lang::En => "Mapping: WebSocket framing is shown at L7 (application data over TCP); \
+                    some courses place its connection handling (handshake, close) at L5, shown here as state.",
+            Lang::Ja => "対応づけ：WebSocket のフレームは L7（TCP 上のアプリケーションデータ）に表示します。\
+                    接続の管理（ハンドシェイク、クローズ）を L5 に置く教材もあり、ここでは状態として示します。",
+        };
         out.push((Line::styled(cut(note, cells), theme.dim), None));
     }
     out
