@@ -1328,7 +1328,8 @@ impl Parser {
                 decoded_len: msg.decoded_len,
                 missing_len: msg.missing_len,
                 data: std::mem::take(&mut msg.data),
-                complete,
+                // Bytes lost inside the body leave it incomplete, however the message ended.
+                complete: complete && msg.missing_len == 0,
             }));
         }
         out.push(Event::MessageEnd {
