@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::limits::{parse_size, Limits};
+
 /// See the protocol stack of real network traffic, layer by layer.
 #[derive(Debug, Parser)]
 #[command(
@@ -20,6 +22,10 @@ pub struct Cli {
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub ui: UiArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub session_limits: SessionLimitArgs,
 }
 
 /// Settings of the terminal UI.
@@ -158,6 +164,8 @@ pub struct LiveArgs {
     #[arg(long, default_value = "1G", value_parser = parse_speed)]
     pub link_speed: u64,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub ui: UiArgs,
 }
 
@@ -168,6 +176,8 @@ pub struct CompareArgs {
     /// One JSON object per technique per line instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Parses a number of seconds such as `5` or `0.5`.
@@ -186,6 +196,10 @@ pub struct OpenArgs {
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub ui: UiArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub session_limits: SessionLimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +209,8 @@ pub struct StreamsArgs {
     /// One JSON object per conversation per line instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +223,116 @@ pub struct MessagesArgs {
     /// With --json: add the payload, base64-encoded, as `payload_b64`.
     #[arg(long, requires = "json")]
     pub payload: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits on memory and work (README.md lists them with their defaults). Sizes take
+/// K, M and G suffixes (powers of 1024). Reaching a limit is reported on the frame.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// TCP connections held at once; past it the one idle longest is evicted [default: 10000].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_streams: Option<usize>,
+    /// Out-of-order bytes held per TCP direction while waiting for a hole [default: 4M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_stream_buffer: Option<usize>,
+    /// Bytes buffered for all TCP connections together (reassembly and the application
+    /// decoders); past it the connection buffering the most is evicted [default: 512M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_buffered: Option<usize>,
+    /// IPv4 datagrams held incomplete at once [default: 1024].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_fragments: Option<usize>,
+    /// Bytes held for all incomplete IPv4 datagrams together [default: 16M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_fragment_bytes: Option<usize>,
+    /// Longest HTTP head (request or status line and header fields) [default: 64K].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_http_head: Option<usize>,
+    /// Most header fields in one HTTP head [default: 100].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_http_headers: Option<usize>,
+    /// WebSocket frame payload kept; longer frames keep a prefix [default: 16M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_ws_frame: Option<usize>,
+    /// WebSocket message kept; longer messages keep a prefix [default: 64M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_ws_message: Option<usize>,
+    /// Bytes one compressed WebSocket message may inflate to; inflation stops there
+    /// (a deflate bomb is not obeyed) [default: 64M].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_inflated: Option<usize>,
+}
+
+impl LimitArgs {
+    /// The given limits applied over `limits`.
+    pub fn apply(&self, mut limits: Limits) -> Limits {
+        let set = |target: &mut usize, value: Option<usize>| {
+            if let Some(value) = value {
+                *target = value;
+            }
+        };
+        set(&mut limits.tracker.max_streams, self.max_streams);
+        set(
+            &mut limits.tracker.reassembly.max_buffered_bytes,
+            self.max_stream_buffer,
+        );
+        set(&mut limits.max_buffered_total, self.max_buffered);
+        set(&mut limits.defrag.max_datagrams_pending, self.max_fragments);
+        set(
+            &mut limits.defrag.max_bytes_pending,
+            self.max_fragment_bytes,
+        );
+        set(&mut limits.app.http.max_head_len, self.max_http_head);
+        set(&mut limits.app.http.max_headers, self.max_http_headers);
+        set(&mut limits.app.websocket.max_frame_len, self.max_ws_frame);
+        set(
+            &mut limits.app.websocket.max_message_len,
+            self.max_ws_message,
+        );
+        set(
+            &mut limits.app.websocket.max_inflated_len,
+            self.max_inflated,
+        );
+        limits
+    }
+}
+
+/// What the terminal UI keeps in memory.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Limits")]
+pub struct SessionLimitArgs {
+    /// Frames the terminal UI indexes and keeps; indexing stops there, with a notice
+    /// [default: 20000000].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub max_frames: Option<usize>,
+    /// Captured bytes the terminal UI keeps for dissecting frames on demand [default: 2G].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_frame_bytes: Option<usize>,
+}
+
+impl SessionLimitArgs {
+    /// The given limits applied over `limits`.
+    pub fn apply(&self, mut limits: Limits) -> Limits {
+        if let Some(value) = self.max_frames {
+            limits.session.max_frames = value;
+        }
+        if let Some(value) = self.max_frame_bytes {
+            limits.session.max_frame_bytes = value;
+        }
+        limits
+    }
+}
+
+/// Parses a positive count such as `10000`.
+pub fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(value) => Ok(value),
+        Err(_) => Err(format!("`{text}` is not a count like 10000")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +349,8 @@ pub struct DumpArgs {
     /// later frame its bytes were reassembled (`tcp.reassembled_in`).
     #[arg(short = '2', long)]
     pub two_pass: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Parses a speed such as `1G`, `100M`, `10k` or `1000000` into bits per second.
@@ -266,6 +394,55 @@ mod tests {
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("soon").is_err());
         assert!(parse_seconds("1e30").is_err());
+    }
+
+    #[test]
+    fn limit_flags_change_only_their_limit() {
+        let cli = Cli::parse_from([
+            "osiscope",
+            "streams",
+            "--max-streams",
+            "5",
+            "--max-inflated",
+            "1M",
+            "x.pcap",
+        ]);
+        let Some(Command::Streams(args)) = cli.command else {
+            panic!("streams expected");
+        };
+        let limits = args.limits.apply(Limits::default());
+        assert_eq!(limits.tracker.max_streams, 5);
+        assert_eq!(limits.app.websocket.max_inflated_len, 1 << 20);
+        assert_eq!(
+            Limits {
+                tracker: crate::flow::tracker::TrackerLimits {
+                    max_streams: 10_000,
+                    ..limits.tracker
+                },
+                app: crate::application::conversation::Limits {
+                    websocket: crate::application::websocket::message::Limits {
+                        max_inflated_len: 64 << 20,
+                        ..limits.app.websocket
+                    },
+                    ..limits.app
+                },
+                ..limits.clone()
+            },
+            Limits::default()
+        );
+        assert!(Cli::try_parse_from(["osiscope", "dump", "--max-streams", "0", "x"]).is_err());
+        assert!(Cli::try_parse_from(["osiscope", "dump", "--max-ws-frame", "big", "x"]).is_err());
+        let open = Cli::parse_from(["osiscope", "open", "--max-frames", "100", "x.pcap"]);
+        let Some(Command::Open(args)) = open.command else {
+            panic!("open expected");
+        };
+        assert_eq!(
+            args.session_limits
+                .apply(Limits::default())
+                .session
+                .max_frames,
+            100
+        );
     }
 
     #[test]

@@ -13,8 +13,9 @@ use crate::cli::{
     Cli, Command, CompareArgs, DumpArgs, LessonArgs, LessonsAction, LessonsArgs, LiveArgs,
     MessagesArgs, StreamsArgs, UiArgs,
 };
-use crate::dissect::BuildConfig;
+use crate::dissect::{BuildConfig, StreamSummary};
 use crate::lesson::{self, Lang, Lesson};
+use crate::limits::Limits;
 use crate::pipeline::Pipeline;
 use crate::session::{LiveInfo, Session, SessionLimits};
 use crate::source::live::{self, LiveConfig};
@@ -49,10 +50,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     file.display()
                 );
             }
-            open(&file, &args.ui, Start::default())
+            let limits = args
+                .session_limits
+                .apply(args.limits.apply(Limits::default()));
+            open(&file, &args.ui, Start::default(), limits)
         }
         None => {
             let terminal = io::stdout().is_terminal() && io::stdin().is_terminal();
+            let limits = cli
+                .session_limits
+                .apply(cli.limits.apply(Limits::default()));
             if cli.file.is_none() && terminal {
                 // The lesson picker, on the first lesson.
                 if let Some((lessons, first)) = curriculum() {
@@ -61,7 +68,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         picker: true,
                         ..Start::default()
                     };
-                    return open(&first, &cli.ui, start);
+                    return open(&first, &cli.ui, start, limits);
                 }
             }
             let file = match cli.file {
@@ -69,27 +76,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 None => first_capture()?,
             };
             if terminal {
-                return open(&file, &cli.ui, Start::default());
+                return open(&file, &cli.ui, Start::default(), limits);
             }
             dump(&DumpArgs {
                 file,
                 json: false,
                 link_speed: BuildConfig::default().link_speed_bps,
                 two_pass: false,
+                limits: cli.limits,
             })
         }
     }
 }
 
 /// `osiscope open`: the terminal UI on a capture.
-fn open(file: &Path, ui: &UiArgs, mut start: Start) -> Result<ExitCode> {
+fn open(file: &Path, ui: &UiArgs, mut start: Start, limits: Limits) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let theme = theme(ui)?;
     start.lang = language(ui.lang.as_deref());
     if start.lessons.is_empty() {
         start.lessons = curriculum().map(|(lessons, _)| lessons).unwrap_or_default();
     }
-    let session = Session::open(file, SessionLimits::default())?;
+    let session = Session::open_with(file, limits)?;
     view::tui::run(session, theme, start, ui.timing.as_deref(), started)
         .context("the terminal UI stopped on a terminal error")?;
     Ok(ExitCode::SUCCESS)
@@ -256,7 +264,7 @@ fn open_lesson(args: &LessonArgs) -> Result<ExitCode> {
         presenter: args.presenter,
         ..Start::default()
     };
-    open(&capture, &args.ui, start)
+    open(&capture, &args.ui, start, Limits::default())
 }
 
 /// The colour theme asked for (mono when `NO_COLOR` is set).
@@ -286,13 +294,15 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
     let config = BuildConfig {
         link_speed_bps: args.link_speed,
     };
+    let limits = args.limits.apply(Limits::default());
     let mut reassembled_in = std::collections::HashMap::new();
     if args.two_pass && args.file.as_os_str() == "-" {
         anyhow::bail!("--two-pass reads the file twice, so it needs a file, not standard input");
     }
     if args.two_pass {
         let mut source = FileSource::open(&args.file)?;
-        let mut pipeline = Pipeline::new(config.clone());
+        let mut pipeline =
+            Pipeline::with_limits(config.clone(), limits.clone()).without_summaries();
         while let Ok(Some(frame)) = source.next_frame() {
             if let Some(dissection) = pipeline.process(&frame, true).dissection {
                 Pipeline::note_reassembly(&dissection, &mut reassembled_in);
@@ -300,7 +310,9 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
         }
     }
     let mut source = FileSource::open(&args.file)?;
-    let pipeline = Pipeline::new(config).with_reassembled_in(reassembled_in);
+    let pipeline = Pipeline::with_limits(config, limits)
+        .with_reassembled_in(reassembled_in)
+        .without_summaries();
     dump_frames(&mut source, pipeline, args.json)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -338,15 +350,22 @@ fn dump_frames(source: &mut dyn Source, mut pipeline: Pipeline, json: bool) -> R
 /// `osiscope messages`: every WebSocket message, streamed as text or JSON lines.
 fn messages(args: &MessagesArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
-    stream_messages(&mut source, args.json, args.payload)?;
+    let pipeline =
+        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
+            .without_summaries();
+    stream_messages(&mut source, pipeline, args.json, args.payload)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Streams every WebSocket message of a source as text or JSON lines, each
 /// as the frame that ends it is read; flushed whenever the source has
 /// nothing more waiting.
-fn stream_messages(source: &mut dyn Source, json: bool, payload: bool) -> Result<()> {
-    let mut pipeline = Pipeline::default();
+fn stream_messages(
+    source: &mut dyn Source,
+    mut pipeline: Pipeline,
+    json: bool,
+    payload: bool,
+) -> Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let write = |out: &mut BufWriter<io::StdoutLock<'_>>, message: &crate::dissect::WsMessage| {
@@ -382,11 +401,28 @@ fn stream_messages(source: &mut dyn Source, json: bool, payload: bool) -> Result
     Ok(())
 }
 
-/// `osiscope streams`: one row per TCP conversation, after the whole capture.
+/// `osiscope streams`: one row per TCP conversation, in stream order. Rows of
+/// connections evicted by a limit are printed as soon as every lower stream's
+/// row is final, so memory does not grow with the number of connections.
 fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
-    let mut pipeline = Pipeline::default();
+    let mut pipeline =
+        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()));
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let write = |out: &mut BufWriter<io::StdoutLock<'_>>, summary: &StreamSummary| {
+        if args.json {
+            view::streams::write_json(out, summary)
+        } else {
+            view::streams::write_row(out, summary)
+        }
+    };
+    if !args.json {
+        view::streams::write_heading(&mut out)?;
+    }
+    let mut pending = std::collections::BTreeMap::new();
     let mut failure = None;
+    let mut n_frames = 0u64;
     loop {
         match source.next_frame() {
             Ok(Some(frame)) => {
@@ -398,19 +434,32 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
                 break;
             }
         }
+        n_frames = n_frames.wrapping_add(1);
+        pending.extend(
+            pipeline
+                .take_retired()
+                .into_iter()
+                .map(|summary| (summary.stream, summary)),
+        );
+        if !pending.is_empty() && (n_frames.is_multiple_of(4096) || pending.len() >= 4096) {
+            let held = pipeline.lowest_held_stream().unwrap_or(u32::MAX);
+            while let Some(entry) = pending.first_entry() {
+                if *entry.key() >= held {
+                    break;
+                }
+                write(&mut out, &entry.remove())?;
+            }
+        }
     }
     let _ = pipeline.finish();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if !args.json {
-        view::streams::write_heading(&mut out)?;
-    }
-    for summary in pipeline.summaries() {
-        if args.json {
-            view::streams::write_json(&mut out, &summary)?;
-        } else {
-            view::streams::write_row(&mut out, &summary)?;
-        }
+    pending.extend(
+        pipeline
+            .summaries()
+            .into_iter()
+            .map(|summary| (summary.stream, summary)),
+    );
+    for summary in pending.values() {
+        write(&mut out, summary)?;
     }
     out.flush()?;
     match failure {
@@ -422,7 +471,9 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
 /// `osiscope compare`: the delivery techniques of a capture, after the whole capture.
 fn compare(args: &CompareArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
-    let mut pipeline = Pipeline::default().observing_delivery();
+    let mut pipeline =
+        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
+            .observing_delivery();
     let mut failure = None;
     loop {
         match source.next_frame() {
@@ -494,7 +545,11 @@ fn live(args: &LiveArgs) -> Result<ExitCode> {
             control: Some(control.clone()),
         };
         let window = usize::try_from(args.window).unwrap_or(usize::MAX);
-        let session = Session::capture(source, info, SessionLimits::live(window))?;
+        let limits = Limits {
+            session: SessionLimits::live(window),
+            ..args.limits.apply(Limits::default())
+        };
+        let session = Session::capture_with(source, info, limits)?;
         let start = Start {
             lang: language(args.ui.lang.as_deref()),
             ..Start::default()
@@ -522,13 +577,19 @@ fn live(args: &LiveArgs) -> Result<ExitCode> {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
             .context("cannot install the Ctrl-C handler")?;
     }
+    let limits = args.limits.apply(Limits::default());
     let result = if args.messages {
-        stream_messages(&mut source, args.json, args.payload)
+        let pipeline = Pipeline::with_limits(BuildConfig::default(), limits).without_summaries();
+        stream_messages(&mut source, pipeline, args.json, args.payload)
     } else {
-        let pipeline = Pipeline::new(BuildConfig {
+        let config = BuildConfig {
             link_speed_bps: args.link_speed,
-        });
-        dump_frames(&mut source, pipeline, args.json)
+        };
+        dump_frames(
+            &mut source,
+            Pipeline::with_limits(config, limits).without_summaries(),
+            args.json,
+        )
     };
     let stats = source.finish();
     eprintln!(

@@ -149,6 +149,20 @@ fn decode_with<'a>(frame: &RawFrame<'a>, quoted: bool) -> Decoded<'a> {
     let (link, next) = link::decode(frame.link_type, data);
     let mut decoded = Decoded::new(data, link);
     decoded.quoted = quoted;
+    if !quoted && frame.orig_len < data.len() {
+        // A capture file can claim anything; the bytes captured are what is decoded.
+        decoded.problem(
+            Protocol::Physical,
+            Severity::Warning,
+            crate::dissect::keys::frame::CAP_LEN_TOO_LONG,
+            format!(
+                "{} bytes were captured of a frame said to be {} bytes on the wire; the captured bytes are decoded",
+                data.len(),
+                frame.orig_len
+            ),
+            None,
+        );
+    }
     let Some((mut ether_type, mut offset)) = next else {
         if let Link::Truncated { needed, .. } = decoded.link {
             decoded.problem(
@@ -193,4 +207,34 @@ fn decode_with<'a>(frame: &RawFrame<'a>, quoted: bool) -> Decoded<'a> {
     }
     network::decode(&mut decoded, ether_type, offset, frame.orig_len);
     decoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::{FrameNumber, Timestamp};
+
+    fn raw(data: &[u8], orig_len: usize) -> RawFrame<'_> {
+        RawFrame {
+            number: FrameNumber(1),
+            ts: Timestamp { secs: 0, nanos: 0 },
+            orig_len,
+            link_type: 1,
+            data,
+        }
+    }
+
+    #[test]
+    fn more_bytes_captured_than_on_the_wire_is_a_problem_and_the_bytes_still_decode() {
+        // Ethernet II: destination, source, then EtherType 0x88b5 (local experimental).
+        let frame = [
+            0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x88, 0xb5, 0xde, 0xad,
+        ];
+        let decoded = decode_frame(&raw(&frame, 4));
+        let keys: Vec<&str> = decoded.problems.iter().map(|p| p.key).collect();
+        assert_eq!(keys, [crate::dissect::keys::frame::CAP_LEN_TOO_LONG]);
+        assert!(matches!(decoded.link, Link::Ethernet(_)));
+        let honest = decode_frame(&raw(&frame, frame.len()));
+        assert!(honest.problems.is_empty());
+    }
 }

@@ -16,6 +16,8 @@
 //! [`pipeline::Pipeline`] runs the stages for each frame; the command-line
 //! front end in [`command`] chooses a view.
 
+#![forbid(unsafe_code)]
+
 pub mod source;
 
 pub mod decode;
@@ -33,6 +35,8 @@ pub mod session;
 pub mod lesson;
 
 pub mod view;
+
+pub mod limits;
 
 pub mod cli;
 pub mod command;

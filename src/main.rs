@@ -1,5 +1,7 @@
 //! The `osiscope` binary: parse the command line, run, map errors to exit codes.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -3,13 +3,24 @@
 //! A [`Pipeline`] is fed frames in capture order. Decoding one frame is
 //! stateless; what crosses frames (IPv4 fragments, TCP connections and their
 //! byte streams) lives here, so every view gets the same answers.
+//!
+//! Memory is bounded by [`Limits`]: besides each stage's own limits, the
+//! pipeline keeps the bytes every connection buffers (reassembly,
+//! provenance, the application decoders) under `max_buffered_total` by
+//! evicting the connection that buffers the most, and finishes the
+//! application layer of every connection the tracker evicts: its unfinished
+//! messages come out incomplete, its summary is kept, and an eviction a
+//! limit forced is a problem of the frame that forced it.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use std::ops::Range;
 
 use crate::application::conversation::{AppEvent, AppProtocol, Conversation, DirEvent};
-use crate::application::delivery::{Limits as DeliveryLimits, Observer as DeliveryObserver};
+use crate::application::delivery::{
+    Limits as DeliveryLimits, Observed, Observer as DeliveryObserver,
+};
 use crate::application::handshake::Report;
 use crate::application::http::{Event as HttpEvent, Head};
 use crate::application::session::{Change, Session, WsState};
@@ -19,9 +30,7 @@ use crate::application::tls::{
 use crate::application::websocket::message::{Event as WsEvent, ProblemKind};
 use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
 use crate::application::websocket::opcode::{Data, OpCode};
-use crate::decode::defrag::{
-    DefragKey, DefragLimits, DefragOutcome, Defragmenter, Expired, Fragment,
-};
+use crate::decode::defrag::{DefragKey, DefragOutcome, Defragmenter, Expired, Fragment};
 use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, TcpOption, Transport};
 use crate::dissect::delivery::{ConnectionDelivery, Delivery, DeliveryReport};
 use crate::dissect::{
@@ -31,25 +40,62 @@ use crate::dissect::{
 };
 use crate::flow::analysis::{Flag, SackBlock};
 use crate::flow::reassembly::Chunk;
-use crate::flow::reassembly::ReassemblyLimits;
 use crate::flow::seq::SeqNumber;
 use crate::flow::table::Endpoint;
-use crate::flow::tracker::{Step, TcpSegment, Tracker};
+use crate::flow::tracker::{Connection, Evicted, Eviction, Step, TcpSegment, Tracker};
 use crate::flow::Direction;
+use crate::limits::Limits;
 use crate::source::RawFrame;
+
+/// What one frame's model shows at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// Application PDUs (HTTP heads, WebSocket frames, TLS records) placed on one frame
+    /// (default 1000); the rest are counted in a problem.
+    pub max_pdus: usize,
+    /// Problems of the stream decoders reported on one frame (default 1000); the rest are
+    /// counted in a problem.
+    pub max_problems: usize,
+    /// Recent stream bytes kept per direction to show a PDU put together from several
+    /// segments (default 1 MiB; up to twice that between trims).
+    pub max_reassembled_len: usize,
+}
+
+impl Default for FrameLimits {
+    fn default() -> Self {
+        FrameLimits {
+            max_pdus: 1000,
+            max_problems: 1000,
+            max_reassembled_len: 1 << 20,
+        }
+    }
+}
 
 /// The per-capture state and settings of the decoding pipeline.
 #[derive(Debug)]
 pub struct Pipeline {
     config: BuildConfig,
+    limits: Limits,
     defrag: Defragmenter,
     tracker: Tracker,
     /// The application layer of each connection, by tracker slot.
     apps: Vec<App>,
+    /// What each slot's connection buffers, as last measured.
+    costs: Vec<usize>,
+    /// `(bytes buffered, slot)` of every connection that buffers something.
+    by_cost: BTreeSet<(usize, usize)>,
+    /// The sum of `costs`.
+    total_buffered: usize,
+    /// Summaries of connections evicted and not yet taken.
+    retired: Vec<StreamSummary>,
+    /// Whether evicted connections' summaries are kept (not for views that never ask).
+    keep_summaries: bool,
     /// From a first pass: frame -> later frames where its bytes were reassembled.
     reassembled_in: std::collections::HashMap<u64, Vec<FrameNumber>>,
     /// Delivered messages and their cost, when asked for ([`Pipeline::observing_delivery`]).
     delivery: Option<DeliveryObserver>,
+    /// What the connections evicted so far delivered, when delivery is observed.
+    retired_delivery: Vec<ConnectionDelivery>,
 }
 
 /// The application state of one connection, and bookkeeping for its messages.
@@ -78,6 +124,37 @@ struct App {
 }
 
 impl App {
+    fn new(limits: &Limits) -> App {
+        let tail = Tail {
+            max_len: limits.frame.max_reassembled_len,
+            ..Tail::default()
+        };
+        App {
+            conversation: Conversation::new(limits.app),
+            tails: [tail.clone(), tail],
+            ..App::default()
+        }
+    }
+
+    /// Bytes this connection's application layer buffers.
+    fn buffered_len(&self) -> usize {
+        let tails = self
+            .tails
+            .iter()
+            .map(|tail| tail.bytes.capacity())
+            .fold(0, usize::saturating_add);
+        self.conversation
+            .buffered_len()
+            .saturating_add(tails)
+            .saturating_add(
+                self.pending_heads
+                    .iter()
+                    .flatten()
+                    .map(|(head, _)| head.buffered_len())
+                    .fold(0, usize::saturating_add),
+            )
+    }
+
     /// Hands one stream chunk to the connection's decoders; keeps the bytes
     /// for showing reassembled PDUs when `keep_tail` is set.
     fn feed(&mut self, direction: Direction, chunk: &Chunk<'_>, keep_tail: bool) -> Vec<DirEvent> {
@@ -101,24 +178,40 @@ impl App {
 }
 
 /// The most recent bytes of one direction's stream (contiguous).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug)]
 struct Tail {
     start: u64,
     bytes: Vec<u8>,
+    /// Bytes kept for showing reassembled PDUs ([`FrameLimits::max_reassembled_len`]).
+    max_len: usize,
+}
+
+impl Default for Tail {
+    fn default() -> Self {
+        Tail {
+            start: 0,
+            bytes: Vec::new(),
+            max_len: FrameLimits::default().max_reassembled_len,
+        }
+    }
 }
 
 impl Tail {
-    /// Bytes kept per direction for showing reassembled PDUs.
-    const MAX_LEN: usize = 1 << 20;
-
     fn push(&mut self, offset: u64, bytes: &[u8]) {
         if offset != self.start.saturating_add(self.bytes.len() as u64) {
             self.bytes.clear();
             self.start = offset;
         }
-        self.bytes.extend_from_slice(bytes);
-        if self.bytes.len() > 2 * Self::MAX_LEN {
-            let drop = self.bytes.len() - Self::MAX_LEN;
+        // A chunk longer than what is kept only leaves its end.
+        let skip = bytes.len().saturating_sub(self.max_len);
+        if skip > 0 {
+            self.bytes.clear();
+            self.start = offset.saturating_add(skip as u64);
+        }
+        self.bytes
+            .extend_from_slice(bytes.get(skip..).unwrap_or_default());
+        if self.bytes.len() > self.max_len.saturating_mul(2) {
+            let drop = self.bytes.len().saturating_sub(self.max_len);
             self.bytes.drain(..drop);
             self.start = self.start.saturating_add(drop as u64);
         }
@@ -154,15 +247,41 @@ impl Default for Pipeline {
 }
 
 impl Pipeline {
+    /// A pipeline with the default limits.
     pub fn new(config: BuildConfig) -> Pipeline {
+        Pipeline::with_limits(config, Limits::default())
+    }
+
+    /// A pipeline that respects `limits`.
+    pub fn with_limits(config: BuildConfig, limits: Limits) -> Pipeline {
         Pipeline {
             config,
-            defrag: Defragmenter::new(DefragLimits::default()),
-            tracker: Tracker::new(ReassemblyLimits::default()),
+            defrag: Defragmenter::new(limits.defrag.clone()),
+            tracker: Tracker::new(limits.tracker),
+            limits,
             apps: Vec::new(),
+            costs: Vec::new(),
+            by_cost: BTreeSet::new(),
+            total_buffered: 0,
+            retired: Vec::new(),
+            keep_summaries: true,
             reassembled_in: std::collections::HashMap::new(),
             delivery: None,
+            retired_delivery: Vec::new(),
         }
+    }
+
+    /// Forgets the summaries of evicted connections, for a view that never
+    /// asks for [`Pipeline::summaries`]: memory then follows the connections
+    /// held, not every connection seen.
+    pub fn without_summaries(mut self) -> Pipeline {
+        self.keep_summaries = false;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Also watches for messages delivered to clients, for [`Pipeline::delivery`] (a little
@@ -245,24 +364,54 @@ impl Pipeline {
             datagram = payload;
             decoded.attach_reassembled(&datagram, frames);
         }
-        let step = self.track(frame, &decoded);
+        let mut step = self.track(frame, &decoded);
         let mut output = FrameOutput::default();
         let mut app = Vec::new();
         let mut websocket = None;
         let mut app_problems = Vec::new();
+        let mut tcp = None;
+        let mut tunnel = None;
+        let mut n_more_pdus = 0;
+        let mut n_more_problems = 0;
+        // Connections the tracker let go to place this segment end first: one of
+        // them may have had this segment's slot.
+        let evicted = step
+            .as_mut()
+            .map(|step| std::mem::take(&mut step.evicted))
+            .unwrap_or_default();
+        for evicted in evicted {
+            let (messages, problem) = self.retire(evicted);
+            output.messages.extend(messages);
+            app_problems.extend(problem);
+        }
         if let Some(step) = &step {
             if model {
                 app_problems.extend(reassembly_problems(step));
             }
-            let events = self.feed_application(step, keep);
+            let mut events = self.feed_application(step, keep);
             self.observe_delivery(step, frame, &events);
-            output.messages = self.collect_messages(step.slot, &events, frame.ts);
+            // Without a model to build, the records can take the payloads.
+            output
+                .messages
+                .extend(self.collect_messages(step.slot, &mut events, frame.ts, !keep));
             let changes = self.follow_session(step.slot, frame.number.0, &events);
             if keep {
-                app = self.app_pdus(step.slot, frame.number.0, &events);
+                (app, n_more_pdus) = self.app_pdus(
+                    step.slot,
+                    frame.number.0,
+                    &events,
+                    self.limits.frame.max_pdus,
+                );
             }
             if model {
-                app_problems.extend(events.iter().filter_map(stream_problem));
+                let room = self
+                    .limits
+                    .frame
+                    .max_problems
+                    .saturating_sub(app_problems.len());
+                let mut found = events.iter().filter_map(stream_problem);
+                app_problems.extend(found.by_ref().take(room));
+                n_more_problems += found.count();
                 websocket = self.apps.get(step.slot).and_then(|app| {
                     let state = app.session.state();
                     (state != WsState::None).then(|| WebSocketContext {
@@ -270,24 +419,10 @@ impl Pipeline {
                         changes: changes.iter().map(|change| change.why.clone()).collect(),
                     })
                 });
-            }
-        }
-        if model {
-            let tunnel = step
-                .as_ref()
-                .and_then(|step| self.tunnel_of(step, &decoded));
-            let context = FrameContext {
-                tunnel,
-                app_problems,
-                reassembled_in: self
-                    .reassembled_in
-                    .remove(&frame.number.0)
-                    .unwrap_or_default(),
-                app,
-                websocket,
-                tcp: step.as_ref().and_then(|step| {
-                    let conversation = &self.tracker.connection(step.slot)?.conversation;
-                    Some(TcpContext {
+                tunnel = self.tunnel_of(step, &decoded);
+                tcp = self.tracker.connection(step.slot).map(|connection| {
+                    let conversation = &connection.conversation;
+                    TcpContext {
                         stream: step.stream,
                         direction: step.direction,
                         client: conversation.client,
@@ -297,12 +432,170 @@ impl Pipeline {
                         analysis: step.analysis,
                         state: step.state.after,
                         transitions: step.state.transitions().map(|t| t.explanation()).collect(),
-                    })
-                }),
+                    }
+                });
+            }
+            self.measure(step.slot);
+            for evicted in self.keep_within_budget() {
+                let (messages, problem) = self.retire(evicted);
+                output.messages.extend(messages);
+                app_problems.extend(problem);
+            }
+        }
+        if model {
+            let limits = self.limits.frame;
+            if app_problems.len() > limits.max_problems {
+                n_more_problems += app_problems.len() - limits.max_problems;
+                app_problems.truncate(limits.max_problems);
+            }
+            if n_more_problems > 0 {
+                let n_more = n_more_problems;
+                app_problems.push(AppProblem {
+                    protocol: Protocol::Tcp,
+                    severity: Severity::Warning,
+                    key: keys::tcp::PROBLEM_LIMIT,
+                    message: format!(
+                        "{n_more} more problems were found in this frame; only the first {} are listed (limit)",
+                        limits.max_problems
+                    ),
+                });
+            }
+            if n_more_pdus > 0 {
+                app_problems.push(AppProblem {
+                    protocol: Protocol::Tcp,
+                    severity: Severity::Warning,
+                    key: keys::tcp::PDU_LIMIT,
+                    message: format!(
+                        "{n_more_pdus} more application PDUs ended in this frame; only the first {} are shown (limit)",
+                        limits.max_pdus
+                    ),
+                });
+            }
+            let context = FrameContext {
+                tunnel,
+                app_problems,
+                reassembled_in: self
+                    .reassembled_in
+                    .remove(&frame.number.0)
+                    .unwrap_or_default(),
+                app,
+                websocket,
+                tcp,
             };
             output.dissection = Some(dissect::build(frame, &decoded, &context, &self.config));
         }
         output
+    }
+
+    /// Measures again what a connection buffers, for the total budget.
+    fn measure(&mut self, slot: usize) {
+        let cost = self
+            .tracker
+            .connection(slot)
+            .map_or(0, Connection::buffered_len)
+            .saturating_add(self.apps.get(slot).map_or(0, App::buffered_len));
+        self.set_cost(slot, cost);
+    }
+
+    fn set_cost(&mut self, slot: usize, cost: usize) {
+        while self.costs.len() <= slot {
+            self.costs.push(0);
+        }
+        let Some(entry) = self.costs.get_mut(slot) else {
+            return;
+        };
+        let old = std::mem::replace(entry, cost);
+        self.by_cost.remove(&(old, slot));
+        if cost > 0 {
+            self.by_cost.insert((cost, slot));
+        }
+        self.total_buffered = self.total_buffered.saturating_sub(old).saturating_add(cost);
+    }
+
+    /// Evicts the connections that buffer the most until all of them together fit in
+    /// `max_buffered_total`.
+    fn keep_within_budget(&mut self) -> Vec<Evicted> {
+        let limit = self.limits.max_buffered_total;
+        let mut out = Vec::new();
+        while self.total_buffered > limit {
+            let Some(&(buffered, slot)) = self.by_cost.last() else {
+                break;
+            };
+            match self
+                .tracker
+                .evict(slot, Eviction::BufferLimit { limit, buffered })
+            {
+                Some(evicted) => out.push(evicted),
+                None => self.set_cost(slot, 0),
+            }
+        }
+        out
+    }
+
+    /// Ends the application layer of a connection the tracker let go: what its
+    /// reassemblers still held is decoded, its decoders are finished, and its summary is
+    /// kept. Returns the messages that ends and, when a limit forced the eviction, the
+    /// problem to report.
+    fn retire(&mut self, evicted: Evicted) -> (Vec<WsMessage>, Option<AppProblem>) {
+        let Evicted {
+            slot,
+            reason,
+            mut connection,
+            chunks,
+        } = evicted;
+        self.set_cost(slot, 0);
+        let mut app = self
+            .apps
+            .get_mut(slot)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut events = Vec::new();
+        for (direction, chunk) in &chunks {
+            events.extend(app.feed(*direction, chunk, false));
+        }
+        events.extend(app.conversation.finish());
+        let ts = connection.last_ts;
+        if let Some(observer) = self.delivery.as_mut() {
+            // The slot is reused: what the connection delivered is kept apart.
+            let rtt_us = connection
+                .analyzer()
+                .initial_rtt()
+                .map(|rtt| i64::try_from(rtt.as_micros()).unwrap_or(i64::MAX));
+            let last = observer.last_frame(slot);
+            observer.events(slot, last, micros(ts), rtt_us, &events);
+            if let Some(seen) = observer.retire(slot) {
+                self.retired_delivery
+                    .extend(connection_delivery(&seen, &connection.conversation));
+            }
+        }
+        let messages = collect_messages(&mut app, &mut connection, &mut events, ts, true);
+        let conversation = &connection.conversation;
+        let what = format!(
+            "tcp.stream {} ({} → {})",
+            conversation.index, conversation.client, conversation.server
+        );
+        let consequence = "what it held was given up as gaps and its unfinished messages end incomplete; later segments of it start a new stream";
+        let why = match reason {
+            Eviction::Finished => None,
+            Eviction::StreamLimit { limit } => Some(format!(
+                "{what} evicted: {limit} connections are held at most (--max-streams) and it was idle longest; {consequence}"
+            )),
+            Eviction::BufferLimit { limit, buffered } => Some(format!(
+                "{what} evicted: all connections together buffered more than {limit} bytes (--max-buffered) and it buffered the most ({buffered} bytes); {consequence}"
+            )),
+        };
+        if self.keep_summaries {
+            let mut summary = summary_of(&connection, Some(&app));
+            summary.evicted = why.clone();
+            self.retired.push(summary);
+        }
+        let problem = why.map(|message| AppProblem {
+            protocol: Protocol::Tcp,
+            severity: Severity::Warning,
+            key: keys::tcp::STREAM_EVICTED,
+            message,
+        });
+        (messages, problem)
     }
 
     /// Counts a frame of a connection, and reads the messages its events
@@ -323,42 +616,12 @@ impl Pipeline {
     /// [`Pipeline::observing_delivery`]. Call after [`Pipeline::finish`].
     pub fn delivery(&self) -> Option<DeliveryReport> {
         let observer = self.delivery.as_ref()?;
-        let mut connections = Vec::new();
+        let mut connections = self.retired_delivery.clone();
         for (slot, seen) in observer.observed().enumerate() {
-            let (Some(technique), Some(connection)) =
-                (seen.technique(), self.tracker.connection(slot))
-            else {
+            let Some(connection) = self.tracker.connection(slot) else {
                 continue;
             };
-            connections.push(ConnectionDelivery {
-                stream: seen.stream,
-                client: connection.conversation.client,
-                server: connection.conversation.server,
-                technique,
-                frames: seen.frames,
-                bytes: seen.bytes,
-                first_frame: FrameNumber(seen.first_frame),
-                last_frame: FrameNumber(seen.last_frame),
-                requests: seen.requests,
-                responses: seen.responses,
-                head_bytes: seen.head_bytes,
-                held_responses: seen.held_responses,
-                timed_responses: seen.timed_responses,
-                max_hold_us: seen.max_hold_us,
-                empty_responses: seen.empty_responses,
-                messages: seen
-                    .messages
-                    .iter()
-                    .map(|m| Delivery {
-                        seq: m.stamp.seq,
-                        sent_us: m.stamp.sent_us,
-                        stream: seen.stream,
-                        frame: FrameNumber(m.frame),
-                        ts: timestamp(m.at_us),
-                        delay_us: m.at_us.saturating_sub(m.stamp.sent_us),
-                    })
-                    .collect(),
-            });
+            connections.extend(connection_delivery(seen, &connection.conversation));
         }
         connections.sort_by_key(|c| c.stream);
         Some(DeliveryReport::new(connections, observer.dropped()))
@@ -389,11 +652,14 @@ impl Pipeline {
     /// application decoders.
     fn feed_application(&mut self, step: &Step<'_>, keep_tail: bool) -> Vec<DirEvent> {
         while self.apps.len() <= step.slot {
-            self.apps.push(App::default());
+            self.apps.push(App::new(&self.limits));
         }
         let Some(app) = self.apps.get_mut(step.slot) else {
             return Vec::new();
         };
+        if step.new {
+            *app = App::new(&self.limits);
+        }
         let mut events = Vec::new();
         for (direction, chunk) in &step.chunks {
             events.extend(app.feed(*direction, chunk, keep_tail));
@@ -422,7 +688,16 @@ impl Pipeline {
     }
 
     /// The application PDUs that ended in this frame, with their bytes.
-    fn app_pdus(&mut self, slot: usize, frame: u64, events: &[DirEvent]) -> Vec<AppPdu> {
+    /// At most `max` PDUs are made (WebSocket frames past it are only counted, so a
+    /// segment of many tiny frames costs no copies); returns them and how many more ended.
+    fn app_pdus(
+        &mut self,
+        slot: usize,
+        frame: u64,
+        events: &[DirEvent],
+        max: usize,
+    ) -> (Vec<AppPdu>, usize) {
+        let mut n_more = 0;
         let (mut pending_heads, mut tls_pending, mut tls_handshakes) = match self.apps.get_mut(slot)
         {
             Some(app) => (
@@ -430,11 +705,11 @@ impl Pipeline {
                 std::mem::take(&mut app.tls_pending),
                 std::mem::take(&mut app.tls_handshakes),
             ),
-            None => return Vec::new(),
+            None => return (Vec::new(), 0),
         };
         let (Some(app), Some(connection)) = (self.apps.get(slot), self.tracker.connection(slot))
         else {
-            return Vec::new();
+            return (Vec::new(), 0);
         };
         let guessed = matches!(
             app.conversation.protocol(),
@@ -587,7 +862,11 @@ impl Pipeline {
                     if let Some((direction, previous)) = last_frame.take() {
                         pdus.push(frame_pdu(direction, previous, None));
                     }
-                    last_frame = Some((event.direction, ws_frame.clone()));
+                    if pdus.len() < max {
+                        last_frame = Some((event.direction, ws_frame.clone()));
+                    } else {
+                        n_more += 1;
+                    }
                 }
                 AppEvent::WebSocket(WsEvent::Message(message)) => match last_frame.take() {
                     Some((direction, ws_frame))
@@ -597,7 +876,7 @@ impl Pipeline {
                         pdus.push(frame_pdu(
                             direction,
                             ws_frame,
-                            Some(Box::new(message.clone())),
+                            Some(Box::new(message_preview(message))),
                         ));
                     }
                     other => last_frame = other,
@@ -613,7 +892,11 @@ impl Pipeline {
             app.tls_pending = tls_pending;
             app.tls_handshakes = tls_handshakes;
         }
-        pdus
+        if pdus.len() > max {
+            n_more += pdus.len() - max;
+            pdus.truncate(max);
+        }
+        (pdus, n_more)
     }
 
     /// Turns finished WebSocket messages into records, and forgets
@@ -621,133 +904,16 @@ impl Pipeline {
     fn collect_messages(
         &mut self,
         slot: usize,
-        events: &[DirEvent],
+        events: &mut [DirEvent],
         ts: Timestamp,
+        take_payloads: bool,
     ) -> Vec<WsMessage> {
-        let mut out = Vec::new();
-        let (Some(app), Some(connection)) =
-            (self.apps.get_mut(slot), self.tracker.connection_mut(slot))
-        else {
-            return out;
-        };
-        let guessed = matches!(
-            app.conversation.protocol(),
-            AppProtocol::WebSocket { guessed: true }
-        );
-        let tunnel = app
-            .conversation
-            .tunnel()
-            .map(|tunnel| tunnel.target.clone());
-        for event in events {
-            let dir = event.direction.index();
-            let AppEvent::WebSocket(ws) = &event.event else {
-                continue;
-            };
-            match ws {
-                WsEvent::FrameStart(start) => {
-                    let data = matches!(start.header.opcode, OpCode::Data(_));
-                    if let Some(pin) = app.message_start.get_mut(dir) {
-                        if data
-                            && pin.is_none()
-                            && start.header.opcode != OpCode::Data(Data::Continue)
-                        {
-                            *pin = Some(start.header_range.start);
-                        }
-                        if pin.is_none() {
-                            if let Some(map) = connection.map_mut(event.direction) {
-                                map.prune_before(start.header_range.start);
-                            }
-                        }
-                    }
-                }
-                WsEvent::Problem(problem) => {
-                    if let Some(list) = app.pending_problems.get_mut(dir) {
-                        if list.len() < MAX_PENDING_PROBLEMS {
-                            list.push((problem.message_index, problem.kind.to_string()));
-                        }
-                    }
-                }
-                WsEvent::Message(message) => {
-                    let control = message.opcode.is_control();
-                    let map = connection.map(event.direction);
-                    let mut frames: Vec<u64> = Vec::new();
-                    for frame in &message.frames {
-                        if let Some(map) = map {
-                            frames.extend(
-                                map.frames_in(frame.header_range.start..frame.payload_range.end),
-                            );
-                        }
-                    }
-                    frames.sort_unstable();
-                    frames.dedup();
-                    let problems: Vec<String> = app
-                        .pending_problems
-                        .get_mut(dir)
-                        .map(|list| {
-                            let (mine, rest): (Vec<_>, Vec<_>) = list
-                                .drain(..)
-                                .partition(|(index, _)| *index == Some(message.index));
-                            *list = rest;
-                            mine.into_iter().map(|(_, text)| text).collect()
-                        })
-                        .unwrap_or_default();
-                    let close = message.close.as_ref();
-                    // Uncompressed, the announced frame lengths give the
-                    // message's length even where bytes were not captured.
-                    let announced: u64 = message
-                        .frames
-                        .iter()
-                        .map(|frame| {
-                            frame
-                                .payload_range
-                                .end
-                                .saturating_sub(frame.payload_range.start)
-                        })
-                        .sum();
-                    let len = if message.complete || message.compressed {
-                        message.len
-                    } else {
-                        announced.max(message.len)
-                    };
-                    let mut problems = problems;
-                    if !message.complete {
-                        problems.push(format!(
-                            "incomplete: {} of {} payload bytes were captured",
-                            message.payload.len(),
-                            len
-                        ));
-                    }
-                    out.push(WsMessage {
-                        stream: connection.conversation.index,
-                        client: connection.conversation.client,
-                        server: connection.conversation.server,
-                        direction: event.direction,
-                        opcode: message.opcode.name().into_owned(),
-                        ts,
-                        len,
-                        payload: message.payload.clone(),
-                        payload_complete: message.payload_complete,
-                        frames: frames.into_iter().map(FrameNumber).collect(),
-                        compressed: message.compressed,
-                        close_code: close.and_then(|body| body.code).map(|code| code.0),
-                        close_reason: close
-                            .filter(|body| body.code.is_some())
-                            .map(|body| body.reason_lossy().into_owned()),
-                        complete: message.complete,
-                        problems,
-                        guessed,
-                        tunnel: tunnel.clone(),
-                    });
-                    if !control {
-                        if let Some(pin) = app.message_start.get_mut(dir) {
-                            *pin = None;
-                        }
-                    }
-                }
-                WsEvent::Frame(_) => {}
+        match (self.apps.get_mut(slot), self.tracker.connection_mut(slot)) {
+            (Some(app), Some(connection)) => {
+                collect_messages(app, connection, events, ts, take_payloads)
             }
+            _ => Vec::new(),
         }
-        out
     }
 
     /// The connection tracker, for summaries of every TCP connection.
@@ -756,14 +922,15 @@ impl Pipeline {
     }
 
     /// Ends the capture: what reassembly still holds is released and the
-    /// application decoders are finished; returns the messages that ends.
+    /// application decoders are finished; returns the messages that ends,
+    /// connection by connection in stream order.
     pub fn finish(&mut self) -> Vec<WsMessage> {
         let _ = self.defrag.finish();
         let chunks = self.tracker.finish();
         let mut per_slot: Vec<Vec<DirEvent>> = Vec::new();
         for (slot, direction, chunk) in &chunks {
             while self.apps.len() <= *slot {
-                self.apps.push(App::default());
+                self.apps.push(App::new(&self.limits));
             }
             while per_slot.len() <= *slot {
                 per_slot.push(Vec::new());
@@ -774,8 +941,14 @@ impl Pipeline {
             };
             events.extend(app.feed(*direction, chunk, false));
         }
+        let mut slots: Vec<(u32, usize)> = self
+            .tracker
+            .connections()
+            .map(|(slot, connection)| (connection.conversation.index, slot))
+            .collect();
+        slots.sort_unstable();
         let mut messages = Vec::new();
-        for slot in 0..self.apps.len() {
+        for (_, slot) in slots {
             let mut events = per_slot
                 .get_mut(slot)
                 .map(std::mem::take)
@@ -793,56 +966,37 @@ impl Pipeline {
                 let last = observer.last_frame(slot);
                 observer.events(slot, last, micros(ts), rtt_us, &events);
             }
-            messages.extend(self.collect_messages(slot, &events, ts));
+            messages.extend(self.collect_messages(slot, &mut events, ts, true));
         }
         messages
     }
 
-    /// A summary of every TCP connection seen so far, in stream order.
+    /// A summary of every TCP connection seen so far (those evicted and not
+    /// taken with [`Pipeline::take_retired`], and those held), in stream order.
     pub fn summaries(&self) -> Vec<StreamSummary> {
+        let mut out = self.retired.clone();
+        out.extend(
+            self.tracker
+                .connections()
+                .map(|(slot, connection)| summary_of(connection, self.apps.get(slot))),
+        );
+        out.sort_by_key(|summary| summary.stream);
+        out
+    }
+
+    /// Takes the summaries of the connections evicted so far, so a caller
+    /// that prints them as they come needs no memory for them.
+    pub fn take_retired(&mut self) -> Vec<StreamSummary> {
+        std::mem::take(&mut self.retired)
+    }
+
+    /// The lowest stream index of a connection still held: every summary
+    /// below it is final.
+    pub fn lowest_held_stream(&self) -> Option<u32> {
         self.tracker
             .connections()
-            .iter()
-            .enumerate()
-            .map(|(slot, connection)| {
-                let conversation = &connection.conversation;
-                let analyzer = connection.analyzer();
-                let completeness = analyzer.completeness();
-                StreamSummary {
-                    stream: conversation.index,
-                    client: conversation.client,
-                    server: conversation.server,
-                    roles_guessed: conversation.roles_guessed,
-                    final_state: connection.state().to_string(),
-                    packets: connection.stats.map(|side| side.n_packets),
-                    bytes: connection.stats.map(|side| side.n_bytes),
-                    first_ts: conversation.first_ts,
-                    last_ts: connection.last_ts,
-                    handshake_seen: connection.handshake_seen(),
-                    completeness: completeness.0,
-                    completeness_text: completeness.to_string(),
-                    initial_rtt_secs: analyzer.initial_rtt().map(|rtt| rtt.as_secs_f64()),
-                    protocol: self.app_protocol(slot).name(),
-                    websocket_state: self
-                        .apps
-                        .get(slot)
-                        .map(|app| app.session.state())
-                        .filter(|state| *state != WsState::None)
-                        .map(|state| state.to_string()),
-                    tunnel: self
-                        .apps
-                        .get(slot)
-                        .and_then(|app| app.conversation.tunnel())
-                        .map(|tunnel| tunnel.target.clone()),
-                    flags: Flag::ALL
-                        .iter()
-                        .zip(connection.flag_counts)
-                        .filter(|(flag, count)| *count > 0 && flag.is_analysis())
-                        .map(|(flag, count)| (flag.key(), count))
-                        .collect(),
-                }
-            })
-            .collect()
+            .map(|(_, connection)| connection.conversation.index)
+            .min()
     }
 
     /// The application protocol of a connection, by tracker slot.
@@ -1006,6 +1160,241 @@ impl Pipeline {
     }
 }
 
+/// Turns a connection's finished WebSocket messages into records, and forgets
+/// provenance no unfinished message needs. With `take_payloads` the records
+/// take the messages' payloads instead of copying them.
+fn collect_messages(
+    app: &mut App,
+    connection: &mut Connection,
+    events: &mut [DirEvent],
+    ts: Timestamp,
+    take_payloads: bool,
+) -> Vec<WsMessage> {
+    let mut out = Vec::new();
+    let guessed = matches!(
+        app.conversation.protocol(),
+        AppProtocol::WebSocket { guessed: true }
+    );
+    let tunnel = app
+        .conversation
+        .tunnel()
+        .map(|tunnel| tunnel.target.clone());
+    for event in events {
+        let dir = event.direction.index();
+        let AppEvent::WebSocket(ws) = &mut event.event else {
+            continue;
+        };
+        match ws {
+            WsEvent::FrameStart(start) => {
+                let data = matches!(start.header.opcode, OpCode::Data(_));
+                if let Some(pin) = app.message_start.get_mut(dir) {
+                    if data && pin.is_none() && start.header.opcode != OpCode::Data(Data::Continue)
+                    {
+                        *pin = Some(start.header_range.start);
+                    }
+                    if pin.is_none() {
+                        if let Some(map) = connection.map_mut(event.direction) {
+                            map.prune_before(start.header_range.start);
+                        }
+                    }
+                }
+            }
+            WsEvent::Problem(problem) => {
+                if let Some(list) = app.pending_problems.get_mut(dir) {
+                    if list.len() < MAX_PENDING_PROBLEMS {
+                        list.push((problem.message_index, problem.kind.to_string()));
+                    }
+                }
+            }
+            WsEvent::Message(message) => {
+                let control = message.opcode.is_control();
+                let map = connection.map(event.direction);
+                let mut frames: Vec<u64> = Vec::new();
+                for frame in &message.frames {
+                    if let Some(map) = map {
+                        frames.extend(
+                            map.frames_in(frame.header_range.start..frame.payload_range.end),
+                        );
+                    }
+                }
+                frames.sort_unstable();
+                frames.dedup();
+                let problems: Vec<String> = app
+                    .pending_problems
+                    .get_mut(dir)
+                    .map(|list| {
+                        let (mine, rest): (Vec<_>, Vec<_>) = list
+                            .drain(..)
+                            .partition(|(index, _)| *index == Some(message.index));
+                        *list = rest;
+                        mine.into_iter().map(|(_, text)| text).collect()
+                    })
+                    .unwrap_or_default();
+                let close = message.close.as_ref();
+                // Uncompressed, the announced frame lengths give the
+                // message's length even where bytes were not captured.
+                let announced: u64 = message
+                    .frames
+                    .iter()
+                    .map(|frame| {
+                        frame
+                            .payload_range
+                            .end
+                            .saturating_sub(frame.payload_range.start)
+                    })
+                    .sum();
+                let len = if message.complete || message.compressed {
+                    message.len
+                } else {
+                    announced.max(message.len)
+                };
+                let mut problems = problems;
+                if !message.complete {
+                    problems.push(format!(
+                        "incomplete: {} of {} payload bytes were captured",
+                        message.payload.len(),
+                        len
+                    ));
+                }
+                out.push(WsMessage {
+                    stream: connection.conversation.index,
+                    client: connection.conversation.client,
+                    server: connection.conversation.server,
+                    direction: event.direction,
+                    opcode: message.opcode.name().into_owned(),
+                    ts,
+                    len,
+                    payload: if take_payloads {
+                        std::mem::take(&mut message.payload)
+                    } else {
+                        message.payload.clone()
+                    },
+                    payload_complete: message.payload_complete,
+                    frames: frames.into_iter().map(FrameNumber).collect(),
+                    compressed: message.compressed,
+                    close_code: close.and_then(|body| body.code).map(|code| code.0),
+                    close_reason: close
+                        .filter(|body| body.code.is_some())
+                        .map(|body| body.reason_lossy().into_owned()),
+                    complete: message.complete,
+                    problems,
+                    guessed,
+                    tunnel: tunnel.clone(),
+                });
+                if !control {
+                    if let Some(pin) = app.message_start.get_mut(dir) {
+                        *pin = None;
+                    }
+                }
+            }
+            WsEvent::Frame(_) => {}
+        }
+    }
+    out
+}
+
+/// Payload bytes of a message kept in the frame's model, which shows a preview only.
+const MODEL_MESSAGE_PREVIEW_LEN: usize = 1024;
+
+/// A copy of a message for the model, its payload cut to a preview.
+fn message_preview(message: &WsMessageEvent) -> WsMessageEvent {
+    let payload = message
+        .payload
+        .get(..MODEL_MESSAGE_PREVIEW_LEN)
+        .unwrap_or(&message.payload)
+        .to_vec();
+    WsMessageEvent {
+        index: message.index,
+        opcode: message.opcode,
+        compressed: message.compressed,
+        frames: message.frames.clone(),
+        n_frames: message.n_frames,
+        stream_range: message.stream_range.clone(),
+        wire_len: message.wire_len,
+        len: message.len,
+        payload_complete: message.payload_complete && payload.len() == message.payload.len(),
+        payload,
+        complete: message.complete,
+        text_valid: message.text_valid,
+        close: message.close.clone(),
+    }
+}
+
+/// The `osiscope streams` record of a connection.
+fn summary_of(connection: &Connection, app: Option<&App>) -> StreamSummary {
+    let conversation = &connection.conversation;
+    let analyzer = connection.analyzer();
+    let completeness = analyzer.completeness();
+    StreamSummary {
+        stream: conversation.index,
+        client: conversation.client,
+        server: conversation.server,
+        roles_guessed: conversation.roles_guessed,
+        final_state: connection.state().to_string(),
+        packets: connection.stats.map(|side| side.n_packets),
+        bytes: connection.stats.map(|side| side.n_bytes),
+        first_ts: conversation.first_ts,
+        last_ts: connection.last_ts,
+        handshake_seen: connection.handshake_seen(),
+        completeness: completeness.0,
+        completeness_text: completeness.to_string(),
+        initial_rtt_secs: analyzer.initial_rtt().map(|rtt| rtt.as_secs_f64()),
+        protocol: app
+            .map_or(AppProtocol::Unknown, |app| app.conversation.protocol())
+            .name(),
+        websocket_state: app
+            .map(|app| app.session.state())
+            .filter(|state| *state != WsState::None)
+            .map(|state| state.to_string()),
+        tunnel: app
+            .and_then(|app| app.conversation.tunnel())
+            .map(|tunnel| tunnel.target.clone()),
+        flags: Flag::ALL
+            .iter()
+            .zip(connection.flag_counts)
+            .filter(|(flag, count)| *count > 0 && flag.is_analysis())
+            .map(|(flag, count)| (flag.key(), count))
+            .collect(),
+        evicted: None,
+    }
+}
+
+/// What a connection delivered, as the report shows it; `None` when it delivered nothing.
+fn connection_delivery(
+    seen: &Observed,
+    conversation: &crate::flow::table::Conversation,
+) -> Option<ConnectionDelivery> {
+    Some(ConnectionDelivery {
+        stream: seen.stream,
+        client: conversation.client,
+        server: conversation.server,
+        technique: seen.technique()?,
+        frames: seen.frames,
+        bytes: seen.bytes,
+        first_frame: FrameNumber(seen.first_frame),
+        last_frame: FrameNumber(seen.last_frame),
+        requests: seen.requests,
+        responses: seen.responses,
+        head_bytes: seen.head_bytes,
+        held_responses: seen.held_responses,
+        timed_responses: seen.timed_responses,
+        max_hold_us: seen.max_hold_us,
+        empty_responses: seen.empty_responses,
+        messages: seen
+            .messages
+            .iter()
+            .map(|m| Delivery {
+                seq: m.stamp.seq,
+                sent_us: m.stamp.sent_us,
+                stream: seen.stream,
+                frame: FrameNumber(m.frame),
+                ts: timestamp(m.at_us),
+                delay_us: m.at_us.saturating_sub(m.stamp.sent_us),
+            })
+            .collect(),
+    })
+}
+
 /// A connection's initial round-trip time in microseconds, once known.
 fn initial_rtt_us(tracker: &Tracker, slot: usize) -> Option<i64> {
     let rtt = tracker.connection(slot)?.analyzer().initial_rtt()?;
@@ -1083,6 +1472,14 @@ fn stream_problem(event: &DirEvent) -> Option<AppProblem> {
             key: keys::http::PROBLEM,
             message: problem.error.to_string(),
         }),
+        AppEvent::HoldOverflow { limit, dropped } => Some(AppProblem {
+            protocol: Protocol::WebSocket,
+            severity: Severity::Warning,
+            key: keys::websocket::LIMIT,
+            message: format!(
+                "the client sent more than {limit} bytes after its Upgrade request before the server answered; {dropped} bytes were not kept and are a gap in the WebSocket stream (limit)"
+            ),
+        }),
         AppEvent::Guessed { compressed: true } => Some(AppProblem {
             protocol: Protocol::WebSocket,
             severity: Severity::Note,
@@ -1154,7 +1551,10 @@ mod tests {
     }
 
     fn run(frames: &[Vec<u8>]) -> Vec<Dissection> {
-        let mut pipeline = Pipeline::default();
+        run_with(&mut Pipeline::default(), frames)
+    }
+
+    fn run_with(pipeline: &mut Pipeline, frames: &[Vec<u8>]) -> Vec<Dissection> {
         frames
             .iter()
             .enumerate()
@@ -1171,6 +1571,133 @@ mod tests {
                 })
             })
             .collect()
+    }
+
+    /// A SYN from 10.0.0.1 on `port` to 10.0.0.2:80.
+    fn syn_from(port: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(port, 80, 1, 65535)
+            .syn()
+            .write(&mut out, &[])
+            .unwrap();
+        out
+    }
+
+    fn problems<'a>(dissection: &'a Dissection, key: &str) -> Vec<&'a str> {
+        dissection
+            .problems
+            .iter()
+            .filter(|problem| problem.key == key)
+            .map(|problem| problem.message.as_str())
+            .collect()
+    }
+
+    /// The handshake of the test connection, then the server's `payload`.
+    fn websocket_then_server(payload: &[u8]) -> Vec<Vec<u8>> {
+        let (c, s) = (1000u32, 5000u32);
+        let req_end = c + 1 + REQUEST.len() as u32;
+        let resp_end = s + 1 + RESPONSE.len() as u32;
+        vec![
+            segment(true, c, 0, true, &[]),
+            segment(false, s, c + 1, true, &[]),
+            segment(true, c + 1, s + 1, false, REQUEST),
+            segment(false, s + 1, req_end, false, RESPONSE),
+            segment(false, resp_end, req_end, false, payload),
+        ]
+    }
+
+    #[test]
+    fn an_eviction_forced_by_the_stream_limit_is_a_problem_of_the_frame() {
+        let mut limits = Limits::default();
+        limits.tracker.max_streams = 2;
+        let mut pipeline = Pipeline::with_limits(BuildConfig::default(), limits);
+        let frames: Vec<Vec<u8>> = (0..4).map(|i| syn_from(40000 + i)).collect();
+        let dissections = run_with(&mut pipeline, &frames);
+        assert!(problems(&dissections[1], keys::tcp::STREAM_EVICTED).is_empty());
+        let evicted = problems(&dissections[2], keys::tcp::STREAM_EVICTED);
+        assert_eq!(evicted.len(), 1);
+        assert!(
+            evicted[0].starts_with("tcp.stream 0 (10.0.0.1:40000 → 10.0.0.2:80) evicted: 2 connections are held at most (--max-streams)"),
+            "{}",
+            evicted[0]
+        );
+        let evicted = problems(&dissections[3], keys::tcp::STREAM_EVICTED);
+        assert!(evicted[0].starts_with("tcp.stream 1 "), "{}", evicted[0]);
+        let _ = pipeline.finish();
+        let summaries = pipeline.summaries();
+        let streams: Vec<u32> = summaries.iter().map(|s| s.stream).collect();
+        assert_eq!(streams, vec![0, 1, 2, 3]);
+        assert!(summaries[0].evicted.is_some() && summaries[1].evicted.is_some());
+        assert!(summaries[2].evicted.is_none() && summaries[3].evicted.is_none());
+    }
+
+    #[test]
+    fn the_total_budget_evicts_the_connection_that_buffers_most() {
+        let limits = Limits {
+            max_buffered_total: 4096,
+            ..Limits::default()
+        };
+        let mut pipeline = Pipeline::with_limits(BuildConfig::default(), limits);
+        let (c, s) = (1000u32, 5000u32);
+        let frames = vec![
+            segment(true, c, 0, true, &[]),
+            segment(false, s, c + 1, true, &[]),
+            // 3000 bytes after a one-byte hole: they wait, and so count.
+            segment(true, c + 2, s + 1, false, &[b'x'; 3000]),
+            segment(true, c + 3002, s + 1, false, &[b'y'; 3000]),
+        ];
+        let dissections = run_with(&mut pipeline, &frames);
+        assert!(problems(&dissections[2], keys::tcp::STREAM_EVICTED).is_empty());
+        let evicted = problems(&dissections[3], keys::tcp::STREAM_EVICTED);
+        assert_eq!(evicted.len(), 1, "{:?}", dissections[3].problems);
+        assert!(
+            evicted[0].contains("more than 4096 bytes (--max-buffered)"),
+            "{}",
+            evicted[0]
+        );
+        // The frame is still shown with its connection, as it was before the eviction.
+        assert!(dissections[3].find(keys::tcp::STREAM).is_some());
+        assert_eq!(pipeline.total_buffered, 0);
+    }
+
+    #[test]
+    fn a_frame_shows_at_most_max_pdus_and_counts_the_rest() {
+        let mut limits = Limits::default();
+        limits.frame.max_pdus = 3;
+        let mut pipeline = Pipeline::with_limits(BuildConfig::default(), limits);
+        let many: Vec<u8> = UNMASKED_HELLO.repeat(10);
+        let dissections = run_with(&mut pipeline, &websocket_then_server(&many));
+        let last = dissections.last().unwrap();
+        let shown = last
+            .layers
+            .iter()
+            .filter(|layer| layer.protocol == Protocol::WebSocket)
+            .count();
+        assert_eq!(shown, 3);
+        assert_eq!(
+            problems(last, keys::tcp::PDU_LIMIT),
+            vec!["7 more application PDUs ended in this frame; only the first 3 are shown (limit)"]
+        );
+        // Every message is still reported.
+        let mut pipeline = Pipeline::with_limits(BuildConfig::default(), {
+            let mut limits = Limits::default();
+            limits.frame.max_pdus = 3;
+            limits
+        });
+        let mut n_messages = 0;
+        for (index, data) in websocket_then_server(&many).iter().enumerate() {
+            let frame = RawFrame {
+                number: FrameNumber(index as u64 + 1),
+                ts: Timestamp::default(),
+                orig_len: data.len(),
+                link_type: link_type::ETHERNET,
+                data,
+            };
+            n_messages += pipeline.process(&frame, false).messages.len();
+        }
+        assert_eq!(n_messages, 10);
     }
 
     #[test]

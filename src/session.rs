@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use crate::dissect::{
     keys, BuildConfig, DeliveryReport, Dissection, FrameNumber, StreamSummary, Timestamp, WsMessage,
 };
+use crate::limits::Limits;
 use crate::pipeline::Pipeline;
 use crate::source::file::FileSource;
 use crate::source::live::LiveControl;
@@ -46,7 +47,7 @@ use crate::source::{CaptureStats, RawFrame, Source, SourceError};
 pub use row::{Row, TcpRow};
 use window::Window;
 
-/// Memory bounds of a session.
+/// Memory bounds of a session (the rest of [`Limits`] bounds its pipelines).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionLimits {
     /// Captured bytes kept in memory for on-demand dissection; indexing
@@ -201,6 +202,8 @@ struct Chunk {
 pub struct Session {
     path: PathBuf,
     limits: SessionLimits,
+    /// The limits of the pipelines that index and replay.
+    pipeline_limits: Limits,
     config: BuildConfig,
     rows: Window<Row>,
     frames: Window<StoredFrame>,
@@ -286,18 +289,31 @@ impl Session {
     /// The file is opened here, so a missing or unreadable file is an error
     /// at once; everything after that arrives through [`Session::poll`].
     pub fn open(path: &Path, limits: SessionLimits) -> Result<Session, SourceError> {
+        Session::open_with(
+            path,
+            Limits {
+                session: limits,
+                ..Limits::default()
+            },
+        )
+    }
+
+    /// Opens a capture with every limit given (`limits.session` for the
+    /// session itself, the rest for its pipelines) and starts indexing it.
+    pub fn open_with(path: &Path, limits: Limits) -> Result<Session, SourceError> {
         let source = FileSource::open(path)?;
         let file_len = std::fs::metadata(path).map_or(0, |meta| meta.len());
         let (sender, receiver) = mpsc::channel();
         let config = BuildConfig::default();
         let loader_config = config.clone();
+        let loader_limits = limits.clone();
         thread::Builder::new()
             .name("osiscope-index".into())
             .spawn(move || {
                 load(
                     source,
                     file_len,
-                    limits,
+                    loader_limits,
                     loader_config,
                     &Outbox::Unbounded(sender),
                 );
@@ -316,13 +332,33 @@ impl Session {
         info: LiveInfo,
         limits: SessionLimits,
     ) -> Result<Session, SourceError> {
+        Session::capture_with(
+            source,
+            info,
+            Limits {
+                session: limits,
+                ..Limits::default()
+            },
+        )
+    }
+
+    /// [`Session::capture`] with every limit given (`limits.session` for the
+    /// window, the rest for its pipelines).
+    pub fn capture_with<S: Source + Send + 'static>(
+        source: S,
+        info: LiveInfo,
+        limits: Limits,
+    ) -> Result<Session, SourceError> {
         let (sender, receiver) = mpsc::sync_channel(LIVE_BATCHES_WAITING);
         let config = BuildConfig::default();
         let loader_config = config.clone();
         let stats = source.capture_stats().unwrap_or_default();
         thread::Builder::new()
             .name("osiscope-index".into())
-            .spawn(move || load(source, 0, limits, loader_config, &Outbox::Bounded(sender)))
+            .spawn({
+                let limits = limits.clone();
+                move || load(source, 0, limits, loader_config, &Outbox::Bounded(sender))
+            })
             .map_err(|error| SourceError::CaptureOpen {
                 interface: info.interface.clone(),
                 reason: format!("cannot start the indexing thread: {error}"),
@@ -342,6 +378,17 @@ impl Session {
     /// Opens and indexes a capture completely before returning (for tests
     /// and batch use).
     pub fn open_blocking(path: &Path, limits: SessionLimits) -> Result<Session, SourceError> {
+        Session::open_blocking_with(
+            path,
+            Limits {
+                session: limits,
+                ..Limits::default()
+            },
+        )
+    }
+
+    /// [`Session::open_blocking`] with every limit given.
+    pub fn open_blocking_with(path: &Path, limits: Limits) -> Result<Session, SourceError> {
         let source = FileSource::open(path)?;
         let file_len = std::fs::metadata(path).map_or(0, |meta| meta.len());
         let (sender, receiver) = mpsc::channel();
@@ -349,7 +396,7 @@ impl Session {
         load(
             source,
             file_len,
-            limits,
+            limits.clone(),
             config.clone(),
             &Outbox::Unbounded(sender),
         );
@@ -360,13 +407,14 @@ impl Session {
 
     fn with_receiver(
         path: &Path,
-        limits: SessionLimits,
+        limits: Limits,
         config: BuildConfig,
         receiver: Receiver<Update>,
     ) -> Session {
         Session {
             path: path.to_path_buf(),
-            limits,
+            limits: limits.session,
+            pipeline_limits: limits,
             config,
             rows: Window::default(),
             frames: Window::default(),
@@ -722,8 +770,9 @@ impl Session {
         let dissection = match row.tcp.as_ref().map(|tcp| tcp.stream) {
             Some(stream) => self.replay(stream, number)?,
             None => {
-                let mut pipeline = Pipeline::new(self.config.clone())
-                    .with_reassembled_in(self.reassembled_for(&[number.0]));
+                let mut pipeline =
+                    Pipeline::with_limits(self.config.clone(), self.pipeline_limits.clone())
+                        .with_reassembled_in(self.reassembled_for(&[number.0]));
                 self.advance_fragments(&mut pipeline, number);
                 let frame = self.raw(number)?;
                 pipeline.process(&frame, true).dissection?
@@ -764,9 +813,12 @@ impl Session {
                 Cursor {
                     stream,
                     next: first,
-                    pipeline: Pipeline::new(self.config.clone())
-                        .starting_at_stream(stream)
-                        .with_reassembled_in(self.reassembled_for(&frames)),
+                    pipeline: Pipeline::with_limits(
+                        self.config.clone(),
+                        self.pipeline_limits.clone(),
+                    )
+                    .starting_at_stream(stream)
+                    .with_reassembled_in(self.reassembled_for(&frames)),
                 }
             }
         };
@@ -827,16 +879,17 @@ const STATS_IDLE: Duration = Duration::from_millis(250);
 fn load<S: Source>(
     mut source: S,
     file_len: u64,
-    limits: SessionLimits,
+    pipeline_limits: Limits,
     config: BuildConfig,
     outbox: &Outbox,
 ) {
+    let limits = pipeline_limits.session;
     // The delivery comparison keeps a record per message: a file's
     // capture has an end, a live capture (which evicts) does not.
     let mut pipeline = if limits.evict {
-        Pipeline::new(config)
+        Pipeline::with_limits(config, pipeline_limits)
     } else {
-        Pipeline::new(config).observing_delivery()
+        Pipeline::with_limits(config, pipeline_limits).observing_delivery()
     };
     let mut batch = Batch::default();
     let mut batch_started = Instant::now();
@@ -880,7 +933,7 @@ fn load<S: Source>(
                 || stored_bytes.saturating_add(frame.data.len()) > limits.max_frame_bytes)
         {
             stopped = Some(format!(
-                "indexing stopped after {n_frames} frames: the session keeps at most {} frames and {} MiB of captured bytes",
+                "indexing stopped after {n_frames} frames: the session keeps at most {} frames and {} MiB of captured bytes (--max-frames, --max-frame-bytes)",
                 limits.max_frames,
                 limits.max_frame_bytes >> 20
             ));

@@ -206,3 +206,71 @@ fn http_trailer_verdict_does_not_depend_on_chunking() {
     let whole = http_events(MessageKind::Request, limits, &[stream], None);
     assert_eq!(cut, whole);
 }
+
+/// Found by the `frame` target: a TCP header whose last option byte is a kind
+/// with no length byte after it (kind 10, at the frame's last byte). The option
+/// is malformed, and its model gave it a `tcp.option_len` field one byte past
+/// the end of the frame.
+#[test]
+fn tcp_option_kind_in_the_last_byte_has_no_length_field() {
+    // The fuzz input: 2 bytes of link type (1, Ethernet), then the frame.
+    let input = include_bytes!("data/fuzz/frame-tcp-option-kind-in-last-byte.bin");
+    let (link, frame) = input.split_at(2);
+    let dissection = dissect(u32::from(u16::from_be_bytes([link[0], link[1]])), frame);
+    assert_eq!(dissection.bytes(), frame);
+    assert_spans_inside(&dissection);
+    assert!(dissection
+        .problems
+        .iter()
+        .any(|problem| problem.key == "tcp.option.malformed"));
+}
+
+/// Found by the `http` target: a response whose body lost 4 bytes to a gap,
+/// then ended by the end of the stream, was reported as a complete body with
+/// 4 bytes missing. A body with bytes missing is not complete.
+#[test]
+fn a_body_with_a_gap_is_not_complete() {
+    let input = include_bytes!("data/fuzz/http-gap-inside-body.bin");
+    // The target's layout: settings 0x33 (a response, small limits, three methods asked
+    // earlier), the methods (POST, GET, GET), 5 cuts, then the stream bytes.
+    let limits = Limits {
+        max_headers: 4,
+        max_head_len: 128,
+        max_body_buffer: 32,
+        max_chunk_line_len: 16,
+        max_pending_requests: 2,
+        max_sse_event_len: 32,
+        max_sse_lines: 3,
+        max_held_len: 64,
+    };
+    let mut parser = Parser::new(MessageKind::Response, limits);
+    for method in ["POST", "GET", "GET"] {
+        let _ = parser.expect_response_to(method);
+    }
+    let cuts = &input[5..10];
+    let bytes = &input[10..];
+    let mut events = Vec::new();
+    let mut at = 0usize;
+    for &cut in cuts {
+        let end = (at + usize::from(cut & 0x7f) + 1).min(bytes.len());
+        if cut & 0x80 != 0 {
+            events.extend(parser.gap((end - at) as u64));
+        } else {
+            events.extend(parser.feed(&bytes[at..end], at as u64));
+        }
+        at = end;
+    }
+    events.extend(parser.feed(&bytes[at..], at as u64));
+    events.extend(parser.finish());
+    let bodies: Vec<_> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Body(body) => Some(body),
+            _ => None,
+        })
+        .collect();
+    assert!(bodies.iter().any(|body| body.missing_len > 0), "{events:?}");
+    for body in bodies {
+        assert!(!body.complete || body.missing_len == 0, "{body:?}");
+    }
+}

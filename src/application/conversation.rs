@@ -31,8 +31,34 @@ use crate::application::websocket::opcode::{Data, OpCode};
 use crate::application::websocket::Sender;
 use crate::flow::Direction;
 
-/// The most client bytes held while the server's answer to an Upgrade is awaited.
+/// The most client bytes held while the server's answer to an Upgrade is awaited (the
+/// default of [`Limits::max_upgrade_held_len`]).
 pub const MAX_HELD_LEN: usize = 64 * 1024;
+
+/// Bounds on the memory of one connection's application decoders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// HTTP heads, bodies, chunk lines, Server-Sent Events.
+    pub http: http::Limits,
+    /// WebSocket frames, messages and inflation.
+    pub websocket: message::Limits,
+    /// TLS records and handshake messages.
+    pub tls: tls::Limits,
+    /// Most client bytes held after an Upgrade request while the server's answer is awaited
+    /// (default [`MAX_HELD_LEN`]); later ones are given up as a gap, and said so.
+    pub max_upgrade_held_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            http: http::Limits::default(),
+            websocket: message::Limits::default(),
+            tls: tls::Limits::default(),
+            max_upgrade_held_len: MAX_HELD_LEN,
+        }
+    }
+}
 
 /// The most `CONNECT` tunnels nested inside one another that are decoded; the bytes of a
 /// tunnel deeper than this are left undecoded (`data`), so a stream of nested `CONNECT`s
@@ -113,6 +139,12 @@ pub enum AppEvent {
     Guessed {
         compressed: bool,
     },
+    /// Client bytes sent after an Upgrade request did not fit in the hold while the server's
+    /// answer was awaited: `dropped` bytes were given up as a gap.
+    HoldOverflow {
+        limit: usize,
+        dropped: u64,
+    },
 }
 
 /// An event and the direction whose bytes produced it.
@@ -127,7 +159,9 @@ pub struct DirEvent {
 struct Held {
     at: u64,
     bytes: Vec<u8>,
-    overflowed: bool,
+    /// Bytes after the held ones that were not kept (past the limit, or after a hole): once
+    /// one is lost, every later byte is only counted, so `bytes` stays contiguous.
+    dropped: u64,
 }
 
 #[derive(Debug)]
@@ -170,10 +204,18 @@ pub struct Conversation {
     depth: usize,
     /// The tunnel this conversation's bytes turned into, once a proxy opened it.
     tunnel: Option<Tunnel>,
+    limits: Limits,
 }
 
 impl Default for Conversation {
     fn default() -> Self {
+        Conversation::new(Limits::default())
+    }
+}
+
+impl Conversation {
+    /// A connection not decided yet, whose decoders will respect `limits`.
+    pub fn new(limits: Limits) -> Conversation {
         Conversation {
             phase: Phase::Undecided,
             protocol: AppProtocol::Unknown,
@@ -181,18 +223,46 @@ impl Default for Conversation {
             starts: [0; 2],
             depth: 0,
             tunnel: None,
+            limits,
         }
     }
-}
 
-impl Conversation {
-    /// The conversation inside a tunnel `depth` levels deep whose bytes start at `starts`;
-    /// past [`MAX_TUNNEL_DEPTH`] its bytes are not decoded.
-    fn inside(depth: usize, starts: [u64; 2]) -> Conversation {
+    /// Bytes the decoders hold for data still coming (partial heads, bodies, frames,
+    /// messages, held client bytes), inside a tunnel too.
+    pub fn buffered_len(&self) -> usize {
+        match &self.phase {
+            Phase::Http {
+                requests,
+                responses,
+                upgrades,
+                held,
+                ..
+            } => requests
+                .buffered_len()
+                .saturating_add(responses.buffered_len())
+                .saturating_add(upgrades.iter().map(Head::buffered_len).sum::<usize>())
+                .saturating_add(held.as_ref().map_or(0, |held| held.bytes.capacity())),
+            Phase::WebSocket { assemblers, .. } => assemblers
+                .iter()
+                .flatten()
+                .map(MessageAssembler::buffered_len)
+                .fold(0, usize::saturating_add),
+            Phase::Tls(decoders) => decoders
+                .iter()
+                .map(tls::Decoder::buffered_len)
+                .fold(0, usize::saturating_add),
+            Phase::Tunnel(inner) => inner.buffered_len(),
+            Phase::Undecided | Phase::Opaque => 0,
+        }
+    }
+
+    /// The conversation inside a tunnel `depth` levels deep whose bytes start at `starts`,
+    /// with the same `limits`; past [`MAX_TUNNEL_DEPTH`] its bytes are not decoded.
+    fn inside(depth: usize, starts: [u64; 2], limits: Limits) -> Conversation {
         let mut inner = Conversation {
             starts,
             depth,
-            ..Conversation::default()
+            ..Conversation::new(limits)
         };
         if depth > MAX_TUNNEL_DEPTH {
             inner.protocol = AppProtocol::Data;
@@ -263,7 +333,7 @@ impl Conversation {
                 }
                 if direction == Direction::ClientToServer {
                     if let Some(held) = held {
-                        held.overflowed = true;
+                        held.dropped = held.dropped.saturating_add(len);
                         Vec::new()
                     } else {
                         requests.gap(len).into_iter().map(AppEvent::Http).collect()
@@ -382,11 +452,11 @@ impl Conversation {
             // Mid-stream pickups start the other direction where it is first seen.
             self.phase = Phase::Http {
                 requests: Box::new(
-                    http::Parser::new(MessageKind::Request, http::Limits::default())
+                    http::Parser::new(MessageKind::Request, self.limits.http)
                         .starting_at(c2s_start),
                 ),
                 responses: Box::new(
-                    http::Parser::new(MessageKind::Response, http::Limits::default())
+                    http::Parser::new(MessageKind::Response, self.limits.http)
                         .starting_at(s2c_start),
                 ),
                 upgrades: VecDeque::new(),
@@ -397,8 +467,8 @@ impl Conversation {
         } else if tls::looks_like_tls(bytes) {
             self.protocol = AppProtocol::Tls;
             self.phase = Phase::Tls(Box::new([
-                tls::Decoder::new(tls::Limits::default()).starting_at(c2s_start),
-                tls::Decoder::new(tls::Limits::default()).starting_at(s2c_start),
+                tls::Decoder::new(self.limits.tls).starting_at(c2s_start),
+                tls::Decoder::new(self.limits.tls).starting_at(s2c_start),
             ]));
         } else if let Some(header) = plausible_frame(bytes) {
             self.guess_websocket(direction, header.mask.is_some(), header.rsv1, out);
@@ -419,13 +489,16 @@ impl Conversation {
         out: &mut Vec<DirEvent>,
     ) {
         self.protocol = AppProtocol::WebSocket { guessed: true };
+        let limits = self.limits.websocket;
         let config = |sender| {
             let plain = Config::new(sender);
-            if compressed {
+            let mut config = if compressed {
                 Config::negotiated(sender, Some("permessage-deflate")).unwrap_or(plain)
             } else {
                 plain
-            }
+            };
+            config.limits = limits;
+            config
         };
         let sender = if masked {
             Sender::Client
@@ -470,14 +543,16 @@ impl Conversation {
                 {
                     let assembler =
                         slot.get_or_insert_with(|| MessageAssembler::new(config, stream_offset));
-                    out.extend(tag(
-                        direction,
+                    // One pass: a segment of many tiny frames makes many events.
+                    out.extend(
                         assembler
                             .feed(bytes, stream_offset)
                             .into_iter()
-                            .map(AppEvent::WebSocket)
-                            .collect(),
-                    ));
+                            .map(|event| DirEvent {
+                                direction,
+                                event: AppEvent::WebSocket(event),
+                            }),
+                    );
                 }
             }
             Phase::Tls(decoders) => {
@@ -527,9 +602,10 @@ impl Conversation {
                 }
             }
         }
+        let max_held = self.limits.max_upgrade_held_len;
         if direction == Direction::ClientToServer {
             if let Some(held) = held {
-                hold(held, bytes);
+                hold(held, bytes, max_held);
                 return;
             }
             let events = requests.feed(bytes, stream_offset);
@@ -538,6 +614,7 @@ impl Conversation {
                 upgrades,
                 connect,
                 held,
+                max_held,
             };
             noted.requests(&events, stream_offset, bytes);
             out.extend(tag(
@@ -596,12 +673,22 @@ impl Conversation {
                 upgrades,
                 connect,
                 held,
+                max_held,
             };
             noted.requests(&events, old.at, &old.bytes);
             out.extend(tag(
                 Direction::ClientToServer,
                 events.into_iter().map(AppEvent::Http).collect(),
             ));
+            if old.dropped > 0 {
+                out.push(DirEvent {
+                    direction: Direction::ClientToServer,
+                    event: AppEvent::HoldOverflow {
+                        limit: max_held,
+                        dropped: old.dropped,
+                    },
+                });
+            }
         }
         if let Some(at) = tunnel {
             let target = connect.take().unwrap_or_default();
@@ -616,9 +703,12 @@ impl Conversation {
             .handshake
             .as_ref()
             .and_then(|report| report.extensions.clone());
+        let limits = self.limits.websocket;
         let config = |sender| {
-            Config::negotiated(sender, extensions.as_deref())
-                .unwrap_or_else(|_| Config::new(sender))
+            let mut config = Config::negotiated(sender, extensions.as_deref())
+                .unwrap_or_else(|_| Config::new(sender));
+            config.limits = limits;
+            config
         };
         let held = held.take();
         let client_at = held.as_ref().map_or(requests.next_offset(), |held| held.at);
@@ -633,6 +723,22 @@ impl Conversation {
                     .map(AppEvent::WebSocket)
                     .collect(),
             ));
+            if held.dropped > 0 {
+                out.push(DirEvent {
+                    direction: Direction::ClientToServer,
+                    event: AppEvent::HoldOverflow {
+                        limit: max_held,
+                        dropped: held.dropped,
+                    },
+                });
+                out.extend(tag(
+                    Direction::ClientToServer,
+                    c2s.gap(held.dropped)
+                        .into_iter()
+                        .map(AppEvent::WebSocket)
+                        .collect(),
+                ));
+            }
         }
         let skip = usize::try_from(at.saturating_sub(stream_offset)).unwrap_or(usize::MAX);
         if let Some(rest) = bytes.get(skip..).filter(|rest| !rest.is_empty()) {
@@ -691,9 +797,19 @@ impl Conversation {
                 })),
             });
         }
-        let mut inner = Conversation::inside(depth, starts);
+        let mut inner = Conversation::inside(depth, starts, self.limits);
         if let Some(held) = held {
             out.extend(inner.feed(Direction::ClientToServer, held.at, &held.bytes));
+            if held.dropped > 0 {
+                out.push(DirEvent {
+                    direction: Direction::ClientToServer,
+                    event: AppEvent::HoldOverflow {
+                        limit: self.limits.max_upgrade_held_len,
+                        dropped: held.dropped,
+                    },
+                });
+                out.extend(inner.gap(Direction::ClientToServer, held.dropped));
+            }
         }
         let skip = usize::try_from(at.saturating_sub(stream_offset)).unwrap_or(usize::MAX);
         if let Some(rest) = bytes.get(skip..).filter(|rest| !rest.is_empty()) {
@@ -710,6 +826,8 @@ struct Noted<'a> {
     upgrades: &'a mut VecDeque<Head>,
     connect: &'a mut Option<String>,
     held: &'a mut Option<Held>,
+    /// The most client bytes held (see [`Limits::max_upgrade_held_len`]).
+    max_held: usize,
 }
 
 impl Noted<'_> {
@@ -739,9 +857,9 @@ impl Noted<'_> {
                     let mut new = Held {
                         at: *at,
                         bytes: Vec::new(),
-                        overflowed: false,
+                        dropped: 0,
                     };
-                    hold(&mut new, bytes.get(skip..).unwrap_or(&[]));
+                    hold(&mut new, bytes.get(skip..).unwrap_or(&[]), self.max_held);
                     *self.held = Some(new);
                 }
                 _ => {}
@@ -764,13 +882,18 @@ fn tag(direction: Direction, events: Vec<AppEvent>) -> Vec<DirEvent> {
         .collect()
 }
 
-fn hold(held: &mut Held, bytes: &[u8]) {
-    let room = MAX_HELD_LEN.saturating_sub(held.bytes.len());
-    if bytes.len() > room {
-        held.overflowed = true;
-    }
+/// Holds client bytes up to `max_len`; past it, or once bytes were lost, they are counted.
+fn hold(held: &mut Held, bytes: &[u8], max_len: usize) {
+    let room = if held.dropped > 0 {
+        0
+    } else {
+        max_len.saturating_sub(held.bytes.len())
+    };
+    let keep = room.min(bytes.len());
     held.bytes
-        .extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
+        .extend_from_slice(bytes.get(..keep).unwrap_or(&[]));
+    let lost = u64::try_from(bytes.len().saturating_sub(keep)).unwrap_or(u64::MAX);
+    held.dropped = held.dropped.saturating_add(lost);
 }
 
 /// Whether bytes start like an HTTP/1.x request or response line.
@@ -1111,5 +1234,77 @@ mod tests {
             b"\x00\x00\x00\x00 binary protocol",
         );
         assert_eq!(conversation.protocol(), AppProtocol::Data);
+    }
+
+    #[test]
+    fn client_bytes_past_the_hold_limit_become_a_reported_gap() {
+        let mut conversation = Conversation::new(Limits {
+            max_upgrade_held_len: 8,
+            ..Limits::default()
+        });
+        let at = REQUEST.len() as u64;
+        let mut events = conversation.feed(Direction::ClientToServer, 0, REQUEST);
+        // Two masked frames (11 bytes each) before the answer: 8 bytes fit in the hold.
+        let mut early = MASKED_HELLO.to_vec();
+        early.extend_from_slice(MASKED_HELLO);
+        events.extend(conversation.feed(Direction::ClientToServer, at, &early));
+        events.extend(conversation.feed(Direction::ServerToClient, 0, RESPONSE));
+        let overflow = events.iter().find_map(|event| match event.event {
+            AppEvent::HoldOverflow { limit, dropped } => Some((limit, dropped)),
+            _ => None,
+        });
+        assert_eq!(overflow, Some((8, 14)));
+        // The held prefix is not glued to later bytes: its frame ends in the gap, incomplete.
+        let ended: Vec<(Vec<u8>, bool)> = events
+            .iter()
+            .filter_map(|event| match &event.event {
+                AppEvent::WebSocket(message::Event::Message(m)) => {
+                    Some((m.payload.clone(), m.complete))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended, vec![(b"He".to_vec(), false)]);
+        // After the gap the client's stream is found again at the next frames.
+        let later = MASKED_HELLO.repeat(3);
+        let mut next =
+            conversation.feed(Direction::ClientToServer, at + early.len() as u64, &later);
+        next.extend(conversation.finish());
+        let found = messages(&next);
+        assert!(!found.is_empty(), "{next:?}");
+        assert!(found
+            .iter()
+            .all(|m| *m == (Direction::ClientToServer, b"Hello".to_vec())));
+    }
+
+    #[test]
+    fn the_websocket_limits_given_are_used() {
+        let mut conversation = Conversation::new(Limits {
+            websocket: message::Limits {
+                max_message_len: 3,
+                ..message::Limits::default()
+            },
+            ..Limits::default()
+        });
+        conversation.feed(Direction::ClientToServer, 0, REQUEST);
+        let mut response = RESPONSE.to_vec();
+        response.extend_from_slice(HELLO);
+        let events = conversation.feed(Direction::ServerToClient, 0, &response);
+        assert_eq!(
+            messages(&events),
+            vec![(Direction::ServerToClient, b"Hel".to_vec())]
+        );
+    }
+
+    #[test]
+    fn a_partial_head_counts_as_buffered() {
+        let mut conversation = Conversation::default();
+        assert_eq!(conversation.buffered_len(), 0);
+        let partial = REQUEST.get(..40).unwrap();
+        conversation.feed(Direction::ClientToServer, 0, partial);
+        assert!(conversation.buffered_len() >= 40);
+        conversation.feed(Direction::ClientToServer, 40, REQUEST.get(40..).unwrap());
+        // The Upgrade request waits for its answer.
+        assert!(conversation.buffered_len() >= REQUEST.len());
     }
 }

@@ -336,7 +336,7 @@ impl Observer {
                 AppEvent::WebSocket(_) | AppEvent::Guessed { .. } => {
                     connection.seen.websocket = true;
                 }
-                AppEvent::Handshake(_) | AppEvent::Tls(_) => {}
+                AppEvent::Handshake(_) | AppEvent::Tls(_) | AppEvent::HoldOverflow { .. } => {}
             }
         }
         for stamp in found {
@@ -357,6 +357,13 @@ impl Observer {
                 at_us,
             });
         }
+    }
+
+    /// Forgets the connection in slot `slot`, which the tracker let go (the slot is reused),
+    /// and returns what it showed, if it had any frame.
+    pub fn retire(&mut self, slot: usize) -> Option<Observed> {
+        let connection = std::mem::take(self.connections.get_mut(slot)?);
+        (connection.seen.frames > 0).then_some(connection.seen)
     }
 
     /// What every connection showed, in slot order (which is `tcp.stream` order).

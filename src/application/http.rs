@@ -311,6 +311,11 @@ pub struct Head {
 }
 
 impl Head {
+    /// Bytes this head takes in memory, counted as its length on the wire.
+    pub fn buffered_len(&self) -> usize {
+        usize::try_from(self.span.end().saturating_sub(self.span.start())).unwrap_or(usize::MAX)
+    }
+
     /// Parses one head at the start of `bytes`, which starts at `stream_offset`.
     ///
     /// Returns `Ok(Some((consumed, head)))`, `Ok(None)` when more bytes are needed, or the
@@ -702,6 +707,24 @@ impl Parser {
     /// Which side this parser reads.
     pub fn kind(&self) -> MessageKind {
         self.kind
+    }
+
+    /// Bytes held for data still coming: the head or line being read, the body and event
+    /// kept, the bytes held after an upgrade request, the queued request methods.
+    pub fn buffered_len(&self) -> usize {
+        let message = self.msg.as_ref().map_or(0, |msg| {
+            msg.data
+                .capacity()
+                .saturating_add(msg.sse.as_ref().map_or(0, Sse::buffered_len))
+        });
+        let held = usize::try_from(self.held_len)
+            .unwrap_or(usize::MAX)
+            .saturating_add(self.held.len().saturating_mul(32));
+        self.buf
+            .capacity()
+            .saturating_add(message)
+            .saturating_add(held)
+            .saturating_add(self.methods.len().saturating_mul(32))
     }
 
     /// The stream offset the next [`Parser::feed`] is expected to start at.
@@ -1305,7 +1328,8 @@ impl Parser {
                 decoded_len: msg.decoded_len,
                 missing_len: msg.missing_len,
                 data: std::mem::take(&mut msg.data),
-                complete,
+                // Bytes lost inside the body leave it incomplete, however the message ended.
+                complete: complete && msg.missing_len == 0,
             }));
         }
         out.push(Event::MessageEnd {
@@ -2180,6 +2204,16 @@ struct SseBlock {
 }
 
 impl Sse {
+    /// Bytes kept for the line and the block being read.
+    fn buffered_len(&self) -> usize {
+        self.line
+            .capacity()
+            .saturating_add(self.block.data.capacity())
+            .saturating_add(self.block.event_type.capacity())
+            .saturating_add(self.block.len)
+            .saturating_add(self.block.lines.len().saturating_mul(64))
+    }
+
     fn new(limits: &Limits) -> Self {
         Self {
             max_len: limits.max_sse_event_len,

@@ -502,6 +502,16 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// Bytes held for data still coming: the handshake message being reassembled and the
+    /// current alert or ChangeCipherSpec bytes.
+    pub fn buffered_len(&self) -> usize {
+        self.hs
+            .buf
+            .capacity()
+            .saturating_add(self.hs.pieces.len().saturating_mul(24))
+            .saturating_add(self.small.capacity())
+    }
+
     /// A decoder for one direction.
     pub fn new(limits: Limits) -> Self {
         Self {

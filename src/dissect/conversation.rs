@@ -33,6 +33,8 @@ pub struct StreamSummary {
     pub tunnel: Option<String>,
     /// Analysis flag counts, by Wireshark key, only those that occurred.
     pub flags: Vec<(&'static str, u64)>,
+    /// Why a limit made osiscope let the connection go before the capture ended, if one did.
+    pub evicted: Option<String>,
 }
 
 impl StreamSummary {

@@ -18,6 +18,8 @@ pub mod frame {
     pub const WIRE_BYTES: &str = "phy.wire_bytes";
     pub const DURATION: &str = "phy.duration_ns";
     pub const LINK_SPEED: &str = "phy.link_speed";
+    /// A problem key: the record says more bytes were captured than were on the wire.
+    pub const CAP_LEN_TOO_LONG: &str = "frame.cap_len.too_long";
 }
 
 pub mod eth {
@@ -178,6 +180,13 @@ pub mod tcp {
     pub const REASSEMBLY_LIMIT: &str = "tcp.reassembly.limit";
     /// A problem key: a retransmission whose bytes differ from the first copy.
     pub const CONFLICTING_OVERLAP: &str = "tcp.reassembly.conflicting_overlap";
+    /// A problem key: a connection was evicted because a limit forced it (too many held, or
+    /// too many bytes buffered in total).
+    pub const STREAM_EVICTED: &str = "tcp.stream.evicted";
+    /// A problem key: more application PDUs ended in the frame than its model shows.
+    pub const PDU_LIMIT: &str = "tcp.pdu.limit";
+    /// A problem key: more stream problems were found in the frame than it lists.
+    pub const PROBLEM_LIMIT: &str = "tcp.problem.limit";
 }
 
 pub mod udp {

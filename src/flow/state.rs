@@ -317,6 +317,18 @@ impl Snapshot {
             Endpoint::Server => self.server,
         }
     }
+
+    /// Returns true when the connection is over: a RST aborted it, or both
+    /// FINs were sent and acknowledged (each side in TIME_WAIT or CLOSED).
+    pub const fn is_finished(&self) -> bool {
+        let reset = matches!(self.client, TcpState::ClosedByReset)
+            || matches!(self.server, TcpState::ClosedByReset);
+        let closed = matches!(self.client, TcpState::TimeWait | TcpState::Closed)
+            && matches!(self.server, TcpState::TimeWait | TcpState::Closed);
+        let waiting =
+            matches!(self.client, TcpState::TimeWait) || matches!(self.server, TcpState::TimeWait);
+        reset || (closed && waiting)
+    }
 }
 
 impl fmt::Display for Snapshot {
@@ -718,6 +730,19 @@ mod tests {
             ]
         );
         assert!(!t.is_mid_stream());
+    }
+
+    #[test]
+    fn a_connection_is_finished_when_both_fins_are_acknowledged_or_on_a_reset() {
+        let finished = |client, server| Snapshot { client, server }.is_finished();
+        assert!(!finished(Closed, Listen));
+        assert!(!finished(Established, Established));
+        assert!(!finished(TimeWait, LastAck));
+        assert!(finished(TimeWait, Closed));
+        assert!(finished(Closed, TimeWait));
+        assert!(finished(TimeWait, TimeWait));
+        assert!(finished(ClosedByReset, ClosedByReset));
+        assert!(finished(SynSent, ClosedByReset));
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! taken as the server) and marked as guessed. Stream indexes count from 0 in
 //! order of first appearance, as `tcp.stream` does; a new SYN on a finished
 //! connection's ports starts a new stream.
+//!
+//! Slots are reused: when the tracker evicts a connection ([`Table::remove`]),
+//! its slot is free for the next new one, so the table's size follows the
+//! connections held, not the connections seen. Stream indexes are never reused.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -124,9 +128,12 @@ impl Key {
 #[derive(Debug, Default)]
 pub struct Table {
     by_key: HashMap<Key, usize>,
-    conversations: Vec<Conversation>,
+    /// By slot; `None` for a free slot.
+    conversations: Vec<Option<Conversation>>,
     /// Slots whose connection ended; a new SYN on their ports starts a new stream.
     finished: Vec<bool>,
+    /// Free slots, reused before the table grows.
+    free: Vec<usize>,
     n_streams: u32,
 }
 
@@ -146,7 +153,7 @@ impl Table {
         let syn_only = segment.syn && !segment.ack;
         if let Some(&slot) = self.by_key.get(&key) {
             let finished = self.finished.get(slot).copied().unwrap_or(false);
-            if let Some(conversation) = self.conversations.get(slot) {
+            if let Some(conversation) = self.conversation(slot) {
                 let reused = syn_only && (finished || conversation.server == segment.src);
                 if !reused {
                     let direction = if conversation.client == segment.src {
@@ -172,16 +179,30 @@ impl Table {
         } else {
             (segment.dst, segment.src, true)
         };
-        let slot = self.conversations.len();
-        self.conversations.push(Conversation {
+        let conversation = Conversation {
             index: self.n_streams,
             client,
             server,
             roles_guessed: guessed,
             first_frame: segment.frame,
             first_ts: segment.ts,
-        });
-        self.finished.push(false);
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(entry) = self.conversations.get_mut(slot) {
+                    *entry = Some(conversation);
+                }
+                if let Some(flag) = self.finished.get_mut(slot) {
+                    *flag = false;
+                }
+                slot
+            }
+            None => {
+                self.conversations.push(Some(conversation));
+                self.finished.push(false);
+                self.conversations.len() - 1
+            }
+        };
         self.n_streams = self.n_streams.saturating_add(1);
         self.by_key.insert(key, slot);
         let direction = if client == segment.src {
@@ -203,14 +224,40 @@ impl Table {
         }
     }
 
-    /// The conversation in a slot.
-    pub fn conversation(&self, slot: usize) -> Option<&Conversation> {
-        self.conversations.get(slot)
+    /// Forgets the connection in a slot and frees the slot. A later segment
+    /// on its endpoints starts a new conversation with a new stream index.
+    pub fn remove(&mut self, slot: usize) -> Option<Conversation> {
+        let conversation = self.conversations.get_mut(slot)?.take()?;
+        let key = Key::new(conversation.client, conversation.server);
+        // After a port reuse the key already names the newer connection.
+        if self.by_key.get(&key) == Some(&slot) {
+            self.by_key.remove(&key);
+        }
+        if let Some(flag) = self.finished.get_mut(slot) {
+            *flag = false;
+        }
+        self.free.push(slot);
+        Some(conversation)
     }
 
-    /// Every conversation, in stream-index order.
-    pub fn conversations(&self) -> &[Conversation] {
-        &self.conversations
+    /// The conversation in a slot.
+    pub fn conversation(&self, slot: usize) -> Option<&Conversation> {
+        self.conversations.get(slot)?.as_ref()
+    }
+
+    /// How many conversations are held (slots in use).
+    pub fn len(&self) -> usize {
+        self.conversations.len().saturating_sub(self.free.len())
+    }
+
+    /// Whether no conversation is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The stream index the next new conversation will get.
+    pub fn next_stream(&self) -> u32 {
+        self.n_streams
     }
 }
 
@@ -277,6 +324,40 @@ mod tests {
         // A retransmitted SYN of an open connection is not a new stream.
         let retry = table.place(&seg(c, s, true, false, 4));
         assert!(!retry.new);
+    }
+
+    #[test]
+    fn removed_slots_are_reused_but_stream_indexes_are_not() {
+        let mut table = Table::default();
+        let a = table.place(&seg(ep(1, 40000), ep(2, 80), true, false, 1));
+        let b = table.place(&seg(ep(3, 40000), ep(2, 80), true, false, 2));
+        assert_eq!(table.len(), 2);
+        let removed = table.remove(a.slot).unwrap();
+        assert_eq!(removed.index, 0);
+        assert_eq!(table.len(), 1);
+        assert!(table.conversation(a.slot).is_none());
+        // A later segment of the removed connection starts a new stream in the freed slot.
+        let again = table.place(&seg(ep(2, 80), ep(1, 40000), false, true, 3));
+        assert!(again.new);
+        assert_eq!(again.slot, a.slot);
+        assert_eq!(table.conversation(again.slot).unwrap().index, 2);
+        assert!(table.conversation(again.slot).unwrap().roles_guessed);
+        assert_eq!(table.conversation(b.slot).unwrap().index, 1);
+        assert_eq!(table.next_stream(), 3);
+    }
+
+    #[test]
+    fn removing_an_old_connection_keeps_the_newer_one_on_its_ports() {
+        let mut table = Table::default();
+        let (c, s) = (ep(1, 40000), ep(2, 80));
+        let old = table.place(&seg(c, s, true, false, 1));
+        table.finish(old.slot);
+        let new = table.place(&seg(c, s, true, false, 2));
+        assert_ne!(old.slot, new.slot);
+        table.remove(old.slot);
+        let next = table.place(&seg(s, c, true, true, 3));
+        assert_eq!(next.slot, new.slot);
+        assert!(!next.new);
     }
 
     #[test]

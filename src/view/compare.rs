@@ -247,7 +247,7 @@ pub fn write_json(out: &mut impl Write, report: &DeliveryReport) -> io::Result<(
                 })
                 .collect(),
         };
-        serde_json::to_writer(&mut *out, &json).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut *out, &json).map_err(super::json::io_error)?;
         out.write_all(b"\n")?;
     }
     Ok(())

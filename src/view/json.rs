@@ -136,6 +136,15 @@ pub fn write_frame(out: &mut impl Write, dissection: &Dissection) -> io::Result<
             })
             .collect(),
     };
-    serde_json::to_writer(&mut *out, &json).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut *out, &json).map_err(io_error)?;
     out.write_all(b"\n")
+}
+
+/// A serialization error as an I/O error that keeps the writer's kind, so a reader that went
+/// away is still a broken pipe (which `main` treats as success).
+pub(crate) fn io_error(err: serde_json::Error) -> io::Error {
+    match err.io_error_kind() {
+        Some(kind) => io::Error::from(kind),
+        None => io::Error::other(err),
+    }
 }

@@ -63,12 +63,12 @@ pub fn shorten(bytes: &[u8], max_chars: usize) -> String {
 
 /// Makes serialized JSON safe for a terminal without changing its meaning:
 /// JSON already escapes C0 controls, so this escapes the rest of what a
-/// terminal would act on (C1 controls, bidirectional and invisible marks)
-/// as `\uXXXX`, which can only occur inside JSON strings.
+/// terminal would act on (DEL, C1 controls, bidirectional and invisible
+/// marks) as `\uXXXX`, which can only occur inside JSON strings.
 pub fn json_safe(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
-        if is_unsafe(c) && !c.is_ascii() {
+        if is_unsafe(c) && (!c.is_ascii() || c == '\u{7f}') {
             out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             out.push(c);
@@ -118,12 +118,13 @@ mod tests {
 
     #[test]
     fn json_keeps_its_meaning_and_loses_c1_and_bidi_characters() {
-        let json = serde_json::to_string("\u{1b}[5m\u{9b}2J\u{202e}txt.exe").unwrap_or_default();
+        let json =
+            serde_json::to_string("\u{1b}[5m\u{9b}2J\u{202e}txt.exe\u{7f}").unwrap_or_default();
         let safe = json_safe(&json);
         assert!(!safe.chars().any(|c| c.is_control() || c == '\u{202e}'));
         assert_eq!(
             serde_json::from_str::<String>(&safe).ok().as_deref(),
-            Some("\u{1b}[5m\u{9b}2J\u{202e}txt.exe")
+            Some("\u{1b}[5m\u{9b}2J\u{202e}txt.exe\u{7f}")
         );
     }
 

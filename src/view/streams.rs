@@ -26,6 +26,7 @@ struct StreamJson<'a> {
     protocol: &'a str,
     websocket_state: Option<&'a str>,
     analysis: serde_json::Map<String, serde_json::Value>,
+    evicted: Option<&'a str>,
     /// The `CONNECT` target of a proxy's tunnel on this connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     tunnel: Option<&'a str>,
@@ -57,6 +58,7 @@ pub fn write_json(out: &mut impl Write, summary: &StreamSummary) -> io::Result<(
             .iter()
             .map(|(key, count)| ((*key).to_string(), serde_json::Value::from(*count)))
             .collect(),
+        evicted: summary.evicted.as_deref(),
         tunnel: summary.tunnel.as_deref(),
     };
     // The tunnel target comes from the wire: the line is made terminal-safe.
@@ -107,6 +109,9 @@ pub fn write_row(out: &mut impl Write, summary: &StreamSummary) -> io::Result<()
     }
     if let Some(target) = &summary.tunnel {
         analysis = format!(" · CONNECT tunnel to {}{analysis}", sanitize(target));
+    }
+    if summary.evicted.is_some() {
+        analysis.push_str(" · evicted (limit)");
     }
     writeln!(
         out,

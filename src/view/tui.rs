@@ -8,7 +8,9 @@
 //!
 //! The loop is: terminal event → [`keymap`] → [`app::App::update`] → draw;
 //! between events it applies the indexer's progress and runs playback. The
-//! terminal is restored on exit, on error and on panic.
+//! terminal is restored on exit, on error, on panic, and on SIGINT, SIGTERM
+//! and SIGHUP (the loop notices the signal within a tick, restores the
+//! terminal, then lets the signal end the process as it would have).
 
 pub mod app;
 pub mod keymap;
@@ -19,6 +21,8 @@ pub mod theme;
 pub mod ui;
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
@@ -86,6 +90,21 @@ pub fn run(
         None => None,
     };
     install_panic_hook();
+    // In raw mode Ctrl-C is a key; these come from elsewhere (kill, a closed terminal).
+    let signal = Arc::new(AtomicUsize::new(0));
+    let mut registered = Vec::new();
+    for number in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        let value = usize::try_from(number).unwrap_or(0);
+        registered.push(signal_hook::flag::register_usize(
+            number,
+            Arc::clone(&signal),
+            value,
+        )?);
+    }
     enter()?;
     let result = (|| {
         let backend = CrosstermBackend::new(io::stdout());
@@ -98,7 +117,7 @@ pub fn run(
             writeln!(log, "first-screen {}", started.elapsed().as_micros())?;
         }
         let mut indexed = false;
-        while !app.quit {
+        while !app.quit && signal.load(Ordering::Relaxed) == 0 {
             let mut dirty = false;
             let mut kind = "tick";
             if event::poll(TICK)? {
@@ -149,7 +168,18 @@ pub fn run(
         }
         Ok(())
     })();
-    leave()?;
+    let left = leave();
+    for id in registered {
+        signal_hook::low_level::unregister(id);
+    }
+    let received = signal.load(Ordering::Relaxed);
+    if received != 0 {
+        // The terminal is ours again: let the signal do what it would have done.
+        if let Ok(number) = i32::try_from(received) {
+            signal_hook::low_level::emulate_default_handler(number)?;
+        }
+    }
+    left?;
     result
 }
 

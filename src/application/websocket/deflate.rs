@@ -46,6 +46,9 @@ pub const MAX_WINDOW_BITS: u8 = 15;
 /// The smallest window size that the parameters may name.
 pub const MIN_WINDOW_BITS: u8 = 8;
 
+/// Bytes counted for one DEFLATE decompressor's state (its 32 KiB window and tables).
+pub const DECOMPRESSOR_LEN: usize = 48 * 1024;
+
 /// The size of the LZ77 window kept between messages: 2^15 bytes.
 const WINDOW_LEN: usize = 1 << 15;
 
@@ -348,6 +351,17 @@ impl DeflateError {
 }
 
 impl Inflater {
+    /// Bytes this inflater holds: its buffers and windows, with [`DECOMPRESSOR_LEN`] for each
+    /// decompressor's own state.
+    pub fn buffered_len(&self) -> usize {
+        let context =
+            |context: &Context| DECOMPRESSOR_LEN.saturating_add(context.history.capacity());
+        context(&self.main)
+            .saturating_add(self.shadow.as_ref().map_or(0, context))
+            .saturating_add(self.scratch.capacity())
+            .saturating_add(self.shadow_scratch.capacity())
+    }
+
     /// A fresh context for one direction.
     ///
     /// With context takeover the shadow runs from the start, so that a reference before the

@@ -501,6 +501,28 @@ impl fmt::Display for Problem {
 }
 
 impl MessageAssembler {
+    /// Bytes held for data still coming: a cut header, the frame payload and message being
+    /// kept, the inflater, the bytes kept for a scan after a hole.
+    pub fn buffered_len(&self) -> usize {
+        let state = match &self.state {
+            State::Header { bytes, .. } => bytes.capacity(),
+            State::Payload(frame) => frame.payload.capacity(),
+            State::Resync { buf, .. } => buf.capacity(),
+        };
+        let building = self.building.as_ref().map_or(0, |building| {
+            building.payload.capacity().saturating_add(
+                building
+                    .frames
+                    .len()
+                    .saturating_mul(std::mem::size_of::<FrameRef>()),
+            )
+        });
+        state
+            .saturating_add(building)
+            .saturating_add(self.inflater.as_ref().map_or(0, Inflater::buffered_len))
+            .saturating_add(self.scratch.capacity())
+    }
+
     /// An assembler whose stream begins at `stream_offset` (the first byte after the handshake).
     pub fn new(config: Config, stream_offset: u64) -> MessageAssembler {
         let rules = HeaderRules {

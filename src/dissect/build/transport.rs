@@ -184,6 +184,12 @@ fn option_field(option: &TcpOption, data: &[u8]) -> Field {
         }
         TcpOption::Other { kind, .. } | TcpOption::Malformed { kind, .. } => {
             let bytes = data.get(span.start..span.end).unwrap_or(&[]);
+            // A kind in the header's last byte has no length byte after it.
+            let children = if span.len() >= 2 {
+                kind_len(u64::from(*kind))
+            } else {
+                vec![kind_only(u64::from(*kind))]
+            };
             with(
                 bytes_field(
                     keys::tcp::OPT_UNKNOWN,
@@ -192,7 +198,7 @@ fn option_field(option: &TcpOption, data: &[u8]) -> Field {
                     span,
                     "An option osiscope does not decode.",
                 ),
-                kind_len(u64::from(*kind)),
+                children,
             )
         }
     }
