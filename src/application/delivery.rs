@@ -731,4 +731,20 @@ mod tests {
         assert_eq!(wire.seen().messages.len(), 1);
         assert_eq!(wire.observer.dropped(), 1);
     }
+
+    #[test]
+    fn a_retired_slot_gives_back_what_it_saw_and_starts_afresh() {
+        let mut observer = Observer::new(Limits::default());
+        observer.frame(0, 7, 3, 60);
+        observer.frame(0, 7, 4, 60);
+        let seen = observer.retire(0).unwrap();
+        assert_eq!((seen.stream, seen.frames, seen.bytes), (7, 2, 120));
+        assert_eq!((seen.first_frame, seen.last_frame), (3, 4));
+        // The slot is reused by the next connection, which starts from nothing.
+        assert_eq!(observer.last_frame(0), 0);
+        assert_eq!(observer.retire(0), None);
+        observer.frame(0, 9, 5, 60);
+        assert_eq!(observer.observed().next().map(|seen| seen.stream), Some(9));
+        assert_eq!(observer.retire(1), None);
+    }
 }
