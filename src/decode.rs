@@ -10,6 +10,8 @@
 //! Byte offsets are absolute within the data source being decoded (the frame,
 //! or a reassembled IPv4 datagram for transport headers).
 
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod checksum;
 pub mod defrag;
 pub mod link;
@@ -187,7 +189,8 @@ fn decode_with<'a>(frame: &RawFrame<'a>, quoted: bool) -> Decoded<'a> {
         match link::decode_vlan(data, offset, ether_type) {
             Ok(vlan) => {
                 ether_type = vlan.header.ether_type().0;
-                offset += link::vlan_field::LEN;
+                // A decoded tag lies inside `data`, so the offset stays within its length.
+                offset = offset.saturating_add(link::vlan_field::LEN);
                 decoded.vlans.push(vlan);
             }
             Err(needed) => {
@@ -197,7 +200,7 @@ fn decode_with<'a>(frame: &RawFrame<'a>, quoted: bool) -> Decoded<'a> {
                     "_ws.malformed",
                     format!(
                         "VLAN tag needs {needed} bytes, only {} left",
-                        data.len() - offset
+                        data.len().saturating_sub(offset)
                     ),
                     Some(Span::new(offset, data.len())),
                 );

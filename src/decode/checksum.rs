@@ -48,37 +48,35 @@ impl ChecksumStatus {
 
 /// A running RFC 1071 sum: big-endian 16-bit words added with end-around carry.
 #[derive(Clone, Copy, Debug, Default)]
-struct Sum(u64);
+struct Sum(u16);
 
 impl Sum {
     /// Adds bytes as big-endian 16-bit words; an odd last byte is padded with zero.
     fn add(self, bytes: &[u8]) -> Sum {
-        let mut sum = self.0;
+        let mut sum = self;
         let mut words = bytes.chunks_exact(2);
         for word in &mut words {
             if let [hi, lo] = word {
-                sum += u64::from(u16::from_be_bytes([*hi, *lo]));
+                sum = sum.word(u16::from_be_bytes([*hi, *lo]));
             }
         }
         if let [last] = words.remainder() {
-            sum += u64::from(u16::from_be_bytes([*last, 0]));
+            sum = sum.word(u16::from_be_bytes([*last, 0]));
         }
-        // Fold now and then so the sum can never overflow.
-        Sum(fold(sum))
+        sum
+    }
+
+    /// Adds one word with end-around carry, so the sum never leaves 16 bits.
+    fn word(self, word: u16) -> Sum {
+        let (sum, carry) = self.0.overflowing_add(word);
+        // After a carry `sum` is at most 0xFFFE, so adding the carry back cannot wrap.
+        Sum(sum.wrapping_add(u16::from(carry)))
     }
 
     /// The folded 16-bit ones' complement sum (not yet complemented).
     fn folded(self) -> u16 {
-        // `fold` leaves at most 16 bits.
-        u16::try_from(fold(self.0)).unwrap_or(u16::MAX)
+        self.0
     }
-}
-
-fn fold(mut sum: u64) -> u64 {
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    sum
 }
 
 /// Verifies a header checksum covering exactly `bytes` (the IPv4 header, ICMP).
@@ -92,7 +90,7 @@ fn judge(total: Sum, field: u16) -> ChecksumStatus {
         return ChecksumStatus::Good;
     }
     // Take the field back out to say what it should have been.
-    let without = Sum(u64::from(total.folded()) + u64::from(!field));
+    let without = total.word(!field);
     ChecksumStatus::Bad {
         expected: !without.folded(),
     }

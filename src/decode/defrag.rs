@@ -954,6 +954,10 @@ fn into_expired(key: DefragKey, pending: Pending, reason: ExpiryReason) -> Expir
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

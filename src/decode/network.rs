@@ -154,7 +154,7 @@ pub fn decode(decoded: &mut Decoded<'_>, ether_type: u16, offset: usize, orig_le
                     offset,
                     bytes: arp.slice(),
                 }));
-                set_trailer(decoded, offset + len);
+                set_trailer(decoded, offset.saturating_add(len));
             }
             Err(err) => malformed(decoded, Protocol::Arp, offset, &err.to_string()),
         },
@@ -202,7 +202,7 @@ fn payload_end(
     if announced_end <= captured {
         return (announced_end, false);
     }
-    let missing = announced_end - captured;
+    let missing = announced_end.saturating_sub(captured);
     if orig_len >= announced_end {
         decoded.problem(
             protocol,
@@ -244,15 +244,15 @@ fn decode_ipv4(decoded: &mut Decoded<'_>, offset: usize, orig_len: usize) {
                 header.header_checksum()
             ),
             Some(Span::new(
-                offset + ipv4_field::CHECKSUM.start,
-                offset + ipv4_field::CHECKSUM.end,
+                offset.saturating_add(ipv4_field::CHECKSUM.start),
+                offset.saturating_add(ipv4_field::CHECKSUM.end),
             )),
         );
     }
     let total_len = usize::from(header.total_len());
     let len_span = Span::new(
-        offset + ipv4_field::TOTAL_LEN.start,
-        offset + ipv4_field::TOTAL_LEN.end,
+        offset.saturating_add(ipv4_field::TOTAL_LEN.start),
+        offset.saturating_add(ipv4_field::TOTAL_LEN.end),
     );
     let announced_end = if total_len == 0 {
         // Segmentation offload hands the capture super-packets with a zero length.
@@ -272,11 +272,11 @@ fn decode_ipv4(decoded: &mut Decoded<'_>, offset: usize, orig_len: usize) {
             format!("total length {total_len} is smaller than the header length {header_len}"),
             Some(len_span),
         );
-        offset + header_len
+        offset.saturating_add(header_len)
     } else {
-        offset + total_len
+        offset.saturating_add(total_len)
     };
-    let start = offset + header_len;
+    let start = offset.saturating_add(header_len);
     let (end, cut) = payload_end(
         decoded,
         Protocol::Ipv4,
@@ -333,10 +333,10 @@ fn decode_ipv6(decoded: &mut Decoded<'_>, offset: usize, orig_len: usize) {
         Ok(header) => header,
         Err(err) => return malformed(decoded, Protocol::Ipv6, offset, &err.to_string()),
     };
-    let start = offset + ipv6_field::LEN;
+    let start = offset.saturating_add(ipv6_field::LEN);
     let len_span = Span::new(
-        offset + ipv6_field::PAYLOAD_LEN.start,
-        offset + ipv6_field::PAYLOAD_LEN.end,
+        offset.saturating_add(ipv6_field::PAYLOAD_LEN.start),
+        offset.saturating_add(ipv6_field::PAYLOAD_LEN.end),
     );
     let payload_len = usize::from(header.payload_length());
     let announced_end = if payload_len == 0 && data.len() > start {
@@ -349,7 +349,7 @@ fn decode_ipv6(decoded: &mut Decoded<'_>, offset: usize, orig_len: usize) {
         );
         data.len()
     } else {
-        start + payload_len
+        start.saturating_add(payload_len)
     };
     let (end, cut) = payload_end(
         decoded,
@@ -431,11 +431,15 @@ fn walk_ipv6_extensions(first: u8, body: &[u8], start: usize) -> ExtWalk {
         let rest = body.get(at..).unwrap_or(&[]);
         let len = match kind {
             // Hop-by-Hop, Routing, Destination Options: length in 8-byte units, plus one.
-            0 | 43 | 60 => rest.get(1).map(|&units| (usize::from(units) + 1) * 8),
+            0 | 43 | 60 => rest
+                .get(1)
+                .map(|&units| (usize::from(units).saturating_add(1)).saturating_mul(8)),
             // Fragment: always 8 bytes.
             44 => Some(8),
             // Authentication Header: length in 4-byte units, plus two.
-            51 => rest.get(1).map(|&units| (usize::from(units) + 2) * 4),
+            51 => rest
+                .get(1)
+                .map(|&units| (usize::from(units).saturating_add(2)).saturating_mul(4)),
             _ => break,
         };
         if kind == 0 && !walk.exts.is_empty() {
@@ -454,7 +458,8 @@ fn walk_ipv6_extensions(first: u8, body: &[u8], start: usize) -> ExtWalk {
         let next = bytes.first().copied().unwrap_or(59);
         let fragment = (kind == 44).then(|| {
             let word = be16(bytes, 2..4);
-            let offset = u32::from(word >> 3) * 8;
+            // The offset is in 8-byte units above the three flag bits.
+            let offset = u32::from(word & 0xFFF8);
             let more = word & 1 == 1;
             (be32(bytes, 4..8), offset, more)
         });
@@ -464,14 +469,14 @@ fn walk_ipv6_extensions(first: u8, body: &[u8], start: usize) -> ExtWalk {
         walk.exts.push(Ipv6Ext {
             kind,
             next_header: next,
-            span: Span::at(start + at, bytes.len()),
+            span: Span::at(start.saturating_add(at), bytes.len()),
             fragment,
         });
-        at += bytes.len();
+        at = at.saturating_add(bytes.len());
         kind = next;
     }
     walk.upper = kind;
-    walk.end = start + at;
+    walk.end = start.saturating_add(at);
     walk
 }
 

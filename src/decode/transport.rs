@@ -329,7 +329,7 @@ fn decode_inner(
                     Protocol::Tcp,
                     "tcp.checksum.bad",
                     status,
-                    offset + tcp_field::CHECKSUM.start,
+                    offset.saturating_add(tcp_field::CHECKSUM.start),
                 );
                 result.transport = Some(Transport::Tcp(Tcp {
                     source,
@@ -337,7 +337,7 @@ fn decode_inner(
                     header,
                     options,
                     checksum: status,
-                    payload: Span::new(offset + header_len, payload.end),
+                    payload: Span::new(offset.saturating_add(header_len), payload.end),
                     payload_cut: cut,
                 }));
             }
@@ -357,7 +357,7 @@ fn decode_inner(
                     Protocol::Udp,
                     "udp.checksum.bad",
                     status,
-                    offset + udp_field::CHECKSUM.start,
+                    offset.saturating_add(udp_field::CHECKSUM.start),
                 );
                 let length = usize::from(header.length());
                 if length < udp_field::LEN || (!cut && length != body.len()) {
@@ -370,8 +370,8 @@ fn decode_inner(
                             body.len()
                         ),
                         span: Some(Span::new(
-                            offset + udp_field::LENGTH.start,
-                            offset + udp_field::LENGTH.end,
+                            offset.saturating_add(udp_field::LENGTH.start),
+                            offset.saturating_add(udp_field::LENGTH.end),
                         )),
                     });
                 }
@@ -380,7 +380,7 @@ fn decode_inner(
                     offset,
                     header,
                     checksum: status,
-                    payload: Span::new(offset + udp_field::LEN, payload.end),
+                    payload: Span::new(offset.saturating_add(udp_field::LEN), payload.end),
                 }));
             }
             Err(err) => malformed(&mut result, Protocol::Udp, err.to_string()),
@@ -416,7 +416,7 @@ fn decode_inner(
                         proto,
                         key,
                         status,
-                        offset + icmp_field::CHECKSUM.start,
+                        offset.saturating_add(icmp_field::CHECKSUM.start),
                     );
                     let kind = body.first().copied().unwrap_or(0);
                     let original = if quotes && is_icmp_error(v6, kind) {
@@ -467,16 +467,16 @@ fn push_checksum_problem(
 /// `offset` in its data source.
 pub fn parse_options(header: &[u8], offset: usize) -> Vec<TcpOption> {
     let options = header.get(tcp_field::MIN_LEN..).unwrap_or(&[]);
-    let base = offset + tcp_field::MIN_LEN;
+    let base = offset.saturating_add(tcp_field::MIN_LEN);
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(&kind) = options.get(i) {
-        let start = base + i;
+        let start = base.saturating_add(i);
         match kind {
             option_kind::EOL => {
                 // Everything after the end of the list is padding.
                 out.push(TcpOption::EndOfList {
-                    span: Span::new(start, base + options.len()),
+                    span: Span::new(start, base.saturating_add(options.len())),
                 });
                 break;
             }
@@ -484,42 +484,52 @@ pub fn parse_options(header: &[u8], offset: usize) -> Vec<TcpOption> {
                 out.push(TcpOption::Nop {
                     span: Span::at(start, 1),
                 });
-                i += 1;
+                i = i.saturating_add(1);
                 continue;
             }
             _ => {}
         }
-        let len = options.get(i + 1).map_or(0, |&len| usize::from(len));
-        let Some(body) = options.get(i..i + len).filter(|_| len >= 2) else {
+        let len = options
+            .get(i.saturating_add(1))
+            .map_or(0, |&len| usize::from(len));
+        let Some(body) = options.get(i..i.saturating_add(len)).filter(|_| len >= 2) else {
             out.push(TcpOption::Malformed {
-                span: Span::new(start, base + options.len()),
+                span: Span::new(start, base.saturating_add(options.len())),
                 kind,
             });
             break;
         };
         let span = Span::at(start, len);
-        let be16 = |at: usize| crate::decode::link::be16(body, at..at + 2);
-        let be32 = |at: usize| crate::decode::link::be32(body, at..at + 4);
+        let be16 = |range| crate::decode::link::be16(body, range);
+        let be32 = |range| crate::decode::link::be32(body, range);
+        let sack = body.get(2..).unwrap_or(&[]).chunks_exact(8);
         let option = match (kind, len) {
             (option_kind::MSS, 4) => TcpOption::Mss {
                 span,
-                value: be16(2),
+                value: be16(2..4),
             },
             (option_kind::WINDOW_SCALE, 3) => TcpOption::WindowScale {
                 span,
                 shift: body.get(2).copied().unwrap_or(0),
             },
             (option_kind::SACK_PERMITTED, 2) => TcpOption::SackPermitted { span },
-            (option_kind::SACK, _) if (len - 2) % 8 == 0 && len > 2 => TcpOption::Sack {
-                span,
-                blocks: (0..(len - 2) / 8)
-                    .map(|n| (be32(2 + n * 8), be32(6 + n * 8)))
-                    .collect(),
-            },
+            (option_kind::SACK, _) if sack.len() > 0 && sack.remainder().is_empty() => {
+                TcpOption::Sack {
+                    span,
+                    blocks: sack
+                        .map(|block| {
+                            (
+                                crate::decode::link::be32(block, 0..4),
+                                crate::decode::link::be32(block, 4..8),
+                            )
+                        })
+                        .collect(),
+                }
+            }
             (option_kind::TIMESTAMP, 10) => TcpOption::Timestamp {
                 span,
-                tsval: be32(2),
-                tsecr: be32(6),
+                tsval: be32(2..6),
+                tsecr: be32(6..10),
             },
             (
                 option_kind::MSS
@@ -532,7 +542,7 @@ pub fn parse_options(header: &[u8], offset: usize) -> Vec<TcpOption> {
             _ => TcpOption::Other { span, kind },
         };
         out.push(option);
-        i += len;
+        i = i.saturating_add(len);
     }
     out
 }
