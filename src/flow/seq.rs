@@ -8,6 +8,8 @@
 //! `PartialOrd` but not `Ord`, and two numbers exactly 2^31 apart are incomparable.
 //! Never use it as a key of an ordered collection: convert to a 64-bit stream offset first.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::cmp::Ordering;
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
@@ -133,6 +135,10 @@ impl fmt::Display for RelativeSeq {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

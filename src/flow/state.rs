@@ -33,6 +33,8 @@
 //!
 //! The tracker keeps O(1) state: two states, two ISNs and two FIN positions.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::fmt;
 
 use super::seq::SeqNumber;
@@ -580,7 +582,11 @@ impl Tracker {
     fn apply_fin(&mut self, seg: &StateSegment, sender: Endpoint, changes: &mut [Change; 2]) {
         let receiver = sender.peer();
         let syn_len = u32::from(seg.flags.contains(TcpFlags::SYN));
-        let fin_seq = (seg.seq + seg.payload_len) + syn_len;
+        // Sequence numbers advance modulo 2^32.
+        let fin_seq = seg
+            .seq
+            .advance(u64::from(seg.payload_len))
+            .advance(u64::from(syn_len));
 
         let sender_side = self.side_mut(sender);
         if !sender_side.state.has_sent_fin() {

@@ -6,6 +6,8 @@
 //! a view can highlight its bytes in each of them. Runs are kept in stream
 //! order; runs no open PDU can need are pruned, and the number kept is capped.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::collections::VecDeque;
 use std::ops::Range;
 
@@ -95,10 +97,11 @@ impl StreamMap {
             .map(|run| {
                 let start = run.stream_offset.max(range.start);
                 let end = run.end().min(range.end);
-                let skip = start - run.stream_offset;
+                // `start` is at least the run's offset and `end` at least `start` when runs overlap the range.
+                let skip = start.saturating_sub(run.stream_offset);
                 Run {
                     stream_offset: start,
-                    len: end - start,
+                    len: end.saturating_sub(start),
                     frame: run.frame,
                     frame_offset: run
                         .frame_offset

@@ -12,6 +12,8 @@
 //! its slot is free for the next new one, so the table's size follows the
 //! connections held, not the connections seen. Stream indexes are never reused.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -198,9 +200,10 @@ impl Table {
                 slot
             }
             None => {
+                let slot = self.conversations.len();
                 self.conversations.push(Some(conversation));
                 self.finished.push(false);
-                self.conversations.len() - 1
+                slot
             }
         };
         self.n_streams = self.n_streams.saturating_add(1);

@@ -26,6 +26,8 @@
 //! the next `tcp.stream` index (roles guessed unless it is a SYN), so stream
 //! numbers can differ from Wireshark's only after an eviction.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -359,8 +361,8 @@ impl Tracker {
         connection.touched = tick;
         self.by_activity.insert((tick, placement.slot));
         if let Some(stats) = connection.stats.get_mut(here) {
-            stats.n_packets += 1;
-            stats.n_bytes += segment.wire_len as u64;
+            stats.n_packets = stats.n_packets.saturating_add(1);
+            stats.n_bytes = stats.n_bytes.saturating_add(segment.wire_len as u64);
             stats.syn |= segment.syn;
             stats.fin |= segment.fin;
             stats.rst |= segment.rst;
@@ -382,7 +384,7 @@ impl Tracker {
         });
         for (count, flag) in connection.flag_counts.iter_mut().zip(Flag::ALL) {
             if analysis.flags.contains(flag) {
-                *count += 1;
+                *count = count.saturating_add(1);
             }
         }
         let state = connection.states.observe(&StateSegment {
