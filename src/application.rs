@@ -10,6 +10,8 @@
 //! - [`session`]: the WebSocket connection's state (CONNECTING, OPEN, CLOSING, CLOSED, 1006).
 //! - [`tls`]: the TLS record layer (no decryption): records, handshake types, SNI, ALPN.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod conversation;
 pub mod delivery;
 pub mod handshake;

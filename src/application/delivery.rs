@@ -349,7 +349,7 @@ impl Observer {
             self.dropped = self.dropped.saturating_add(1);
             return;
         }
-        self.kept += 1;
+        self.kept = self.kept.saturating_add(1);
         if let Some(connection) = self.connections.get_mut(slot) {
             connection.seen.messages.push(Delivered {
                 stamp,
@@ -481,6 +481,10 @@ fn len64(len: usize) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
+)]
 mod tests {
     use super::*;
     use crate::application::conversation::Conversation;

@@ -2417,6 +2417,10 @@ fn take_len(remaining: u64, available: usize) -> usize {
     clippy::indexing_slicing,
     clippy::panic
 )]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

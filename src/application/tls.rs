@@ -1300,6 +1300,10 @@ fn len64(len: usize) -> u64 {
     clippy::indexing_slicing,
     clippy::panic
 )]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

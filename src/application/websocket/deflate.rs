@@ -658,7 +658,11 @@ impl Context {
         let history = &mut self.history;
         if bytes.len() >= WINDOW_LEN {
             history.clear();
-            history.extend_from_slice(bytes.get(bytes.len() - WINDOW_LEN..).unwrap_or_default());
+            history.extend_from_slice(
+                bytes
+                    .get(bytes.len().saturating_sub(WINDOW_LEN)..)
+                    .unwrap_or_default(),
+            );
             return;
         }
         history.extend_from_slice(bytes);
@@ -754,6 +758,10 @@ fn window_bits(name: &str, value: &str) -> Result<u8, DeflateError> {
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic
+)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
 )]
 mod tests {
     use flate2::{Compress, Compression, FlushCompress};

@@ -80,14 +80,14 @@ pub mod field {
 
     /// The bytes of the extended payload length (empty for [`LengthFormat::U7`]).
     pub const fn extended_len(format: LengthFormat) -> Field {
-        EXTENDED_LEN_START..EXTENDED_LEN_START + format.extended_len()
+        EXTENDED_LEN_START..EXTENDED_LEN_START.saturating_add(format.extended_len())
     }
 
     /// The bytes of the masking key (empty when the frame is not masked).
     pub const fn masking_key(format: LengthFormat, masked: bool) -> Field {
         let start = extended_len(format).end;
         if masked {
-            start..start + MASKING_KEY_LEN
+            start..start.saturating_add(MASKING_KEY_LEN)
         } else {
             start..start
         }

@@ -10,8 +10,8 @@
 /// Unmasks (or masks) `data` in place, one byte at a time.
 pub fn unmask(data: &mut [u8], key: [u8; 4], key_offset: usize) {
     for (i, byte) in data.iter_mut().enumerate() {
-        // `(key_offset % 4 + i % 4) % 4` equals `(key_offset + i) % 4` without any overflow.
-        let index = (key_offset % 4 + i % 4) % 4;
+        // Wrapping is modulo 2^64, which 4 divides, so the key index is exact.
+        let index = key_offset.wrapping_add(i) % 4;
         if let Some(k) = key.get(index) {
             *byte ^= k;
         }

@@ -570,11 +570,11 @@ impl MessageAssembler {
         let mut bytes = bytes;
         let mut offset = stream_offset;
         if offset > self.next_offset {
-            let len = offset - self.next_offset;
+            let len = offset.saturating_sub(self.next_offset);
             self.hole(len);
             self.next_offset = offset;
         } else if offset < self.next_offset {
-            let overlap = self.next_offset - offset;
+            let overlap = self.next_offset.saturating_sub(offset);
             let ignored = overlap.min(bytes.len() as u64);
             if ignored > 0 {
                 self.problem(
@@ -1259,7 +1259,10 @@ impl MessageAssembler {
     fn report_skipped(&mut self, from: u64, to: u64) {
         if to > from {
             self.problem(
-                StreamIssue::Skipped { len: to - from }.into(),
+                StreamIssue::Skipped {
+                    len: to.saturating_sub(from),
+                }
+                .into(),
                 from..to,
                 None,
                 None,
@@ -1414,12 +1417,14 @@ fn locate(recent: &VecDeque<ChunkSpan>, message_offset: u64, fallback: &Range<u6
     recent
         .iter()
         .find(|span| {
-            message_offset >= span.message_offset && message_offset - span.message_offset < span.len
+            message_offset
+                .checked_sub(span.message_offset)
+                .is_some_and(|into| into < span.len)
         })
         .map(|span| {
             let at = span
                 .stream_offset
-                .saturating_add(message_offset - span.message_offset);
+                .saturating_add(message_offset.saturating_sub(span.message_offset));
             at..at.saturating_add(1)
         })
         .unwrap_or_else(|| fallback.clone())
@@ -1431,6 +1436,10 @@ fn locate(recent: &VecDeque<ChunkSpan>, message_offset: u64, fallback: &Range<u6
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic
+)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
 )]
 mod tests {
     use flate2::{Compress, Compression, FlushCompress};

@@ -89,7 +89,7 @@ pub fn scan(buf: &[u8], rules: &HeaderRules, limits: ScanLimits, at_end: bool) -
             }
             Candidate::Confirmed => {
                 if let Some(held) = hold {
-                    if !at_end && ((buf.len() - held) as u64) < window {
+                    if !at_end && (buf.len().saturating_sub(held) as u64) < window {
                         return ScanOutcome::NeedMore { keep_from: held };
                     }
                 }
@@ -113,7 +113,7 @@ pub fn scan(buf: &[u8], rules: &HeaderRules, limits: ScanLimits, at_end: bool) -
         }
     }
     if let Some(held) = hold {
-        if !at_end && ((buf.len() - held) as u64) < window {
+        if !at_end && (buf.len().saturating_sub(held) as u64) < window {
             return ScanOutcome::NeedMore { keep_from: held };
         }
     }
