@@ -11,6 +11,8 @@
 //!
 //! This module also owns the small [`TcpFlags`] type the trackers share.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::fmt;
 
 pub mod analysis;

@@ -956,10 +956,14 @@ impl Analyzer {
 
         let (fwd, rev) = self.sides_mut(seg.dir);
         if fwd.base_seq.is_none() {
-            fwd.base_seq = Some(if is_syn { seg.seq } else { seg.seq - 1 });
+            fwd.base_seq = Some(if is_syn {
+                seg.seq
+            } else {
+                seg.seq.wrapping_sub(1)
+            });
         }
         if rev.base_seq.is_none() && is_ack {
-            rev.base_seq = Some(seg.ack - 1);
+            rev.base_seq = Some(seg.ack.wrapping_sub(1));
         }
 
         let mut found = analyze_sequence(fwd, rev, seg, initial_rtt, limits);
@@ -1118,10 +1122,10 @@ fn analyze_sequence(
     }
 
     // Remember this segment and move the "next expected" marks.
-    let mut nextseq = seq + seglen;
+    let mut nextseq = seq.wrapping_add(seglen);
     if (seglen > 0 || syn_or_fin) && fwd.unacked.len() < limits.max_unacked_segments {
         if syn_or_fin {
-            nextseq += 1;
+            nextseq = nextseq.wrapping_add(1);
         }
         fwd.unacked.push_front(Unacked {
             frame: seg.frame,
@@ -1191,7 +1195,7 @@ fn forward_checks(
         found.set(Flag::LostSegment);
     }
     // Rule 4: keep-alive.
-    if seglen <= 1 && seq == fwd.nextseq - 1 && !syn_fin_rst {
+    if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && !syn_fin_rst {
         found.set(Flag::KeepAlive);
     }
     let repeats_position = seglen == 0 && seq == fwd.nextseq && ack == fwd.lastack && !syn_fin_rst;
@@ -1203,7 +1207,7 @@ fn forward_checks(
     // Rule 6: window full.
     if seglen > 0
         && rev.win_scale != WindowScale::Unknown
-        && seq + seglen == rev.lastack + rev.scaled_window()
+        && seq.wrapping_add(seglen) == rev.lastack.wrapping_add(rev.scaled_window())
         && !syn_fin_rst
     {
         found.set(Flag::WindowFull);
@@ -1257,12 +1261,12 @@ fn classify_resent(
     let mut seq_not_advanced = known(fwd.nextseq) && lt(seq, fwd.nextseq);
     // A longer segment starting one byte early follows a zero window probe that was dropped:
     // it brings new data and is no retransmission.
-    if seglen > 1 && fwd.nextseq - 1 == seq {
+    if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
         seq_not_advanced = false;
     }
     // Spurious retransmission: bytes the peer has already acknowledged. This test does not
     // need the sequence number to lie below the next expected one.
-    if seglen > 0 && known(rev.lastack) && le(seq + seglen, rev.lastack) {
+    if seglen > 0 && known(rev.lastack) && le(seq.wrapping_add(seglen), rev.lastack) {
         found.set(Flag::SpuriousRetransmission);
         found.set(Flag::Retransmission);
         return;
@@ -1285,7 +1289,9 @@ fn classify_resent(
     });
     let since_highest = seg.ts.nanos_since(fwd.nextseqtime);
     let flag_len = u32::from(seg.flags.intersects(TcpFlags::SYN | TcpFlags::FIN));
-    if since_highest < threshold_ns && fwd.nextseq != seq + seglen + flag_len {
+    if since_highest < threshold_ns
+        && fwd.nextseq != seq.wrapping_add(seglen).wrapping_add(flag_len)
+    {
         found.set(Flag::OutOfOrder);
         return;
     }
@@ -1304,6 +1310,10 @@ fn verify_window_scaling(fwd: &mut Side, rev: &mut Side, is_syn_ack: bool) {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
+)]
 mod tests {
     use super::*;
     use crate::flow::state;

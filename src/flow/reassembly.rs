@@ -421,7 +421,7 @@ impl Reassembler {
     pub fn push<'a>(&mut self, segment: Segment<'a>, mut emit: impl FnMut(Chunk<'a>)) -> Outcome {
         let payload_len = len_u64(segment.payload);
         let data_seq = if segment.syn {
-            segment.seq + 1
+            segment.seq.wrapping_add(1)
         } else {
             segment.seq
         };
@@ -478,7 +478,7 @@ impl Reassembler {
         }
         let mut data = sub_slice(segment.payload, skip, payload_len);
         let frame_offset = frame_offset_at(segment.payload_offset, skip);
-        out.n_dropped += skip;
+        out.n_dropped = out.n_dropped.saturating_add(skip);
         let fin_at = data_start.saturating_add(len_u64(data));
 
         // Drop bytes at or after an accepted FIN, then take this segment's FIN.
@@ -486,11 +486,11 @@ impl Reassembler {
         if let Some(fin) = self.fin_offset {
             if fin_at > fin {
                 let keep = fin.saturating_sub(data_start);
-                n_after_fin = len_u64(data) - keep;
+                n_after_fin = len_u64(data).saturating_sub(keep);
                 data = sub_slice(data, 0, keep);
             }
         }
-        out.n_dropped += n_after_fin;
+        out.n_dropped = out.n_dropped.saturating_add(n_after_fin);
         let fin_verdict = if segment.fin {
             self.take_fin(fin_at)
         } else {
@@ -530,14 +530,18 @@ impl Reassembler {
             // The FIN takes one sequence number that is not a stream byte.
             acked = acked.min(fin);
         }
-        if acked <= self.next || acked - self.next > MAX_WINDOW {
+        if acked <= self.next || acked.saturating_sub(self.next) > MAX_WINDOW {
             return flush;
         }
         while self.next < acked {
             let before = self.next;
             let target = self.first_held().map_or(acked, |start| start.min(acked));
-            flush.n_gap += self.declare_gap(target, &mut emit);
-            flush.n_released += self.release_ready(u64::MAX, &mut emit);
+            flush.n_gap = flush
+                .n_gap
+                .saturating_add(self.declare_gap(target, &mut emit));
+            flush.n_released = flush
+                .n_released
+                .saturating_add(self.release_ready(u64::MAX, &mut emit));
             if self.next == before {
                 break;
             }
@@ -554,15 +558,17 @@ impl Reassembler {
     pub fn finish<'a>(&mut self, mut emit: impl FnMut(Chunk<'a>)) -> Flush {
         let mut flush = Flush::default();
         while let Some(start) = self.first_held() {
-            flush.n_gap += self.declare_gap(start, &mut emit);
+            flush.n_gap = flush
+                .n_gap
+                .saturating_add(self.declare_gap(start, &mut emit));
             let released = self.release_ready(u64::MAX, &mut emit);
-            flush.n_released += released;
+            flush.n_released = flush.n_released.saturating_add(released);
             if released == 0 {
                 break;
             }
         }
         if let Some(fin) = self.fin_offset {
-            flush.n_gap += self.declare_gap(fin, &mut emit);
+            flush.n_gap = flush.n_gap.saturating_add(self.declare_gap(fin, &mut emit));
         }
         self.deliver_fin_if_reached(&mut emit);
         flush
@@ -588,7 +594,7 @@ impl Reassembler {
             if cur < self.next {
                 // Already delivered (or declared lost): the first copy won.
                 let stop = end.min(self.next);
-                out.n_duplicate += stop - cur;
+                out.n_duplicate = out.n_duplicate.saturating_add(stop.saturating_sub(cur));
                 cur = stop;
                 continue;
             }
@@ -596,16 +602,31 @@ impl Reassembler {
                 Some((piece_start, piece_end)) if piece_start <= cur => {
                     // Already held: compare, keep the held copy, and release it if it is next.
                     let stop = end.min(piece_end);
-                    let incoming = sub_slice(data, cur - data_start, stop - data_start);
-                    out.n_duplicate += stop - cur;
-                    out.n_conflicting += self.count_differences(piece_start, cur, incoming);
+                    let incoming = sub_slice(
+                        data,
+                        cur.saturating_sub(data_start),
+                        stop.saturating_sub(data_start),
+                    );
+                    out.n_duplicate = out.n_duplicate.saturating_add(stop.saturating_sub(cur));
+                    out.n_conflicting = out.n_conflicting.saturating_add(self.count_differences(
+                        piece_start,
+                        cur,
+                        incoming,
+                    ));
                     cur = stop;
-                    out.n_released += self.release_ready(piece_end, emit);
+                    out.n_released = out
+                        .n_released
+                        .saturating_add(self.release_ready(piece_end, emit));
                 }
                 next_piece => {
                     let stop = next_piece.map_or(end, |(start, _)| end.min(start));
-                    let bytes = sub_slice(data, cur - data_start, stop - data_start);
-                    let piece_offset = frame_offset_at(frame_offset, cur - data_start);
+                    let bytes = sub_slice(
+                        data,
+                        cur.saturating_sub(data_start),
+                        stop.saturating_sub(data_start),
+                    );
+                    let piece_offset =
+                        frame_offset_at(frame_offset, cur.saturating_sub(data_start));
                     if cur == self.next {
                         emit(Chunk::Data {
                             stream_offset: cur,
@@ -613,7 +634,7 @@ impl Reassembler {
                             frame,
                             frame_offset: piece_offset,
                         });
-                        out.n_delivered += stop - cur;
+                        out.n_delivered = out.n_delivered.saturating_add(stop.saturating_sub(cur));
                         self.next = stop;
                         cur = stop;
                         continue;
@@ -629,7 +650,7 @@ impl Reassembler {
                                     frame_offset: piece_offset,
                                 },
                             );
-                            out.n_held += stop - cur;
+                            out.n_held = out.n_held.saturating_add(stop.saturating_sub(cur));
                             cur = stop;
                         }
                         Err(limit) => {
@@ -637,14 +658,17 @@ impl Reassembler {
                             // release what is held before `cur`; then look again.
                             out.limit.get_or_insert(limit);
                             let target = self.first_held().map_or(cur, |start| start.min(cur));
-                            out.n_gap += self.declare_gap(target, emit);
-                            out.n_released += self.release_ready(cur, emit);
+                            out.n_gap = out.n_gap.saturating_add(self.declare_gap(target, emit));
+                            out.n_released =
+                                out.n_released.saturating_add(self.release_ready(cur, emit));
                         }
                     }
                 }
             }
         }
-        out.n_released += self.release_ready(u64::MAX, emit);
+        out.n_released = out
+            .n_released
+            .saturating_add(self.release_ready(u64::MAX, emit));
         self.deliver_fin_if_reached(emit);
     }
 
@@ -696,7 +720,7 @@ impl Reassembler {
 
     /// Delivers held pieces that start exactly at the next offset and before `limit`.
     fn release_ready<'a>(&mut self, limit: u64, emit: &mut impl FnMut(Chunk<'a>)) -> u64 {
-        let mut released = 0;
+        let mut released = 0u64;
         while let Some(entry) = self.held.first_entry() {
             let start = *entry.key();
             if start != self.next || start >= limit {
@@ -706,7 +730,7 @@ impl Reassembler {
             let len = len_u64(&piece.bytes);
             self.held_bytes = self.held_bytes.saturating_sub(piece.bytes.len());
             self.next = start.saturating_add(len);
-            released += len;
+            released = released.saturating_add(len);
             emit(Chunk::Data {
                 stream_offset: start,
                 bytes: Cow::Owned(piece.bytes),
@@ -722,7 +746,7 @@ impl Reassembler {
         if to <= self.next {
             return 0;
         }
-        let len = to - self.next;
+        let len = to.saturating_sub(self.next);
         emit(Chunk::Gap {
             stream_offset: self.next,
             len,
@@ -762,7 +786,7 @@ impl Reassembler {
         let Some(piece) = self.held.get(&piece_start) else {
             return 0;
         };
-        let from = at - piece_start;
+        let from = at.saturating_sub(piece_start);
         let held = sub_slice(&piece.bytes, from, from.saturating_add(len_u64(incoming)));
         let differing = held.iter().zip(incoming).filter(|(a, b)| a != b).count();
         len_u64_count(differing)
@@ -790,14 +814,14 @@ impl Reassembler {
     /// Places a sequence number relative to offset 0, by its distance from the next expected byte.
     fn position(&self, seq: SeqNumber) -> Option<Position> {
         let start = self.start?;
-        let delta = seq - start.advance(self.next);
+        let delta = seq.distance_from(start.advance(self.next));
         let distance = u64::from(delta.unsigned_abs());
         Some(if delta >= 0 {
             Position::At(self.next.saturating_add(distance))
         } else {
             match self.next.checked_sub(distance) {
                 Some(offset) => Position::At(offset),
-                None => Position::Before(distance - self.next),
+                None => Position::Before(distance.saturating_sub(self.next)),
             }
         })
     }
@@ -817,8 +841,10 @@ impl Reassembler {
             return false;
         };
         let consumed = self.next > 0 || self.isn.is_some();
-        let next_seq = start.advance(self.next) + u32::from(self.fin_delivered);
-        consumed && seq == next_seq - 1
+        let next_seq = start
+            .advance(self.next)
+            .wrapping_add(u32::from(self.fin_delivered));
+        consumed && seq == next_seq.wrapping_sub(1)
     }
 }
 
@@ -860,7 +886,7 @@ fn classify(
 ) -> SegmentClass {
     let seen =
         out.n_duplicate > 0 || start == StartVerdict::SynDuplicate || fin == FinVerdict::Duplicate;
-    let new = out.n_delivered + out.n_held > 0 || fin == FinVerdict::New;
+    let new = out.n_delivered > 0 || out.n_held > 0 || fin == FinVerdict::New;
     if start == StartVerdict::Fixed {
         SegmentClass::New
     } else if out.n_conflicting > 0 || fin == FinVerdict::Conflicting {
@@ -922,6 +948,10 @@ fn frame_offset_at(base: u32, skip: u64) -> u32 {
 
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "test arithmetic on known small values"
+)]
 mod tests {
     use super::*;
     use proptest::collection::vec;

@@ -8,8 +8,6 @@
 //! `PartialOrd` but not `Ord`, and two numbers exactly 2^31 apart are incomparable.
 //! Never use it as a key of an ordered collection: convert to a 64-bit stream offset first.
 
-#![deny(clippy::arithmetic_side_effects)]
-
 use std::cmp::Ordering;
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
@@ -53,6 +51,16 @@ impl SeqNumber {
     /// Returns the forward distance from `base` to `self`, modulo 2^32.
     pub const fn forward_from(self, base: SeqNumber) -> u32 {
         self.0.wrapping_sub(base.0)
+    }
+
+    /// Returns `self` plus `n`, modulo 2^32.
+    pub const fn wrapping_add(self, n: u32) -> SeqNumber {
+        SeqNumber(self.0.wrapping_add(n))
+    }
+
+    /// Returns `self` minus `n`, modulo 2^32.
+    pub const fn wrapping_sub(self, n: u32) -> SeqNumber {
+        SeqNumber(self.0.wrapping_sub(n))
     }
 
     /// Returns `self` advanced by `n`, modulo 2^32 (only the low 32 bits of `n` matter).

@@ -6,8 +6,6 @@
 //! a view can highlight its bytes in each of them. Runs are kept in stream
 //! order; runs no open PDU can need are pruned, and the number kept is capped.
 
-#![deny(clippy::arithmetic_side_effects)]
-
 use std::collections::VecDeque;
 use std::ops::Range;
 

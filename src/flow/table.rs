@@ -12,8 +12,6 @@
 //! its slot is free for the next new one, so the table's size follows the
 //! connections held, not the connections seen. Stream indexes are never reused.
 
-#![deny(clippy::arithmetic_side_effects)]
-
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;

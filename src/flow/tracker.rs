@@ -26,8 +26,6 @@
 //! the next `tcp.stream` index (roles guessed unless it is a SYN), so stream
 //! numbers can differ from Wireshark's only after an eviction.
 
-#![deny(clippy::arithmetic_side_effects)]
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
