@@ -6,6 +6,8 @@
 //! overrides, zero-width marks), are replaced by visible escapes; invalid
 //! UTF-8 becomes `\xNN`. The result holds only printable text.
 
+use std::borrow::Cow;
+
 /// Makes `text` printable: control and invisible characters become escapes.
 pub fn sanitize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -65,7 +67,11 @@ pub fn shorten(bytes: &[u8], max_chars: usize) -> String {
 /// JSON already escapes C0 controls, so this escapes the rest of what a
 /// terminal would act on (C1 controls, bidirectional and invisible marks)
 /// as `\uXXXX`, which can only occur inside JSON strings.
-pub fn json_safe(json: &str) -> String {
+/// ASCII text (the usual case) is returned as it is, without a copy.
+pub fn json_safe(json: &str) -> Cow<'_, str> {
+    if json.is_ascii() || !json.chars().any(|c| is_unsafe(c) && !c.is_ascii()) {
+        return Cow::Borrowed(json);
+    }
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         if is_unsafe(c) && !c.is_ascii() {
@@ -74,7 +80,7 @@ pub fn json_safe(json: &str) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Whether a character must not reach a terminal as it is.

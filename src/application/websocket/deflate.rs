@@ -194,8 +194,9 @@ enum Unknown {
 /// One DEFLATE decompressor and the window it has seen.
 struct Context {
     decompress: Decompress,
-    /// The last inflated bytes (up to 32 KiB), kept with context takeover so the window can be
-    /// rebuilt after a stream that ended with a BFINAL block.
+    /// The last inflated bytes (up to 64 KiB, the last 32 KiB of which are the window), kept
+    /// with context takeover so the window can be rebuilt after a stream that ended with a
+    /// BFINAL block.
     history: Vec<u8>,
     /// The current DEFLATE stream ended with a BFINAL block.
     stream_ended: bool,
@@ -616,7 +617,11 @@ impl Context {
     fn restart_with_history(&mut self, scratch: &mut [u8]) {
         self.decompress.reset(false);
         self.stream_ended = false;
-        prime_window(&mut self.decompress, &self.history, scratch);
+        let window = self
+            .history
+            .get(self.history.len().saturating_sub(WINDOW_LEN)..)
+            .unwrap_or_default();
+        prime_window(&mut self.decompress, window, scratch);
     }
 
     /// One call to the decompressor: (consumed, produced, status).
@@ -639,7 +644,7 @@ impl Context {
         Ok((consumed, produced, status))
     }
 
-    /// Appends `bytes` to the kept window, which never exceeds 32 KiB.
+    /// Appends `bytes` to the kept output, of which the last 32 KiB are the window.
     fn remember(&mut self, bytes: &[u8]) {
         let history = &mut self.history;
         if bytes.len() >= WINDOW_LEN {
@@ -648,10 +653,19 @@ impl Context {
             return;
         }
         history.extend_from_slice(bytes);
-        let excess = history.len().saturating_sub(WINDOW_LEN);
-        if excess > 0 {
+        // The kept bytes may grow to twice the window before the oldest are dropped, so the
+        // move is paid once per 32 KiB of output rather than once per call.
+        if history.len() > 2 * WINDOW_LEN {
+            let excess = history.len() - WINDOW_LEN;
             history.drain(..excess);
         }
+    }
+
+    /// The window: the last (up to) 32 KiB of kept output.
+    fn window(&self) -> &[u8] {
+        self.history
+            .get(self.history.len().saturating_sub(WINDOW_LEN)..)
+            .unwrap_or_default()
     }
 }
 
@@ -660,29 +674,18 @@ impl Context {
 fn prime_window(decompress: &mut Decompress, window: &[u8], scratch: &mut [u8]) {
     // One stored block holds up to 65535 bytes; the window is at most 32 KiB.
     let len = u16::try_from(window.len()).unwrap_or(u16::MAX);
-    let mut primer = Vec::with_capacity(usize::from(len).saturating_add(5));
     // Byte 0: BFINAL=0, BTYPE=00 (stored), then padding to the byte boundary; LEN, NLEN follow.
-    primer.push(0x00);
-    primer.extend_from_slice(&len.to_le_bytes());
-    primer.extend_from_slice(&(!len).to_le_bytes());
-    primer.extend_from_slice(window.get(..usize::from(len)).unwrap_or_default());
-    let mut input = primer.as_slice();
-    while !input.is_empty() {
-        let before_in = decompress.total_in();
-        let before_out = decompress.total_out();
-        if decompress
-            .decompress(input, scratch, FlushDecompress::Sync)
-            .is_err()
-        {
+    let [len_lo, len_hi] = len.to_le_bytes();
+    let [nlen_lo, nlen_hi] = (!len).to_le_bytes();
+    let header = [0x00, len_lo, len_hi, nlen_lo, nlen_hi];
+    // The header, then the window's bytes, fed as they are (no copy of the window).
+    for piece in [
+        &header[..],
+        window.get(..usize::from(len)).unwrap_or_default(),
+    ] {
+        if !feed_all(decompress, piece, scratch) {
             return;
         }
-        let consumed =
-            usize::try_from(decompress.total_in().saturating_sub(before_in)).unwrap_or(usize::MAX);
-        let produced = decompress.total_out().saturating_sub(before_out);
-        if consumed == 0 && produced == 0 {
-            return;
-        }
-        input = input.get(consumed..).unwrap_or_default();
     }
     // Output that the decompressor still holds back belongs to the primer too.
     loop {
@@ -697,12 +700,35 @@ fn prime_window(decompress: &mut Decompress, window: &[u8], scratch: &mut [u8]) 
     }
 }
 
+/// Feeds all of `input` to the decompressor, throwing the output away; false when it stops
+/// taking input.
+fn feed_all(decompress: &mut Decompress, mut input: &[u8], scratch: &mut [u8]) -> bool {
+    while !input.is_empty() {
+        let before_in = decompress.total_in();
+        let before_out = decompress.total_out();
+        if decompress
+            .decompress(input, scratch, FlushDecompress::Sync)
+            .is_err()
+        {
+            return false;
+        }
+        let consumed =
+            usize::try_from(decompress.total_in().saturating_sub(before_in)).unwrap_or(usize::MAX);
+        let produced = decompress.total_out().saturating_sub(before_out);
+        if consumed == 0 && produced == 0 {
+            return false;
+        }
+        input = input.get(consumed..).unwrap_or_default();
+    }
+    true
+}
+
 impl std::fmt::Debug for Inflater {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inflater")
             .field("params", &self.params)
             .field("max_inflated_len", &self.max_inflated_len)
-            .field("history_len", &self.main.history.len())
+            .field("history_len", &self.main.window().len())
             .field("stream_ended", &self.main.stream_ended)
             .field("shadow", &self.shadow.as_ref().map(|_| self.unknown))
             .field("message", &self.message)
