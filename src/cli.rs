@@ -49,6 +49,17 @@ pub enum Command {
     Lessons(LessonsArgs),
     /// Open a lesson in the terminal UI (by number, or a lesson file).
     Lesson(LessonArgs),
+    /// Compare how polling, long polling, Server-Sent Events and WebSocket delivered messages:
+    /// bytes on the wire and delay per message.
+    ///
+    /// A message is a JSON object with a numeric `seq` and `sent` (the server's clock when it
+    /// produced the message, in milliseconds since the Unix epoch) that the server sent as a
+    /// WebSocket message, as the data of a Server-Sent Event, or in a response body (alone or
+    /// as an item of a JSON array). Each TCP connection that delivered one is classified:
+    /// WebSocket (it switched after an Upgrade), Server-Sent Events (a `text/event-stream`
+    /// response), long polling (the server held most requests at least 50 ms beyond the
+    /// initial round trip) or polling (the other HTTP connections).
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +100,15 @@ pub struct LessonArgs {
     pub dir: Option<PathBuf>,
     #[command(flatten)]
     pub ui: UiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The capture file (pcap or pcapng; `-` reads standard input).
+    pub file: PathBuf,
+    /// One JSON object per technique per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::cli::{
-    Cli, Command, DumpArgs, LessonArgs, LessonsAction, LessonsArgs, MessagesArgs, StreamsArgs,
-    UiArgs,
+    Cli, Command, CompareArgs, DumpArgs, LessonArgs, LessonsAction, LessonsArgs, MessagesArgs,
+    StreamsArgs, UiArgs,
 };
 use crate::dissect::BuildConfig;
 use crate::lesson::{self, Lang, Lesson};
@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Streams(args)) => streams(&args),
         Some(Command::Lessons(args)) => lessons(&args),
         Some(Command::Lesson(args)) => open_lesson(&args),
+        Some(Command::Compare(args)) => compare(&args),
         Some(Command::Open(args)) => {
             let file = match args.file {
                 Some(file) => file,
@@ -378,6 +379,39 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
         } else {
             view::streams::write_row(&mut out, &summary)?;
         }
+    }
+    out.flush()?;
+    match failure {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `osiscope compare`: the delivery techniques of a capture, after the whole capture.
+fn compare(args: &CompareArgs) -> Result<ExitCode> {
+    let mut source = FileSource::open(&args.file)?;
+    let mut pipeline = Pipeline::default().observing_delivery();
+    let mut failure = None;
+    loop {
+        match source.next_frame() {
+            Ok(Some(frame)) => {
+                pipeline.process(&frame, false);
+            }
+            Ok(None) => break,
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    let _ = pipeline.finish();
+    let report = pipeline.delivery().unwrap_or_default();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if args.json {
+        view::compare::write_json(&mut out, &report)?;
+    } else {
+        view::compare::write_table(&mut out, &report)?;
     }
     out.flush()?;
     match failure {

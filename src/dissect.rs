@@ -16,6 +16,7 @@
 
 pub mod build;
 pub mod conversation;
+pub mod delivery;
 pub mod keys;
 pub mod message;
 
@@ -24,9 +25,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use build::{
     build, AppPdu, AppPduKind, AppProblem, BuildConfig, FrameContext, PduBytes, TcpContext,
-    WebSocketContext,
+    TunnelContext, WebSocketContext,
 };
 pub use conversation::StreamSummary;
+pub use delivery::DeliveryReport;
 pub use message::WsMessage;
 
 /// A frame's position in its capture: 1-based, exactly as Wireshark counts.

@@ -141,6 +141,8 @@ pub enum View {
     Unmask,
     Handshake,
     Walk,
+    /// Polling, long polling, SSE and WebSocket compared.
+    Compare,
 }
 
 impl View {
@@ -152,6 +154,7 @@ impl View {
             View::Unmask => "unmask",
             View::Handshake => "handshake",
             View::Walk => "walk",
+            View::Compare => "compare",
         }
     }
 }

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 
 use crate::application::conversation::{AppEvent, AppProtocol, Conversation, DirEvent};
+use crate::application::delivery::{Limits as DeliveryLimits, Observer as DeliveryObserver};
 use crate::application::handshake::Report;
 use crate::application::http::{Event as HttpEvent, Head};
 use crate::application::session::{Change, Session, WsState};
@@ -22,10 +23,11 @@ use crate::decode::defrag::{
     DefragKey, DefragLimits, DefragOutcome, Defragmenter, Expired, Fragment,
 };
 use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, TcpOption, Transport};
+use crate::dissect::delivery::{ConnectionDelivery, Delivery, DeliveryReport};
 use crate::dissect::{
     self, keys, AppPdu, AppPduKind, AppProblem, BuildConfig, Dissection, FrameContext, FrameNumber,
-    PduBytes, Protocol, Severity, StreamSummary, TcpContext, Timestamp, WebSocketContext,
-    WsMessage,
+    PduBytes, Protocol, Severity, StreamSummary, TcpContext, Timestamp, TunnelContext,
+    WebSocketContext, WsMessage,
 };
 use crate::flow::analysis::{Flag, SackBlock};
 use crate::flow::reassembly::Chunk;
@@ -46,6 +48,8 @@ pub struct Pipeline {
     apps: Vec<App>,
     /// From a first pass: frame -> later frames where its bytes were reassembled.
     reassembled_in: std::collections::HashMap<u64, Vec<FrameNumber>>,
+    /// Delivered messages and their cost, when asked for ([`Pipeline::observing_delivery`]).
+    delivery: Option<DeliveryObserver>,
 }
 
 /// The application state of one connection, and bookkeeping for its messages.
@@ -157,7 +161,15 @@ impl Pipeline {
             tracker: Tracker::new(ReassemblyLimits::default()),
             apps: Vec::new(),
             reassembled_in: std::collections::HashMap::new(),
+            delivery: None,
         }
+    }
+
+    /// Also watches for messages delivered to clients, for [`Pipeline::delivery`] (a little
+    /// work per frame and per HTTP body or WebSocket message).
+    pub fn observing_delivery(mut self) -> Pipeline {
+        self.delivery = Some(DeliveryObserver::new(DeliveryLimits::default()));
+        self
     }
 
     /// Numbers new TCP connections from `first` on, so that replaying one
@@ -243,6 +255,7 @@ impl Pipeline {
                 app_problems.extend(reassembly_problems(step));
             }
             let events = self.feed_application(step, keep);
+            self.observe_delivery(step, frame, &events);
             output.messages = self.collect_messages(step.slot, &events, frame.ts);
             let changes = self.follow_session(step.slot, frame.number.0, &events);
             if keep {
@@ -260,7 +273,11 @@ impl Pipeline {
             }
         }
         if model {
+            let tunnel = step
+                .as_ref()
+                .and_then(|step| self.tunnel_of(step, &decoded));
             let context = FrameContext {
+                tunnel,
                 app_problems,
                 reassembled_in: self
                     .reassembled_in
@@ -286,6 +303,86 @@ impl Pipeline {
             output.dissection = Some(dissect::build(frame, &decoded, &context, &self.config));
         }
         output
+    }
+
+    /// Counts a frame of a connection, and reads the messages its events
+    /// delivered, when delivery is observed.
+    fn observe_delivery(&mut self, step: &Step<'_>, frame: &RawFrame<'_>, events: &[DirEvent]) {
+        let Some(observer) = self.delivery.as_mut() else {
+            return;
+        };
+        let rtt_us = initial_rtt_us(&self.tracker, step.slot);
+        let number = frame.number.0;
+        let wire_len = u64::try_from(frame.orig_len).unwrap_or(u64::MAX);
+        observer.frame(step.slot, step.stream, number, wire_len);
+        observer.events(step.slot, number, micros(frame.ts), rtt_us, events);
+    }
+
+    /// The messages delivered to clients and what they cost, per connection
+    /// and per technique; `None` unless built with
+    /// [`Pipeline::observing_delivery`]. Call after [`Pipeline::finish`].
+    pub fn delivery(&self) -> Option<DeliveryReport> {
+        let observer = self.delivery.as_ref()?;
+        let mut connections = Vec::new();
+        for (slot, seen) in observer.observed().enumerate() {
+            let (Some(technique), Some(connection)) =
+                (seen.technique(), self.tracker.connection(slot))
+            else {
+                continue;
+            };
+            connections.push(ConnectionDelivery {
+                stream: seen.stream,
+                client: connection.conversation.client,
+                server: connection.conversation.server,
+                technique,
+                frames: seen.frames,
+                bytes: seen.bytes,
+                first_frame: FrameNumber(seen.first_frame),
+                last_frame: FrameNumber(seen.last_frame),
+                requests: seen.requests,
+                responses: seen.responses,
+                head_bytes: seen.head_bytes,
+                held_responses: seen.held_responses,
+                timed_responses: seen.timed_responses,
+                max_hold_us: seen.max_hold_us,
+                empty_responses: seen.empty_responses,
+                messages: seen
+                    .messages
+                    .iter()
+                    .map(|m| Delivery {
+                        seq: m.stamp.seq,
+                        sent_us: m.stamp.sent_us,
+                        stream: seen.stream,
+                        frame: FrameNumber(m.frame),
+                        ts: timestamp(m.at_us),
+                        delay_us: m.at_us.saturating_sub(m.stamp.sent_us),
+                    })
+                    .collect(),
+            });
+        }
+        connections.sort_by_key(|c| c.stream);
+        Some(DeliveryReport::new(connections, observer.dropped()))
+    }
+
+    /// The `CONNECT` tunnel that a segment's payload travels in, if it does.
+    fn tunnel_of(&self, step: &Step<'_>, decoded: &Decoded<'_>) -> Option<TunnelContext> {
+        let Some(Transport::Tcp(tcp)) = &decoded.transport else {
+            return None;
+        };
+        let tunnel = self.apps.get(step.slot)?.conversation.tunnel()?;
+        let start = step.outcome.stream_offset?;
+        let end = start.saturating_add(tcp.payload.len() as u64);
+        if !tunnel.carries(step.direction, start..end) {
+            return None;
+        }
+        let connection = self.tracker.connection(step.slot)?;
+        Some(TunnelContext {
+            target: tunnel.target.clone(),
+            host_port: tunnel
+                .host_port()
+                .map(|(host, port)| (host.to_string(), port)),
+            proxy: connection.conversation.server,
+        })
     }
 
     /// Hands the stream chunks a segment released to its connection's
@@ -537,6 +634,10 @@ impl Pipeline {
             app.conversation.protocol(),
             AppProtocol::WebSocket { guessed: true }
         );
+        let tunnel = app
+            .conversation
+            .tunnel()
+            .map(|tunnel| tunnel.target.clone());
         for event in events {
             let dir = event.direction.index();
             let AppEvent::WebSocket(ws) = &event.event else {
@@ -635,6 +736,7 @@ impl Pipeline {
                         complete: message.complete,
                         problems,
                         guessed,
+                        tunnel: tunnel.clone(),
                     });
                     if !control {
                         if let Some(pin) = app.message_start.get_mut(dir) {
@@ -686,6 +788,11 @@ impl Pipeline {
                 .connection(slot)
                 .map(|c| c.last_ts)
                 .unwrap_or_default();
+            let rtt_us = initial_rtt_us(&self.tracker, slot);
+            if let Some(observer) = self.delivery.as_mut() {
+                let last = observer.last_frame(slot);
+                observer.events(slot, last, micros(ts), rtt_us, &events);
+            }
             messages.extend(self.collect_messages(slot, &events, ts));
         }
         messages
@@ -722,6 +829,11 @@ impl Pipeline {
                         .map(|app| app.session.state())
                         .filter(|state| *state != WsState::None)
                         .map(|state| state.to_string()),
+                    tunnel: self
+                        .apps
+                        .get(slot)
+                        .and_then(|app| app.conversation.tunnel())
+                        .map(|tunnel| tunnel.target.clone()),
                     flags: Flag::ALL
                         .iter()
                         .zip(connection.flag_counts)
@@ -894,6 +1006,27 @@ impl Pipeline {
     }
 }
 
+/// A connection's initial round-trip time in microseconds, once known.
+fn initial_rtt_us(tracker: &Tracker, slot: usize) -> Option<i64> {
+    let rtt = tracker.connection(slot)?.analyzer().initial_rtt()?;
+    Some(i64::try_from(rtt.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// A capture time in microseconds since the Unix epoch.
+fn micros(ts: Timestamp) -> i64 {
+    ts.secs
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(ts.nanos / 1000))
+}
+
+/// Microseconds since the Unix epoch as a capture time.
+fn timestamp(micros: i64) -> Timestamp {
+    Timestamp {
+        secs: micros.div_euclid(1_000_000),
+        nanos: u32::try_from(micros.rem_euclid(1_000_000).saturating_mul(1000)).unwrap_or(0),
+    }
+}
+
 /// Reassembly trouble on a segment, as problems of its frame.
 fn reassembly_problems(step: &Step<'_>) -> Vec<AppProblem> {
     let mut out = Vec::new();
@@ -990,6 +1123,7 @@ fn report_expired(decoded: &mut Decoded<'_>, expired: &Expired) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::FieldValue;
     use crate::source::link_type;
 
     const REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -1037,6 +1171,121 @@ mod tests {
                 })
             })
             .collect()
+    }
+
+    #[test]
+    fn frames_inside_a_connect_tunnel_show_the_tunnel_then_what_it_carries() {
+        const CONNECT: &[u8] =
+            b"CONNECT server.example.com:8080 HTTP/1.1\r\nHost: server.example.com:8080\r\n\r\n";
+        const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+        // RFC 6455 §5.7: a masked "Hello" from the client.
+        const MASKED_HELLO: &[u8] = &[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let (c, s) = (1000u32, 5000u32);
+        let len = |bytes: &[u8]| bytes.len() as u32;
+        let c_get = c + 1 + len(CONNECT);
+        let c_frame = c_get + len(REQUEST);
+        let s_101 = s + 1 + len(ESTABLISHED);
+        let s_end = s_101 + len(RESPONSE);
+        let frames = [
+            segment(true, c, 0, true, &[]),
+            segment(false, s, c + 1, true, &[]),
+            segment(true, c + 1, s + 1, false, &[]),
+            segment(true, c + 1, s + 1, false, CONNECT),
+            segment(false, s + 1, c_get, false, ESTABLISHED),
+            segment(true, c_get, s_101, false, REQUEST),
+            segment(false, s_101, c_frame, false, RESPONSE),
+            segment(true, c_frame, s_end, false, MASKED_HELLO),
+        ];
+        let mut pipeline = Pipeline::default();
+        let mut dissections = Vec::new();
+        let mut messages = Vec::new();
+        for (index, data) in frames.iter().enumerate() {
+            let output = pipeline.process(
+                &RawFrame {
+                    number: FrameNumber(index as u64 + 1),
+                    ts: Timestamp::default(),
+                    orig_len: data.len(),
+                    link_type: link_type::ETHERNET,
+                    data,
+                },
+                true,
+            );
+            dissections.extend(output.dissection);
+            messages.extend(output.messages);
+        }
+        let protocols = |frame: usize| -> Vec<(Protocol, String)> {
+            dissections[frame - 1]
+                .layers
+                .iter()
+                .filter(|layer| layer.osi() == crate::dissect::Osi::Application)
+                .map(|layer| (layer.protocol, layer.summary.clone()))
+                .collect()
+        };
+        // The CONNECT and the proxy's answer are HTTP with the proxy, not tunnelled.
+        assert_eq!(
+            protocols(4),
+            [(
+                Protocol::Http,
+                "Hypertext Transfer Protocol: CONNECT server.example.com:8080".to_string()
+            )]
+        );
+        assert_eq!(protocols(5).len(), 1);
+        // Inside the tunnel: the tunnel layer, then the Upgrade, the 101, the frame.
+        let tunnel = "Hypertext Transfer Protocol: CONNECT tunnel to server.example.com:8080";
+        for (frame, inner) in [
+            (6, Protocol::Http),
+            (7, Protocol::Http),
+            (8, Protocol::WebSocket),
+        ] {
+            let layers = protocols(frame);
+            assert_eq!(layers.len(), 2, "frame {frame}: {layers:?}");
+            assert_eq!(
+                layers[0],
+                (Protocol::Http, tunnel.to_string()),
+                "frame {frame}"
+            );
+            assert_eq!(layers[1].0, inner, "frame {frame}");
+        }
+        let layer = dissections[5]
+            .layers
+            .iter()
+            .find(|layer| layer.summary == tunnel)
+            .unwrap();
+        let values: Vec<(&str, &FieldValue)> = layer
+            .fields
+            .iter()
+            .map(|field| (field.key, &field.value))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                (
+                    keys::http::PROXY_CONNECT_HOST,
+                    &FieldValue::Text("server.example.com".to_string())
+                ),
+                (keys::http::PROXY_CONNECT_PORT, &FieldValue::UInt(8080)),
+            ]
+        );
+        assert!(layer.did.contains("10.0.0.2:80"), "{}", layer.did);
+        // The tunnelled handshake was checked, and the message says where it travelled.
+        let session = dissections[6].layer(Protocol::Session).unwrap();
+        assert!(
+            session.summary.contains("WebSocket: OPEN"),
+            "{}",
+            session.summary
+        );
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].payload, b"Hello");
+        assert_eq!(
+            messages[0].tunnel.as_deref(),
+            Some("server.example.com:8080")
+        );
+        assert_eq!(messages[0].frames, [FrameNumber(8)]);
+        let summary = &pipeline.summaries()[0];
+        assert_eq!(summary.protocol, "websocket");
+        assert_eq!(summary.tunnel.as_deref(), Some("server.example.com:8080"));
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! a connection continues the same replay, and recent answers are cached.
 //!
 //! Invariant: this module hands views model records only (`Dissection`,
-//! `Row`, `WsMessage`, `StreamSummary`); views never see the pipeline.
+//! `Row`, `WsMessage`, `StreamSummary`, `DeliveryReport`); views never see the
+//! pipeline.
 
 pub mod row;
 
@@ -23,8 +24,9 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 
-use crate::dissect::WsMessage;
-use crate::dissect::{keys, BuildConfig, Dissection, FrameNumber, StreamSummary, Timestamp};
+use crate::dissect::{
+    keys, BuildConfig, DeliveryReport, Dissection, FrameNumber, StreamSummary, Timestamp, WsMessage,
+};
 use crate::pipeline::Pipeline;
 use crate::source::file::FileSource;
 use crate::source::{RawFrame, Source, SourceError};
@@ -77,6 +79,8 @@ pub enum Update {
         /// Messages still open when the capture ended.
         messages: Vec<WsMessage>,
         streams: Vec<StreamSummary>,
+        /// How messages were delivered (polling, long polling, SSE, WebSocket).
+        delivery: Box<DeliveryReport>,
         stopped: Option<String>,
     },
 }
@@ -129,6 +133,7 @@ pub struct Session {
     bytes: Vec<u8>,
     messages: Vec<WsMessage>,
     streams: Vec<StreamSummary>,
+    delivery: Option<DeliveryReport>,
     /// Per `tcp.stream`: its frames, 0-based indexes in capture order.
     stream_frames: Vec<Vec<u32>>,
     /// Per `tcp.stream`: the frame that completed the opening handshake.
@@ -190,6 +195,7 @@ impl Session {
             bytes: Vec::new(),
             messages: Vec::new(),
             streams: Vec::new(),
+            delivery: None,
             stream_frames: Vec::new(),
             handshakes: HashMap::new(),
             reassembled_in: HashMap::new(),
@@ -268,12 +274,14 @@ impl Session {
             Update::Done {
                 messages,
                 streams,
+                delivery,
                 stopped,
             } => {
                 self.messages.extend(messages);
                 self.messages
                     .sort_by_key(|message| message.frames.last().copied());
                 self.streams = streams;
+                self.delivery = Some(*delivery);
                 self.progress.done = true;
                 self.progress.fraction = 1.0;
                 self.progress.stopped = stopped;
@@ -313,6 +321,12 @@ impl Session {
     /// The TCP connections, once indexing is done.
     pub fn streams(&self) -> &[StreamSummary] {
         &self.streams
+    }
+
+    /// How the capture's messages were delivered, per technique, once
+    /// indexing is done (see `osiscope compare`).
+    pub fn delivery(&self) -> Option<&DeliveryReport> {
+        self.delivery.as_ref()
     }
 
     /// The frames of one TCP connection, ascending.
@@ -450,7 +464,7 @@ fn load(
     config: BuildConfig,
     sender: &Sender<Update>,
 ) {
-    let mut pipeline = Pipeline::new(config);
+    let mut pipeline = Pipeline::new(config).observing_delivery();
     let mut batch = Batch::default();
     let mut stored_bytes = 0usize;
     let mut read_estimate = 0u64;
@@ -544,6 +558,7 @@ fn load(
     let _ = sender.send(Update::Done {
         messages,
         streams: pipeline.summaries(),
+        delivery: Box::new(pipeline.delivery().unwrap_or_default()),
         stopped,
     });
 }

@@ -4,6 +4,7 @@
 //! imports a decoder. All text that came off the wire passes through
 //! [`sanitize`] before it is printed.
 
+pub mod compare;
 pub mod i18n;
 pub mod json;
 pub mod lessons;

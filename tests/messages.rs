@@ -59,8 +59,27 @@ fn truth(capture: &Path) -> BTreeMap<(String, String), Vec<Seen>> {
     out
 }
 
-/// What osiscope found, grouped by stream and direction, in order.
-fn found(capture: &Path) -> BTreeMap<(u64, String), Vec<Seen>> {
+/// The `CONNECT` tunnels the proxy's lines in a truth log report, by connection: each is
+/// carried twice in the capture, client to proxy (inside the tunnel) and proxy to server.
+fn tunnels(capture: &Path) -> BTreeMap<String, String> {
+    let name = capture.file_name().unwrap().to_string_lossy();
+    let stem = name.split('.').next().unwrap();
+    let text =
+        std::fs::read_to_string(capture.with_file_name(format!("{stem}.truth.jsonl"))).unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|value| value["side"] == "proxy" && value["event"] == "tunnel")
+        .map(|value| {
+            (
+                value["conn"].as_str().unwrap().to_string(),
+                value["target"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `messages --json` as JSON values, one per message.
+fn json_messages(capture: &Path) -> Vec<Value> {
     let output = common::osiscope()
         .args(["messages", "--json"])
         .arg(capture)
@@ -71,10 +90,25 @@ fn found(capture: &Path) -> BTreeMap<(u64, String), Vec<Seen>> {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// What osiscope found, grouped by stream and direction, in order.
+fn found(capture: &Path) -> BTreeMap<(u64, String), Vec<Seen>> {
     let mut out: BTreeMap<(u64, String), Vec<Seen>> = BTreeMap::new();
-    for line in String::from_utf8(output.stdout).unwrap().lines() {
-        let value: Value = serde_json::from_str(line).unwrap();
-        let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+    for value in json_messages(capture) {
+        let line = value.to_string();
+        // `tunnel` is there only for a message that travelled inside a CONNECT tunnel.
+        let keys: Vec<&String> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|key| *key != "tunnel")
+            .collect();
         assert_eq!(
             keys,
             [
@@ -169,8 +203,10 @@ fn check(name: &str, mode: Mode) {
         .map(|(stream, _)| stream)
         .collect::<std::collections::BTreeSet<_>>()
         .len();
+    // A connection through a proxy is two TCP connections carrying the same messages.
     assert_eq!(
-        n_streams, n_connections,
+        n_streams,
+        n_connections + tunnels(&capture).len(),
         "{name}: connections with messages"
     );
     for ((stream, dir), messages) in &ours {
@@ -253,6 +289,53 @@ fn megabyte_messages_match_plain_and_compressed() {
 #[test]
 fn abnormal_endings_keep_the_messages_sent_before_them() {
     check("ws-abnormal.pcapng", Mode::Exact);
+}
+
+#[test]
+fn lesson_captures_match_the_endpoints() {
+    check("ws-handshake.pcapng", Mode::Exact);
+    check("ws-control.pcapng", Mode::Exact);
+    check("ws-debug.pcapng", Mode::Exact);
+}
+
+#[test]
+fn messages_inside_a_connect_tunnel_are_found_and_say_so() {
+    let capture = common::capture("ws-debug.pcapng");
+    let tunnels = tunnels(&capture);
+    assert_eq!(tunnels.len(), 1, "{tunnels:?}");
+    let target = tunnels.values().next().unwrap();
+    let messages = json_messages(&capture);
+    let (inside, outside): (Vec<&Value>, Vec<&Value>) =
+        messages.iter().partition(|m| m.get("tunnel").is_some());
+    assert!(!inside.is_empty());
+    assert!(outside.iter().all(|m| m.get("tunnel").is_none()));
+    for message in &inside {
+        assert_eq!(message["tunnel"].as_str(), Some(target.as_str()));
+        // The TCP connection of a tunnelled message is the one with the proxy.
+        assert_eq!(message["server"].as_str(), Some("10.77.0.3:3128"));
+    }
+    // The proxy relayed them to the server unchanged: the proxy-server connection
+    // carries the same messages, in the same order per direction.
+    let server_leg: Vec<&Value> = outside
+        .iter()
+        .copied()
+        .filter(|m| m["client"].as_str().unwrap().starts_with("10.77.0.3:"))
+        .collect();
+    let summary = |list: &[&Value]| -> Vec<(String, String, String)> {
+        let mut rows: Vec<(String, String, String)> = list
+            .iter()
+            .map(|m| {
+                (
+                    m["dir"].as_str().unwrap().to_string(),
+                    m["opcode"].as_str().unwrap().to_string(),
+                    m["sha256"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    assert_eq!(summary(&inside), summary(&server_leg));
 }
 
 #[test]

@@ -167,6 +167,8 @@ const WEBSOCKET_FIELDS: &[&str] = &[
     "http.upgrade",
     "http.sec_websocket_key",
     "http.sec_websocket_accept",
+    "http.proxy_connect_host",
+    "http.proxy_connect_port",
 ];
 
 fn tshark_values(capture: &Path, prefs: &[&str], fields: &[&str]) -> Vec<FrameValues> {
@@ -306,6 +308,18 @@ fn defensible(
         .is_some_and(|keys| keys.iter().any(|k| k == "websocket.handshake_missing"));
     if field.starts_with("websocket.") && guessed && theirs.is_empty() {
         return Some("WebSocket recognised without its handshake");
+    }
+    // tshark 4.0 marks the frames inside a CONNECT tunnel with the proxy's target
+    // (compared above, `http.proxy_connect_*`) but shows their bytes as data;
+    // osiscope decodes the conversation inside as if it were a connection of
+    // its own (here an Upgrade and WebSocket frames), so those fields are its alone.
+    let tunnelled = our_frame.contains_key("http.proxy_connect_host");
+    if (field.starts_with("websocket.") || field.starts_with("http."))
+        && !field.starts_with("http.proxy_connect_")
+        && tunnelled
+        && theirs.is_empty()
+    {
+        return Some("inside a CONNECT tunnel, which tshark 4.0 does not dissect");
     }
     // tshark reads what it can of an HTTP head the snapshot length cut;
     // osiscope parses only heads it saw whole, and reports the cut.

@@ -338,3 +338,30 @@ fn escape_sequences_and_c1_controls_from_the_wire_are_shown_escaped() {
         assert!(seen.contains(shown), "{shown} is not on any screen");
     }
 }
+
+#[test]
+fn delivery_techniques_compared() {
+    for (w, h) in [(120, 40), (80, 24)] {
+        let mut app = app("poll-vs-ws.pcapng", w, h);
+        app.update(Action::Compare);
+        assert_eq!(app.mode, Mode::Compare);
+        app.update(Action::Down);
+        assert_eq!(app.compare_selected, 1);
+        insta::assert_snapshot!(format!("compare_{w}x{h}"), screen(&app));
+        // Enter leaves for long polling's first frame, marking the frames that delivered.
+        app.update(Action::Enter);
+        assert_eq!(app.mode, Mode::Main);
+        let long = app.session.delivery().unwrap().techniques[1].clone();
+        assert_eq!(app.selected_number(), Some(long.first_frame));
+        assert_eq!(app.marked.len(), 50);
+        assert!(app
+            .notice
+            .as_deref()
+            .unwrap()
+            .starts_with("long polling: frames"));
+    }
+    // A capture without such messages says what the comparison looks for.
+    let mut app = app("ws-basic.pcapng", 80, 24);
+    app.update(Action::Compare);
+    assert!(text(&app).contains("no delivered messages"));
+}

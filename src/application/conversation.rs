@@ -10,11 +10,20 @@
 //! `101 Switching Protocols` hands both directions to WebSocket decoders
 //! configured from the handshake (permessage-deflate), any other answer
 //! hands the held bytes back to HTTP.
+//!
+//! HTTP can also turn into a tunnel: after `CONNECT host:port`, the client's
+//! following bytes are held the same way; a `2xx` answer from the proxy makes
+//! the rest of both directions the bytes of another conversation, between the
+//! client and `host:port`, which the proxy copies unchanged. That inner
+//! conversation is decided afresh from its own first bytes (an Upgrade, TLS,
+//! anything) and decoded like a connection of its own, at the same stream
+//! offsets; [`Conversation::tunnel`] says where it starts. A refused
+//! `CONNECT` hands the held bytes back to HTTP.
 
 use std::collections::VecDeque;
 
 use crate::application::handshake::{self, Report, Verdict};
-use crate::application::http::{self, Head, MessageKind};
+use crate::application::http::{self, Head, MessageKind, StartLine};
 use crate::application::tls;
 use crate::application::websocket::frame::FrameHeader;
 use crate::application::websocket::message::{self, Config, MessageAssembler};
@@ -24,6 +33,45 @@ use crate::flow::Direction;
 
 /// The most client bytes held while the server's answer to an Upgrade is awaited.
 pub const MAX_HELD_LEN: usize = 64 * 1024;
+
+/// The most `CONNECT` tunnels nested inside one another that are decoded; the bytes of a
+/// tunnel deeper than this are left undecoded (`data`), so a stream of nested `CONNECT`s
+/// cannot make the decoders recurse without bound.
+pub const MAX_TUNNEL_DEPTH: usize = 4;
+
+/// A `CONNECT` tunnel a proxy opened on this connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tunnel {
+    /// The request target of the `CONNECT` (`host:port`), as the client wrote it.
+    pub target: String,
+    /// The first tunnelled byte of each direction, indexed by [`Direction::index`].
+    pub starts: [u64; 2],
+}
+
+impl Tunnel {
+    /// The target's host (without the brackets of an IPv6 literal) and its port, when the
+    /// target has the `host:port` form `CONNECT` requires (RFC 9110 §9.3.6).
+    pub fn host_port(&self) -> Option<(&str, u16)> {
+        let (host, port) = self.target.rsplit_once(':')?;
+        let port = port.parse().ok()?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|host| host.strip_suffix(']'))
+            .unwrap_or(host);
+        (!host.is_empty()).then_some((host, port))
+    }
+
+    /// Whether a segment of `direction` whose payload is the stream range `range` carries
+    /// tunnelled bytes.
+    pub fn carries(&self, direction: Direction, range: std::ops::Range<u64>) -> bool {
+        let start = self
+            .starts
+            .get(direction.index())
+            .copied()
+            .unwrap_or(u64::MAX);
+        range.end > start && range.end > range.start
+    }
+}
 
 /// What a connection turned out to carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +142,8 @@ enum Phase {
         /// Per direction: a hole was met, so the next bytes may be WebSocket
         /// frames whose handshake was lost (a snapshot length cut the 101).
         after_gap: [bool; 2],
+        /// The target of the last `CONNECT` request, until it is answered.
+        connect: Option<String>,
     },
     WebSocket {
         /// Indexed by [`Direction::index`]; created at a direction's first byte.
@@ -102,16 +152,24 @@ enum Phase {
         configs: [Config; 2],
     },
     Tls(Box<[tls::Decoder; 2]>),
+    /// The bytes after a `CONNECT`'s 2xx answer: a conversation of their own.
+    Tunnel(Box<Conversation>),
     Opaque,
 }
 
-/// The application layer of one connection.
+/// The application layer of one connection, or of the bytes inside a tunnel.
 #[derive(Debug)]
 pub struct Conversation {
     phase: Phase,
     protocol: AppProtocol,
     /// The handshake's report, once checked.
     handshake: Option<Box<Report>>,
+    /// Where each direction's bytes start: 0, or inside a tunnel its first byte.
+    starts: [u64; 2],
+    /// How many tunnels this conversation is inside.
+    depth: usize,
+    /// The tunnel this conversation's bytes turned into, once a proxy opened it.
+    tunnel: Option<Tunnel>,
 }
 
 impl Default for Conversation {
@@ -120,19 +178,53 @@ impl Default for Conversation {
             phase: Phase::Undecided,
             protocol: AppProtocol::Unknown,
             handshake: None,
+            starts: [0; 2],
+            depth: 0,
+            tunnel: None,
         }
     }
 }
 
 impl Conversation {
-    /// What the connection carries, as far as is known.
-    pub fn protocol(&self) -> AppProtocol {
-        self.protocol
+    /// The conversation inside a tunnel `depth` levels deep whose bytes start at `starts`;
+    /// past [`MAX_TUNNEL_DEPTH`] its bytes are not decoded.
+    fn inside(depth: usize, starts: [u64; 2]) -> Conversation {
+        let mut inner = Conversation {
+            starts,
+            depth,
+            ..Conversation::default()
+        };
+        if depth > MAX_TUNNEL_DEPTH {
+            inner.protocol = AppProtocol::Data;
+            inner.phase = Phase::Opaque;
+        }
+        inner
     }
 
-    /// The checked opening handshake, if one was seen.
+    /// What the connection carries, as far as is known: inside a tunnel, what the
+    /// tunnel carries (HTTP until its first byte).
+    pub fn protocol(&self) -> AppProtocol {
+        match &self.phase {
+            Phase::Tunnel(inner) => match inner.protocol() {
+                AppProtocol::Unknown => AppProtocol::Http,
+                protocol => protocol,
+            },
+            _ => self.protocol,
+        }
+    }
+
+    /// The checked opening handshake, if one was seen (inside a tunnel, the tunnel's).
     pub fn handshake(&self) -> Option<&Report> {
-        self.handshake.as_deref()
+        match &self.phase {
+            Phase::Tunnel(inner) => inner.handshake(),
+            _ => self.handshake.as_deref(),
+        }
+    }
+
+    /// The `CONNECT` tunnel a proxy opened on this connection, if any (the outermost one
+    /// when tunnels are nested).
+    pub fn tunnel(&self) -> Option<&Tunnel> {
+        self.tunnel.as_ref()
     }
 
     /// Feeds stream bytes of one direction, starting at `stream_offset`.
@@ -145,6 +237,9 @@ impl Conversation {
         let mut out = Vec::new();
         if bytes.is_empty() {
             return out;
+        }
+        if let Phase::Tunnel(inner) = &mut self.phase {
+            return inner.feed(direction, stream_offset, bytes);
         }
         if matches!(self.phase, Phase::Undecided) {
             self.decide(direction, bytes, &mut out);
@@ -192,6 +287,7 @@ impl Conversation {
                 .into_iter()
                 .map(AppEvent::Tls)
                 .collect(),
+            Phase::Tunnel(inner) => return inner.gap(direction, len),
             Phase::Undecided | Phase::Opaque => Vec::new(),
         };
         tag(direction, events)
@@ -200,6 +296,9 @@ impl Conversation {
     /// Tells one direction's decoder that its sender closed (FIN): an HTTP
     /// body read until the connection closes ends here.
     pub fn fin(&mut self, direction: Direction) -> Vec<DirEvent> {
+        if let Phase::Tunnel(inner) = &mut self.phase {
+            return inner.fin(direction);
+        }
         let Phase::Http {
             requests,
             responses,
@@ -264,6 +363,12 @@ impl Conversation {
                     s2c.finish().into_iter().map(AppEvent::Tls).collect(),
                 ));
             }
+            Phase::Tunnel(mut inner) => {
+                out.extend(inner.finish());
+                // The tunnel stays open to the end, so that `protocol` and `handshake`
+                // still tell what it carried.
+                self.phase = Phase::Tunnel(inner);
+            }
             Phase::Undecided | Phase::Opaque => {}
         }
         out
@@ -271,27 +376,29 @@ impl Conversation {
 
     /// Chooses the protocol from the first bytes seen.
     fn decide(&mut self, direction: Direction, bytes: &[u8], out: &mut Vec<DirEvent>) {
+        let [c2s_start, s2c_start] = self.starts;
         if looks_like_http(bytes) {
             self.protocol = AppProtocol::Http;
             // Mid-stream pickups start the other direction where it is first seen.
             self.phase = Phase::Http {
-                requests: Box::new(http::Parser::new(
-                    MessageKind::Request,
-                    http::Limits::default(),
-                )),
-                responses: Box::new(http::Parser::new(
-                    MessageKind::Response,
-                    http::Limits::default(),
-                )),
+                requests: Box::new(
+                    http::Parser::new(MessageKind::Request, http::Limits::default())
+                        .starting_at(c2s_start),
+                ),
+                responses: Box::new(
+                    http::Parser::new(MessageKind::Response, http::Limits::default())
+                        .starting_at(s2c_start),
+                ),
                 upgrades: VecDeque::new(),
                 held: None,
                 after_gap: [false; 2],
+                connect: None,
             };
         } else if tls::looks_like_tls(bytes) {
             self.protocol = AppProtocol::Tls;
             self.phase = Phase::Tls(Box::new([
-                tls::Decoder::new(tls::Limits::default()),
-                tls::Decoder::new(tls::Limits::default()),
+                tls::Decoder::new(tls::Limits::default()).starting_at(c2s_start),
+                tls::Decoder::new(tls::Limits::default()).starting_at(s2c_start),
             ]));
         } else if let Some(header) = plausible_frame(bytes) {
             self.guess_websocket(direction, header.mask.is_some(), header.rsv1, out);
@@ -385,6 +492,7 @@ impl Conversation {
                     ));
                 }
             }
+            Phase::Tunnel(inner) => out.extend(inner.feed(direction, stream_offset, bytes)),
             Phase::Undecided | Phase::Opaque => {}
         }
     }
@@ -402,6 +510,7 @@ impl Conversation {
             upgrades,
             held,
             after_gap,
+            connect,
         } = &mut self.phase
         else {
             return;
@@ -424,30 +533,13 @@ impl Conversation {
                 return;
             }
             let events = requests.feed(bytes, stream_offset);
-            for event in &events {
-                match event {
-                    http::Event::Head(head) => {
-                        if let Some(method) = head.method() {
-                            let _ = responses.expect_response_to(method);
-                        }
-                        if head.has_token("upgrade", "websocket") {
-                            upgrades.push_back(head.clone());
-                        }
-                    }
-                    http::Event::AwaitingSwitch { at, .. } => {
-                        let skip =
-                            usize::try_from(at.saturating_sub(stream_offset)).unwrap_or(usize::MAX);
-                        let mut new = Held {
-                            at: *at,
-                            bytes: Vec::new(),
-                            overflowed: false,
-                        };
-                        hold(&mut new, bytes.get(skip..).unwrap_or(&[]));
-                        *held = Some(new);
-                    }
-                    _ => {}
-                }
-            }
+            let mut noted = Noted {
+                responses,
+                upgrades,
+                connect,
+                held,
+            };
+            noted.requests(&events, stream_offset, bytes);
             out.extend(tag(
                 direction,
                 events.into_iter().map(AppEvent::Http).collect(),
@@ -456,9 +548,17 @@ impl Conversation {
         }
         let events = responses.feed(bytes, stream_offset);
         let mut switch: Option<u64> = None;
+        let mut tunnel: Option<u64> = None;
         let mut refused = false;
         for event in &events {
             match event {
+                http::Event::Head(head) if answers_connect(head) => {
+                    // A final answer other than 2xx: the proxy refused the tunnel.
+                    refused |= head
+                        .status()
+                        .is_some_and(|status| status >= 200 && !(200..300).contains(&status));
+                }
+                http::Event::Tunnel { at } => tunnel = Some(*at),
                 http::Event::Head(head) => {
                     let upgrade_answer = head
                         .status()
@@ -488,12 +588,25 @@ impl Conversation {
             direction,
             events.into_iter().map(AppEvent::Http).collect(),
         ));
-        if refused && held.is_some() {
-            *held = None;
+        if let Some(old) = refused.then(|| held.take()).flatten() {
+            // The held bytes are requests after all; one of them may ask again.
+            let events = requests.resume();
+            let mut noted = Noted {
+                responses,
+                upgrades,
+                connect,
+                held,
+            };
+            noted.requests(&events, old.at, &old.bytes);
             out.extend(tag(
                 Direction::ClientToServer,
-                requests.resume().into_iter().map(AppEvent::Http).collect(),
+                events.into_iter().map(AppEvent::Http).collect(),
             ));
+        }
+        if let Some(at) = tunnel {
+            let target = connect.take().unwrap_or_default();
+            self.open_tunnel(target, at, stream_offset, bytes, out);
+            return;
         }
         let Some(at) = switch else {
             return;
@@ -537,6 +650,111 @@ impl Conversation {
             configs: [config(Sender::Client), config(Sender::Server)],
         };
     }
+}
+
+impl Conversation {
+    /// The proxy answered the `CONNECT` for `target` with 2xx, whose head ends at server
+    /// offset `at`: both directions become a tunnel. Its bytes so far (the client's held
+    /// bytes, the server's bytes after the answer in `bytes`, which start at
+    /// `stream_offset`) go to the conversation inside it.
+    fn open_tunnel(
+        &mut self,
+        target: String,
+        at: u64,
+        stream_offset: u64,
+        bytes: &[u8],
+        out: &mut Vec<DirEvent>,
+    ) {
+        let Phase::Http { requests, held, .. } = &mut self.phase else {
+            return;
+        };
+        let held = held.take();
+        let client_at = held.as_ref().map_or(requests.next_offset(), |held| held.at);
+        out.extend(tag(
+            Direction::ClientToServer,
+            requests
+                .switch_at(client_at)
+                .into_iter()
+                .map(AppEvent::Http)
+                .collect(),
+        ));
+        let starts = [client_at, at];
+        let depth = self.depth.saturating_add(1);
+        if depth > MAX_TUNNEL_DEPTH {
+            out.push(DirEvent {
+                direction: Direction::ServerToClient,
+                event: AppEvent::Http(http::Event::Problem(http::Problem {
+                    error: http::Error::TunnelTooDeep {
+                        limit: MAX_TUNNEL_DEPTH,
+                    },
+                    span: http::StreamSpan::at(at, 0),
+                })),
+            });
+        }
+        let mut inner = Conversation::inside(depth, starts);
+        if let Some(held) = held {
+            out.extend(inner.feed(Direction::ClientToServer, held.at, &held.bytes));
+        }
+        let skip = usize::try_from(at.saturating_sub(stream_offset)).unwrap_or(usize::MAX);
+        if let Some(rest) = bytes.get(skip..).filter(|rest| !rest.is_empty()) {
+            out.extend(inner.feed(Direction::ServerToClient, at, rest));
+        }
+        self.tunnel = Some(Tunnel { target, starts });
+        self.phase = Phase::Tunnel(Box::new(inner));
+    }
+}
+
+/// The state of an HTTP conversation that the client's requests update.
+struct Noted<'a> {
+    responses: &'a mut http::Parser,
+    upgrades: &'a mut VecDeque<Head>,
+    connect: &'a mut Option<String>,
+    held: &'a mut Option<Held>,
+}
+
+impl Noted<'_> {
+    /// Notes what the client's request `events` announce: each request's method for the
+    /// response parser, the Upgrade requests, the target of a `CONNECT`, and where the client's
+    /// bytes start being held after a request that asks to switch; `bytes` are the client's
+    /// bytes from `stream_offset` on, which the held bytes are taken from.
+    fn requests(&mut self, events: &[http::Event], stream_offset: u64, bytes: &[u8]) {
+        for event in events {
+            match event {
+                http::Event::Head(head) => {
+                    if let Some(method) = head.method() {
+                        let _ = self.responses.expect_response_to(method);
+                    }
+                    if head.has_token("upgrade", "websocket") {
+                        self.upgrades.push_back(head.clone());
+                    }
+                    if let StartLine::Request { method, target, .. } = &head.start_line {
+                        if method.eq_ignore_ascii_case("CONNECT") {
+                            *self.connect = Some(target.clone());
+                        }
+                    }
+                }
+                http::Event::AwaitingSwitch { at, .. } => {
+                    let skip =
+                        usize::try_from(at.saturating_sub(stream_offset)).unwrap_or(usize::MAX);
+                    let mut new = Held {
+                        at: *at,
+                        bytes: Vec::new(),
+                        overflowed: false,
+                    };
+                    hold(&mut new, bytes.get(skip..).unwrap_or(&[]));
+                    *self.held = Some(new);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Whether a response head answers a `CONNECT` request.
+fn answers_connect(head: &Head) -> bool {
+    head.request_method
+        .as_deref()
+        .is_some_and(|method| method.eq_ignore_ascii_case("CONNECT"))
 }
 
 fn tag(direction: Direction, events: Vec<AppEvent>) -> Vec<DirEvent> {
@@ -677,6 +895,211 @@ mod tests {
         let mut all = events;
         all.extend(conversation.feed(Direction::ClientToServer, 9000, MASKED_HELLO));
         assert_eq!(messages(&all).len(), 2);
+    }
+
+    /// The `CONNECT` request and the proxy's answer of the tunnel tests: 57 and 39 bytes.
+    const CONNECT: &[u8] = b"CONNECT 10.77.0.2:8080 HTTP/1.1\r\nHost: 10.77.0.2:8080\r\n\r\n";
+    const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+
+    fn len(bytes: &[u8]) -> u64 {
+        bytes.len() as u64
+    }
+
+    #[test]
+    fn connect_tunnel_carries_an_upgrade_and_websocket_frames() {
+        let mut conversation = Conversation::default();
+        let mut events = conversation.feed(Direction::ClientToServer, 0, CONNECT);
+        events.extend(conversation.feed(Direction::ServerToClient, 0, ESTABLISHED));
+        assert_eq!(conversation.protocol(), AppProtocol::Http);
+        let tunnel = conversation.tunnel().cloned();
+        assert_eq!(
+            tunnel,
+            Some(Tunnel {
+                target: "10.77.0.2:8080".to_string(),
+                starts: [57, 39],
+            })
+        );
+        assert_eq!(
+            tunnel.as_ref().and_then(Tunnel::host_port),
+            Some(("10.77.0.2", 8080))
+        );
+        // Inside the tunnel: the Upgrade, the 101 and a frame each way, at the stream
+        // offsets of the proxy connection.
+        events.extend(conversation.feed(Direction::ClientToServer, 57, REQUEST));
+        let mut answer = RESPONSE.to_vec();
+        answer.extend_from_slice(HELLO);
+        events.extend(conversation.feed(Direction::ServerToClient, 39, &answer));
+        events.extend(conversation.feed(
+            Direction::ClientToServer,
+            57 + len(REQUEST),
+            MASKED_HELLO,
+        ));
+        assert_eq!(
+            conversation.protocol(),
+            AppProtocol::WebSocket { guessed: false }
+        );
+        assert!(matches!(
+            conversation.handshake().map(|r| &r.verdict),
+            Some(Verdict::Accepted)
+        ));
+        let heads: Vec<(Direction, u64)> = events
+            .iter()
+            .filter_map(|event| match &event.event {
+                AppEvent::Http(http::Event::Head(head)) => {
+                    Some((event.direction, head.span.start()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                (Direction::ClientToServer, 0),
+                (Direction::ServerToClient, 0),
+                (Direction::ClientToServer, 57),
+                (Direction::ServerToClient, 39),
+            ]
+        );
+        assert_eq!(
+            messages(&events),
+            [
+                (Direction::ServerToClient, b"Hello".to_vec()),
+                (Direction::ClientToServer, b"Hello".to_vec()),
+            ]
+        );
+        let frame_starts: Vec<u64> = events
+            .iter()
+            .filter_map(|event| match &event.event {
+                AppEvent::WebSocket(message::Event::Frame(frame)) => Some(frame.header_range.start),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(frame_starts, [39 + len(RESPONSE), 57 + len(REQUEST)]);
+        // No problem anywhere: no gap before the tunnel's first byte.
+        assert!(!events.iter().any(|event| matches!(
+            event.event,
+            AppEvent::Http(http::Event::Problem(_))
+                | AppEvent::WebSocket(message::Event::Problem(_))
+        )));
+    }
+
+    #[test]
+    fn client_bytes_sent_before_the_proxy_answers_go_into_the_tunnel() {
+        let mut conversation = Conversation::default();
+        let mut early = CONNECT.to_vec();
+        early.extend_from_slice(REQUEST);
+        let mut events = conversation.feed(Direction::ClientToServer, 0, &early);
+        assert!(!events.iter().any(|event| matches!(
+            &event.event,
+            AppEvent::Http(http::Event::Head(head)) if head.method() == Some("GET")
+        )));
+        events.extend(conversation.feed(Direction::ServerToClient, 0, ESTABLISHED));
+        let get = events.iter().find_map(|event| match &event.event {
+            AppEvent::Http(http::Event::Head(head)) if head.method() == Some("GET") => {
+                Some(head.span)
+            }
+            _ => None,
+        });
+        assert_eq!(get.map(|span| span.start()), Some(57));
+        assert_eq!(conversation.tunnel().map(|t| t.starts), Some([57, 39]));
+    }
+
+    #[test]
+    fn connect_tunnel_carrying_tls_is_read_as_tls() {
+        let mut conversation = Conversation::default();
+        conversation.feed(
+            Direction::ClientToServer,
+            0,
+            b"CONNECT example.com:443 HTTP/1.1\r\n\r\n",
+        );
+        // The proxy's answer and the server's first record in one segment.
+        let mut answer = ESTABLISHED.to_vec();
+        answer.extend_from_slice(b"\x16\x03\x03\x00\x04\x02\x00\x00\x00");
+        let events = conversation.feed(Direction::ServerToClient, 0, &answer);
+        assert_eq!(conversation.protocol(), AppProtocol::Tls);
+        assert_eq!(
+            conversation.tunnel().and_then(Tunnel::host_port),
+            Some(("example.com", 443))
+        );
+        let record = events.iter().find_map(|event| match &event.event {
+            AppEvent::Tls(tls::Event::Record(record)) => Some(record.span),
+            _ => None,
+        });
+        assert_eq!(
+            record.map(|span| (span.start(), span.end())),
+            Some((39, 48))
+        );
+    }
+
+    #[test]
+    fn other_bytes_in_a_tunnel_are_data() {
+        let mut conversation = Conversation::default();
+        conversation.feed(Direction::ClientToServer, 0, CONNECT);
+        conversation.feed(Direction::ServerToClient, 0, ESTABLISHED);
+        conversation.feed(Direction::ClientToServer, 57, b"\x00\x00\x00\x00 binary");
+        assert_eq!(conversation.protocol(), AppProtocol::Data);
+    }
+
+    #[test]
+    fn refused_connect_reads_the_held_bytes_as_http() {
+        let mut conversation = Conversation::default();
+        let second = b"CONNECT 10.77.0.2:8080 HTTP/1.1\r\nProxy-Authorization: Basic eA==\r\n\r\n";
+        let mut bytes = CONNECT.to_vec();
+        bytes.extend_from_slice(second);
+        conversation.feed(Direction::ClientToServer, 0, &bytes);
+        let refusal = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n";
+        let events = conversation.feed(Direction::ServerToClient, 0, refusal);
+        // The second CONNECT, held until the answer, is read now.
+        assert!(events.iter().any(|event| matches!(
+            &event.event,
+            AppEvent::Http(http::Event::Head(head)) if head.span.start() == 57
+        )));
+        assert!(conversation.tunnel().is_none());
+        conversation.feed(Direction::ServerToClient, len(refusal), ESTABLISHED);
+        assert_eq!(
+            conversation.tunnel().map(|t| t.starts),
+            Some([len(&bytes), len(refusal) + 39])
+        );
+    }
+
+    #[test]
+    fn tunnels_nested_deeper_than_the_limit_are_left_undecoded() {
+        let mut conversation = Conversation::default();
+        let (mut c2s, mut s2c) = (0, 0);
+        let mut too_deep = 0;
+        for level in 1..=MAX_TUNNEL_DEPTH + 1 {
+            conversation.feed(Direction::ClientToServer, c2s, CONNECT);
+            let events = conversation.feed(Direction::ServerToClient, s2c, ESTABLISHED);
+            too_deep += events
+                .iter()
+                .filter(|event| {
+                    matches!(
+                        &event.event,
+                        AppEvent::Http(http::Event::Problem(problem))
+                            if problem.error == http::Error::TunnelTooDeep { limit: MAX_TUNNEL_DEPTH }
+                    )
+                })
+                .count();
+            c2s += len(CONNECT);
+            s2c += len(ESTABLISHED);
+            let expected = if level <= MAX_TUNNEL_DEPTH {
+                AppProtocol::Http
+            } else {
+                AppProtocol::Data
+            };
+            // The innermost tunnel has no byte yet: HTTP until then, data past the limit.
+            let events = conversation.feed(Direction::ClientToServer, c2s, b"");
+            assert!(events.is_empty());
+            if level > MAX_TUNNEL_DEPTH {
+                assert_eq!(conversation.protocol(), expected, "level {level}");
+            }
+        }
+        // The next CONNECT is not read at all, and reaching the limit was reported once.
+        assert_eq!(too_deep, 1);
+        let events = conversation.feed(Direction::ClientToServer, c2s, CONNECT);
+        assert!(events.is_empty());
+        assert_eq!(conversation.protocol(), AppProtocol::Data);
+        assert_eq!(conversation.tunnel().map(|t| t.starts), Some([57, 39]));
     }
 
     #[test]

@@ -186,6 +186,13 @@ pub enum Error {
         /// The limit in force.
         limit: usize,
     },
+    /// A `CONNECT` tunnel opened inside more tunnels than the decoders follow
+    /// (`conversation::MAX_TUNNEL_DEPTH`); its bytes are left undecoded.
+    #[error("CONNECT tunnel nested more than {limit} deep: its bytes are not decoded")]
+    TunnelTooDeep {
+        /// The limit in force.
+        limit: usize,
+    },
     /// The caller asked for a switch at an offset already parsed as HTTP.
     #[error("switch point already parsed as HTTP")]
     SwitchPointPassed,
@@ -681,6 +688,15 @@ impl Parser {
             held: Vec::new(),
             held_len: 0,
         }
+    }
+
+    /// The same parser reading a stream whose first byte is at `offset`: the bytes of a
+    /// `CONNECT` tunnel start where the proxy's answer ended, not at 0. Call it before the
+    /// first [`Parser::feed`].
+    pub fn starting_at(mut self, offset: u64) -> Self {
+        self.next_offset = offset;
+        self.pos = offset;
+        self
     }
 
     /// Which side this parser reads.
@@ -2722,6 +2738,22 @@ HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ny";
             .feed(b"GET / HTTP/1.1\r\n\r\n", bytes.len() as u64)
             .is_empty());
         assert!(request.finish().is_empty());
+    }
+
+    #[test]
+    fn a_parser_can_start_inside_a_stream() {
+        // The tunnelled request starts at offset 58, after a CONNECT head: no gap before it.
+        let mut request = Parser::new(MessageKind::Request, Limits::default()).starting_at(58);
+        assert_eq!(request.next_offset(), 58);
+        let events = request.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 58);
+        let head = events.iter().find_map(|event| match event {
+            Event::Head(head) => Some(head),
+            _ => None,
+        });
+        assert_eq!(head.map(|head| head.span), Some(StreamSpan::new(58, 85)));
+        assert!(!events
+            .iter()
+            .any(|event| matches!(event, Event::Problem(_))));
     }
 
     #[test]

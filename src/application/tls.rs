@@ -523,6 +523,14 @@ impl Decoder {
         }
     }
 
+    /// The same decoder reading a stream whose first byte is at `offset` (the first byte
+    /// inside a `CONNECT` tunnel). Call it before the first [`Decoder::feed`].
+    pub fn starting_at(mut self, offset: u64) -> Self {
+        self.pos = offset;
+        self.record_start = offset;
+        self
+    }
+
     /// The stream offset the next [`Decoder::feed`] is expected to start at.
     pub fn next_offset(&self) -> u64 {
         self.pos
@@ -1431,6 +1439,19 @@ mod tests {
         assert!(problems(&events).is_empty());
         assert_eq!(ProtocolVersion::TLS_1_3.to_string(), "TLS 1.3 (0x0304)");
         assert_eq!(message.msg_type.to_string(), "Client Hello (1)");
+    }
+
+    #[test]
+    fn a_decoder_can_start_inside_a_stream() {
+        // A ClientHello inside a CONNECT tunnel whose first byte is stream offset 39.
+        let bytes = client_hello_record();
+        let mut decoder = Decoder::new(Limits::default()).starting_at(39);
+        assert_eq!(decoder.next_offset(), 39);
+        let events = decoder.feed(&bytes, 39);
+        let end = 39 + bytes.len() as u64;
+        assert_eq!(records(&events)[0].span, span(39, end));
+        assert_eq!(messages(&events)[0].span, span(44, end));
+        assert!(problems(&events).is_empty());
     }
 
     #[test]

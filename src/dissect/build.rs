@@ -55,6 +55,19 @@ pub struct FrameContext {
     /// Problems the stream decoders found while this frame was processed
     /// (RFC 6455 violations, limits reached, holes), with their protocol.
     pub app_problems: Vec<AppProblem>,
+    /// The `CONNECT` tunnel this frame's TCP payload travels in, if it does.
+    pub tunnel: Option<TunnelContext>,
+}
+
+/// A `CONNECT` tunnel that a proxy opened, as a frame carrying its bytes shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TunnelContext {
+    /// The `CONNECT` request's target, as the client wrote it (from the wire).
+    pub target: String,
+    /// The target's host and port, when it has the `host:port` form.
+    pub host_port: Option<(String, u16)>,
+    /// The proxy: the server end of this TCP connection.
+    pub proxy: Endpoint,
 }
 
 /// A problem found in the byte stream, reported on the frame that revealed it.
@@ -200,6 +213,11 @@ pub fn build(
             if let Some(index) = problem.layer.as_mut().filter(|index| **index >= at) {
                 *index += 1;
             }
+        }
+    }
+    if let Some(tunnel) = &context.tunnel {
+        if let Some(layer) = tunnel_layer(tunnel, &layers) {
+            layers.push(layer);
         }
     }
     app_layers(&context.app, &mut layers, &mut sources, &mut problems);
@@ -368,6 +386,50 @@ fn session_layer(context: &FrameContext) -> Option<Layer> {
         } else {
             did.join(" ")
         },
+        fields,
+    })
+}
+
+/// The `CONNECT` tunnel a frame's TCP payload travels in, as an HTTP layer over that payload
+/// (as Wireshark files it: the proxy's target host and port, nothing read from these bytes);
+/// the protocols inside the tunnel come above it.
+fn tunnel_layer(tunnel: &TunnelContext, layers: &[Layer]) -> Option<Layer> {
+    let tcp = layers
+        .iter()
+        .rev()
+        .find(|layer| layer.protocol == Protocol::Tcp)?;
+    let payload = tcp.payload?;
+    let here = Span::at(payload.start, 0);
+    let target = crate::view::sanitize::sanitize(&tunnel.target);
+    let mut fields = Vec::new();
+    if let Some((host, port)) = &tunnel.host_port {
+        let host = crate::view::sanitize::sanitize(host);
+        fields.push(field(
+            keys::http::PROXY_CONNECT_HOST,
+            "Proxy-Connect-Hostname",
+            FieldValue::Text(host.clone()),
+            host,
+            here,
+            "The host the proxy opened this tunnel to, from the client's CONNECT request.",
+        ));
+        fields.push(uint(
+            keys::http::PROXY_CONNECT_PORT,
+            "Proxy-Connect-Port",
+            u64::from(*port),
+            here,
+            "The port the proxy opened this tunnel to, from the client's CONNECT request.",
+        ));
+    }
+    Some(Layer {
+        protocol: Protocol::Http,
+        source: tcp.source,
+        span: payload,
+        payload: Some(payload),
+        summary: format!("Hypertext Transfer Protocol: CONNECT tunnel to {target}"),
+        did: format!(
+            "Carried these bytes through the tunnel that the proxy {} opened after `CONNECT {target}`: the proxy copies them unchanged to and from {target}, so what is inside is the client's own conversation with that server, decoded above.",
+            tunnel.proxy
+        ),
         fields,
     })
 }

@@ -29,6 +29,8 @@ pub struct StreamSummary {
     pub protocol: &'static str,
     /// The WebSocket connection's final state, when it was one.
     pub websocket_state: Option<String>,
+    /// The target of the `CONNECT` tunnel a proxy opened on it (from the wire), if any.
+    pub tunnel: Option<String>,
     /// Analysis flag counts, by Wireshark key, only those that occurred.
     pub flags: Vec<(&'static str, u64)>,
 }

@@ -231,6 +231,9 @@ pub mod http {
     pub const WS_VERSION: &str = "http.sec_websocket_version";
     pub const WS_EXTENSIONS: &str = "http.sec_websocket_extensions";
     pub const WS_PROTOCOL: &str = "http.sec_websocket_protocol";
+    /// On a frame whose bytes travel inside a `CONNECT` tunnel: where the proxy connected it.
+    pub const PROXY_CONNECT_HOST: &str = "http.proxy_connect_host";
+    pub const PROXY_CONNECT_PORT: &str = "http.proxy_connect_port";
     /// Any other header line.
     pub const HEADER: &str = "http.header";
     /// Server-Sent Events; Wireshark has no such fields.

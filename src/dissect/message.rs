@@ -33,4 +33,7 @@ pub struct WsMessage {
     pub problems: Vec<String>,
     /// The connection was recognised without its opening handshake.
     pub guessed: bool,
+    /// The target of the `CONNECT` tunnel the message travelled in (from the wire), when a
+    /// proxy carried it.
+    pub tunnel: Option<String>,
 }

@@ -50,12 +50,19 @@ pub fn step_frame(lesson: &Lesson, step: usize, session: &Session) -> Option<Fra
 }
 
 /// The index of the layer a step focuses in a dissection: the highest layer
-/// at that OSI level.
-pub fn layer_index(dissection: &Dissection, osi: u8) -> Option<usize> {
-    dissection
-        .layers
-        .iter()
-        .rposition(|layer| layer.osi().number() == osi)
+/// at that OSI level, or, when the step names a field, the highest one there
+/// that has it (a level can hold several layers, such as a CONNECT tunnel
+/// and the HTTP request inside it).
+pub fn layer_index(dissection: &Dissection, osi: u8, field: Option<&str>) -> Option<usize> {
+    let at_level = |layer: &crate::dissect::Layer| layer.osi().number() == osi;
+    field
+        .and_then(|key| {
+            dissection
+                .layers
+                .iter()
+                .rposition(|layer| at_level(layer) && layer.find(key).is_some())
+        })
+        .or_else(|| dissection.layers.iter().rposition(at_level))
 }
 
 /// Checks one lesson against its capture.
@@ -118,7 +125,7 @@ pub fn check(lesson: &Lesson) -> Report {
         };
         // The layer to look in: the step's, else the whole frame.
         let layer = match step.layer {
-            Some(osi) => match layer_index(&dissection, osi) {
+            Some(osi) => match layer_index(&dissection, osi, step.field.as_deref()) {
                 Some(index) => Some(index),
                 // Layer 6 is shown empty, with the reason, when there is no TLS.
                 None if osi == Osi::Presentation.number() && step.field.is_none() => None,
@@ -180,6 +187,15 @@ pub fn check(lesson: &Lesson) -> Report {
             {
                 fail(format!(
                     "{name}: frame {number}'s connection has no WebSocket handshake answer to check"
+                ))
+            }
+            View::Compare
+                if session
+                    .delivery()
+                    .is_none_or(|report| report.techniques.is_empty()) =>
+            {
+                fail(format!(
+                    "{name}: the compare view needs messages delivered by polling, SSE or WebSocket (JSON with `seq` and `sent`), and the capture has none"
                 ))
             }
             View::Messages if messages == 0 => {

@@ -159,10 +159,20 @@ fn carried(dissection: &Dissection) -> Vec<String> {
             Protocol::Http => [keys::http::REQUEST_LINE, keys::http::RESPONSE_LINE]
                 .iter()
                 .find_map(|key| layer.find(key))
-                .map_or_else(|| layer.summary.clone(), http_line),
+                .map_or_else(|| tunnel_or_summary(layer), http_line),
             _ => layer.summary.clone(),
         })
         .collect()
+}
+
+/// A `CONNECT` tunnel's layer in a few words (`CONNECT tunnel to HOST:PORT`), any other
+/// layer's summary.
+fn tunnel_or_summary(layer: &crate::dissect::Layer) -> String {
+    let tunnel = layer.find(keys::http::PROXY_CONNECT_HOST).is_some();
+    match layer.summary.strip_prefix("Hypertext Transfer Protocol: ") {
+        Some(short) if tunnel => short.to_string(),
+        _ => layer.summary.clone(),
+    }
 }
 
 /// `GET /chat HTTP/1.1` from a request line field.
@@ -269,6 +279,43 @@ mod tests {
             explain: "",
             children: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_tunnelled_request_names_its_tunnel_then_itself() {
+        let mut dissection = crate::session::tests::empty_dissection();
+        let http = |summary: &str, fields: Vec<Field>| Layer {
+            protocol: Protocol::Http,
+            source: 0,
+            span: Span::default(),
+            payload: None,
+            summary: summary.to_string(),
+            did: String::new(),
+            fields,
+        };
+        dissection.layers.push(http(
+            "Hypertext Transfer Protocol: CONNECT tunnel to 10.77.0.2:8080",
+            vec![
+                field(
+                    keys::http::PROXY_CONNECT_HOST,
+                    FieldValue::Text("10.77.0.2".into()),
+                ),
+                field(keys::http::PROXY_CONNECT_PORT, FieldValue::UInt(8080)),
+            ],
+        ));
+        dissection.layers.push(http(
+            "Hypertext Transfer Protocol: GET /proxied",
+            vec![field(
+                keys::http::REQUEST_LINE,
+                FieldValue::Text("GET /proxied HTTP/1.1\r\n".into()),
+            )],
+        ));
+        let row = Row::from_dissection(&dissection);
+        assert_eq!(
+            &*row.info,
+            "CONNECT tunnel to 10.77.0.2:8080, GET /proxied HTTP/1.1"
+        );
+        assert_eq!(row.protocol, Protocol::Http);
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct Strings {
     pub unmasking: &'static str,
     pub handshake: &'static str,
     pub walk: &'static str,
+    pub compare: &'static str,
+    pub status_compare: &'static str,
     pub narration: &'static str,
     pub frame_of: &'static str,
     pub following: &'static str,
@@ -69,6 +71,21 @@ pub struct Strings {
     pub steps: &'static str,
     pub number: &'static str,
     pub title: &'static str,
+    // Notices in the status line.
+    pub n_playback_end: &'static str,
+    pub n_theme: &'static str,
+    pub n_playing: &'static str,
+    pub n_paused: &'static str,
+    pub n_pace: &'static str,
+    pub n_all_frames: &'static str,
+    pub n_no_tcp: &'static str,
+    pub n_following: &'static str,
+    pub n_no_search: &'static str,
+    pub n_found: &'static str,
+    pub n_not_found: &'static str,
+    pub n_all_here: &'static str,
+    pub n_part: &'static str,
+    pub n_carried: &'static str,
 }
 
 /// Sizes shared by the key table and the strings.
@@ -88,6 +105,8 @@ const EN: Strings = Strings {
     unmasking: "Unmasking",
     handshake: "Handshake check",
     walk: "Encapsulation walk",
+    compare: "Delivery compared",
+    status_compare: "j/k choose a technique  Enter go to its frames  Esc back  ? help",
     narration: "Lesson",
     frame_of: "frame {n} of {total}",
     following: "following tcp.stream {n}",
@@ -114,6 +133,7 @@ const EN: Strings = Strings {
         "unmasking of this WebSocket frame",
         "handshake check (Sec-WebSocket-Accept)",
         "encapsulation walk (send L7→L1, receive L1→L7)",
+        "compare polling, long polling, SSE, WebSocket",
         "jump to a frame a reassembled PDU came from",
         "next colour theme",
         "lesson: next / previous step; scroll its text",
@@ -126,7 +146,6 @@ const EN: Strings = Strings {
         "click to select, wheel to scroll",
         "",
         "Frames are numbered from 1, as in Wireshark.",
-        "",
     ],
     status_main: "? help  q quit  n/p frame  N/P in connection  Tab pane  Enter expand  / search  f follow  L ladder  m msgs  u unmask  s handshake  w walk  Space play",
     status_ladder: "j/k step in this connection  n/p any frame  Esc back  ? help",
@@ -166,6 +185,20 @@ const EN: Strings = Strings {
     steps: "steps",
     number: "No.",
     title: "Title",
+    n_playback_end: "playback reached the last frame",
+    n_theme: "theme: {name}",
+    n_playing: "playing, one frame every {s} s",
+    n_paused: "paused",
+    n_pace: "pace: one frame every {s} s",
+    n_all_frames: "showing every frame",
+    n_no_tcp: "this frame belongs to no TCP connection",
+    n_following: "following tcp.stream {n}: {count} frames (f again shows all)",
+    n_no_search: "no search yet: press / to search",
+    n_found: "\"{q}\": frame {n}",
+    n_not_found: "\"{q}\": not found",
+    n_all_here: "the focused layer's bytes are all in this frame",
+    n_part: "frame {frame}: part {i} of {total} of the reassembled bytes",
+    n_carried: "message carried by frame(s) {list} (marked •)",
 };
 
 const JA: Strings = Strings {
@@ -179,6 +212,8 @@ const JA: Strings = Strings {
     unmasking: "マスク解除",
     handshake: "ハンドシェイクの検証",
     walk: "カプセル化の流れ",
+    compare: "配信方式の比較",
+    status_compare: "j/k 方式を選択  Enter そのフレームへ  Esc 戻る  ? ヘルプ",
     narration: "レッスン",
     frame_of: "フレーム {n} / {total}",
     following: "tcp.stream {n} を追跡中",
@@ -205,6 +240,7 @@ const JA: Strings = Strings {
         "この WebSocket フレームのマスク解除",
         "ハンドシェイクの検証（Sec-WebSocket-Accept）",
         "カプセル化（送信 L7→L1、受信 L1→L7）",
+        "ポーリング・ロングポーリング・SSE・WebSocket の比較",
         "再構成された PDU の元フレームへ移動",
         "次の配色",
         "レッスン：次 / 前のステップ、本文のスクロール",
@@ -217,7 +253,6 @@ const JA: Strings = Strings {
         "クリックで選択、ホイールでスクロール",
         "",
         "フレーム番号は Wireshark と同じく 1 から始まります。",
-        "",
     ],
     status_main: "? ヘルプ  q 終了  n/p フレーム  N/P 接続内  Tab ペイン  Enter 開閉  / 検索  f 追跡  L ラダー  m メッセージ  u マスク  s ハンドシェイク  w カプセル化  Space 再生",
     status_ladder: "j/k この接続内で移動  n/p 全フレーム  Esc 戻る  ? ヘルプ",
@@ -257,6 +292,20 @@ const JA: Strings = Strings {
     steps: "ステップ",
     number: "番号",
     title: "題名",
+    n_playback_end: "再生が最後のフレームに達しました",
+    n_theme: "配色: {name}",
+    n_playing: "再生中: {s} 秒ごとに 1 フレーム",
+    n_paused: "一時停止",
+    n_pace: "速さ: {s} 秒ごとに 1 フレーム",
+    n_all_frames: "すべてのフレームを表示",
+    n_no_tcp: "このフレームはどの TCP 接続にも属していません",
+    n_following: "tcp.stream {n} を追跡: {count} フレーム（もう一度 f で全表示）",
+    n_no_search: "まだ検索していません: / で検索",
+    n_found: "\"{q}\": フレーム {n}",
+    n_not_found: "\"{q}\": 見つかりません",
+    n_all_here: "この層のバイトはすべてこのフレームにあります",
+    n_part: "フレーム {frame}: 再構成されたバイトの {total} 個中 {i} 番目",
+    n_carried: "このメッセージを運んだフレーム: {list}（• 印）",
 };
 
 /// The strings of a language.
@@ -267,12 +316,31 @@ pub fn strings(lang: Lang) -> &'static Strings {
     }
 }
 
-/// Fills `{name}` placeholders.
+/// Fills `{name}` placeholders in one pass (a value is never read again
+/// as a placeholder).
 pub fn fill(template: &str, pairs: &[(&str, &dyn std::fmt::Display)]) -> String {
-    let mut out = template.to_string();
-    for (name, value) in pairs {
-        out = out.replace(&format!("{{{name}}}"), &value.to_string());
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(rest.get(..open).unwrap_or(""));
+        let after = rest.get(open + 1..).unwrap_or("");
+        let value = after.find('}').and_then(|close| {
+            let name = after.get(..close)?;
+            let value = pairs.iter().find(|(n, _)| *n == name)?.1;
+            Some((value.to_string(), close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(&value);
+                rest = after.get(close + 1..).unwrap_or("");
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -292,5 +360,10 @@ mod tests {
             fill(JA.frame_of, &[("n", &3), ("total", &20)]),
             "フレーム 3 / 20"
         );
+        assert_eq!(
+            fill(EN.n_found, &[("q", &"{n}"), ("n", &4)]),
+            "\"{n}\": frame 4"
+        );
+        assert_eq!(fill("{x} {", &[]), "{x} {");
     }
 }

@@ -3,8 +3,10 @@
 //! The JSON form has exactly the keys scripts rely on: `stream`, `client`,
 //! `server`, `dir`, `opcode`, `length`, `sha256`, `frames`, `compressed`,
 //! `close_code`, `close_reason`, `complete`, `problems` (and `payload_b64`
-//! with `--payload`). The SHA-256 is of the application payload (unmasked,
-//! joined, inflated); it is null when that payload was not seen whole.
+//! with `--payload`, and `tunnel`, the `CONNECT` target, for a message that
+//! travelled inside a proxy's tunnel; then `server` is the proxy). The SHA-256
+//! is of the application payload (unmasked, joined, inflated); it is null when
+//! that payload was not seen whole.
 
 use std::io::{self, Write};
 
@@ -33,6 +35,8 @@ struct MessageJson<'a> {
     problems: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     payload_b64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnel: Option<String>,
 }
 
 /// The SHA-256 of a message's payload, when the whole payload is known.
@@ -65,6 +69,8 @@ pub fn write_json(out: &mut impl Write, message: &WsMessage, payload: bool) -> i
         problems,
         payload_b64: payload
             .then(|| base64::engine::general_purpose::STANDARD.encode(&message.payload)),
+        // As sent, like the close reason: the JSON line is made terminal-safe below.
+        tunnel: message.tunnel.clone(),
     };
     let line = serde_json::to_string(&json).map_err(io::Error::other)?;
     out.write_all(json_safe(&line).as_bytes())?;
@@ -91,8 +97,13 @@ pub fn write_text(out: &mut impl Write, message: &WsMessage) -> io::Result<()> {
             format!("{}{more}", hex::encode(head))
         }
     };
+    let tunnel = message
+        .tunnel
+        .as_deref()
+        .map(|target| format!(" [tunnel to {}]", sanitize(target)))
+        .unwrap_or_default();
     let flags = format!(
-        "{}{}",
+        "{}{}{tunnel}",
         if message.compressed { " [deflate]" } else { "" },
         if message.complete {
             ""

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::dissect::StreamSummary;
+use crate::view::sanitize::{json_safe, sanitize};
 
 #[derive(Serialize)]
 struct StreamJson<'a> {
@@ -25,6 +26,9 @@ struct StreamJson<'a> {
     protocol: &'a str,
     websocket_state: Option<&'a str>,
     analysis: serde_json::Map<String, serde_json::Value>,
+    /// The `CONNECT` target of a proxy's tunnel on this connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tunnel: Option<&'a str>,
 }
 
 /// Writes one conversation as one line of JSON.
@@ -53,8 +57,11 @@ pub fn write_json(out: &mut impl Write, summary: &StreamSummary) -> io::Result<(
             .iter()
             .map(|(key, count)| ((*key).to_string(), serde_json::Value::from(*count)))
             .collect(),
+        tunnel: summary.tunnel.as_deref(),
     };
-    serde_json::to_writer(&mut *out, &json).map_err(io::Error::other)?;
+    // The tunnel target comes from the wire: the line is made terminal-safe.
+    let line = serde_json::to_string(&json).map_err(io::Error::other)?;
+    out.write_all(json_safe(&line).as_bytes())?;
     out.write_all(b"\n")
 }
 
@@ -97,6 +104,9 @@ pub fn write_row(out: &mut impl Write, summary: &StreamSummary) -> io::Result<()
     };
     if let Some(state) = &summary.websocket_state {
         analysis = format!(" · WebSocket {state}{analysis}");
+    }
+    if let Some(target) = &summary.tunnel {
+        analysis = format!(" · CONNECT tunnel to {}{analysis}", sanitize(target));
     }
     writeln!(
         out,

@@ -28,11 +28,17 @@ The scenario (`--scenario`) adds what the capture alone cannot tell:
     the same time without a limit) is verified as usual and the cut one must hold the same
     frames, each cut to the snap length;
   - `protocol: "http"`: the HTTP checks below instead of the WebSocket ones;
+  - `protocol: "delivery"`: the delivery checks below instead of the WebSocket ones;
   - connections with a `port` of their own (ws-abnormal): the capture holds every server port;
     a connection whose handshake fails (`handshake` in the scenario, `handshake` lines in the
     log) must show that failure (a status other than 101, or a Sec-WebSocket-Accept that does
     not match the key) and no WebSocket frame; a connection that a side dropped (`abort` and
     `closed` lines) must have no close frame and end with that side's RST or FIN;
+  - connections through a proxy (`proxy` in a `connections` entry, ws-debug): each is two TCP
+    connections, client-proxy and proxy-server. The client-proxy one must start with a `CONNECT`
+    request and a 2xx answer that agree with the client's and the proxy's `tunnel` lines; the
+    bytes after them (the tunnel) must equal the proxy-server connection's bytes, both ways,
+    and the proxy's `relayed` counts; both are then checked as WebSocket connections;
   - `tls`: the TLS checks below instead of the WebSocket ones;
   - `expect_analysis`: tshark TCP analysis flags that must occur at least once.
 
@@ -41,6 +47,13 @@ the requests and responses parsed here from the rebuilt streams (Content-Length,
 close-delimited bodies), and the Server-Sent Events in `text/event-stream` bodies, equal the
 log of both sides; tshark's HTTP dissector sees the same request methods and URIs and response
 status codes, in order.
+
+For the delivery capture (`protocol: "delivery"`): per technique (poll, long-poll, sse,
+websocket), the server produced messages 1..N and the client received exactly those, with the
+same `sent` stamps; the capture has one connection per technique, in that order, whose response
+bodies (JSON arrays), events (`text/event-stream`, chunked) or WebSocket text messages carry
+exactly the produced messages; the requests and the messages each response carried equal both
+logs; tshark sees the same requests and status codes, and one text frame per message.
 
 For TLS captures (`tls`), the rebuilt streams must be TLS records from start to end: a
 ClientHello with the scenario's SNI and ALPN offer, a ServerHello, then (TLS 1.3) only
@@ -345,6 +358,11 @@ def summary(line):
     return (line["opcode"], line["length"], line["sha256"], line["close_code"], line["close_reason"])
 
 
+def request_path(stream):
+    """The target of the request line a stream starts with."""
+    return stream.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[1]
+
+
 def split_http(stream):
     end = stream.find(b"\r\n\r\n")
     if end < 0:
@@ -455,8 +473,52 @@ def scenario_connections(scenario):
 
 
 def scenario_ports(scenario, port):
-    """The server ports of the capture: `port`, and those of connections that name their own."""
-    return {port} | {c["port"] for c in scenario.get("connections", []) if "port" in c}
+    """The server ports of the capture: `port`, those of connections that name their own, and
+    those of the proxy."""
+    own = {c["port"] for c in scenario.get("connections", []) if "port" in c}
+    return {port} | own | proxy_ports(scenario)
+
+
+def proxy_ports(scenario):
+    """The ports of the forward proxy that connections with a `proxy` go through."""
+    return {c["proxy"]["port"] for c in scenario.get("connections", []) if "proxy" in c}
+
+
+def split_connect(c2s, s2c, label, problems):
+    """Splits the start of a client-proxy connection: the CONNECT request and the proxy's
+    answer. Returns (target, status, tunnelled c2s bytes, tunnelled s2c bytes)."""
+    request, c2s = split_http(c2s)
+    response, s2c = split_http(s2c)
+    parts = request.split("\r\n", 1)[0].split(" ")
+    if len(parts) != 3 or parts[0] != "CONNECT" or parts[2] != "HTTP/1.1":
+        problems.append(f"{label}the connection to the proxy starts with {parts}, not CONNECT")
+    target = parts[1] if len(parts) > 1 else ""
+    status = int(response.split(" ", 2)[1])
+    if not 200 <= status < 300:
+        problems.append(f"{label}the proxy answered CONNECT with {status}")
+    return target, status, c2s, s2c
+
+
+def check_tunnels(tunnels, legs, truth, problems):
+    """For each client-proxy connection, by path: the log's `tunnel` lines (client and proxy)
+    name the captured target and status; the tunnelled bytes are exactly the proxy-server
+    connection's bytes, both ways; the proxy's `relayed` line counts them."""
+    for path, (target, status, c2s, s2c) in tunnels.items():
+        label = f"{path} "
+        lines = [l for l in truth if l.get("conn") == path]
+        for side in ("client", "proxy"):
+            got = [(l.get("target"), l.get("status")) for l in lines if l["event"] == "tunnel" and l["side"] == side]
+            if got != [(target, status)]:
+                problems.append(f"{label}{side}: captured CONNECT {target} answered {status}, the log has {got}")
+        relayed = [(l["c2s_bytes"], l["s2c_bytes"]) for l in lines if l["event"] == "relayed"]
+        if relayed != [(len(c2s), len(s2c))]:
+            problems.append(f"{label}tunnel of {len(c2s)}+{len(s2c)} bytes, the proxy relayed {relayed}")
+        others = legs.get(path, [])
+        if others != [(c2s, s2c)]:
+            problems.append(
+                f"{label}the tunnelled bytes are not those of exactly one proxy-server connection "
+                f"({len(others)} connection(s) with this path)"
+            )
 
 
 def without_pause(scenario):
@@ -482,8 +544,9 @@ def check_log(truth, label, problems):
 
 
 def tshark_opcodes(capture, port, midstream, options=()):
-    """Returns {client port: {direction: Counter of opcode names}} from tshark's dissector;
-    `port` is the server port or a set of them, `options` more tshark options (a key log)."""
+    """Returns {(client port, server port): {direction: Counter of opcode names}} from tshark's
+    dissector; `port` is the server port or a set of them, `options` more tshark options (a key
+    log)."""
     ports = as_ports(port)
     args = ["-r", capture, "-o", "tcp.reassemble_out_of_order:TRUE", *options]
     if midstream:
@@ -497,10 +560,10 @@ def tshark_opcodes(capture, port, midstream, options=()):
     for row in out.splitlines():
         srcport, dstport, opcodes = row.split("\t")
         if int(srcport) in ports:
-            client, direction = int(dstport), "s2c"
+            key, direction = (int(dstport), int(srcport)), "s2c"
         else:
-            client, direction = int(srcport), "c2s"
-        counts = seen.setdefault(client, {"c2s": Counter(), "s2c": Counter()})
+            key, direction = (int(srcport), int(dstport)), "c2s"
+        counts = seen.setdefault(key, {"c2s": Counter(), "s2c": Counter()})
         for opcode in opcodes.split(";"):
             counts[direction][OPCODES.get(int(opcode), opcode)] += 1
     return seen
@@ -523,10 +586,11 @@ def tail_of(log_messages, found, kind):
     return want[len(want) - len(got) :] if len(got) <= len(want) else want, got
 
 
-def compare_messages(lines, found, seen, label, midstream, problems):
+def compare_messages(lines, found, seen, label, midstream, problems, tshark_blind=False):
     """Checks 2 and 3 for one connection: the messages `found` in its stream and the frames
     tshark has `seen`, per direction, against the log's `send` lines. Returns (messages, frames)
-    counted."""
+    counted. With `tshark_blind` (a CONNECT tunnel, which tshark 4.0 does not dissect), check 2
+    is left out: the tunnelled bytes are compared with the proxy-server connection instead."""
     messages = frames = 0
     for direction in ("c2s", "s2c"):
         sent_lines = [l for l in lines if l["dir"] == direction and l["event"] == "send"]
@@ -556,7 +620,7 @@ def compare_messages(lines, found, seen, label, midstream, problems):
             expected = expected_opcodes(sent_lines[len(sent_lines) - count :])
         else:
             expected = expected_opcodes(sent_lines)
-        if seen[direction] != expected:
+        if seen[direction] != expected and not tshark_blind:
             problems.append(
                 f"{label}{direction}: tshark frames per opcode {dict(seen[direction])}, "
                 f"truth log says {dict(expected)}"
@@ -605,6 +669,20 @@ def check_handshake(outcome, events, label, problems):
             problems.append(f"{label}{side}: captured handshake {want}, the log has {got}")
 
 
+def check_subprotocol(request, response, scenario, label, problems):
+    """The request offers exactly the scenario's `subprotocols` and the 101 selects the first;
+    without them, neither carries Sec-WebSocket-Protocol."""
+    offered = scenario.get("subprotocols") or []
+    header = header_fields(request).get("sec-websocket-protocol")
+    got = [p.strip() for p in header.split(",")] if header is not None else []
+    if got != offered:
+        problems.append(f"{label}the request offers subprotocols {got}, the scenario {offered}")
+    selected = header_fields(response).get("sec-websocket-protocol")
+    want = offered[0] if offered else None
+    if selected != want:
+        problems.append(f"{label}the 101 selects subprotocol {selected!r}, expected {want!r}")
+
+
 def check_ending(conn, found, events, label, problems):
     """A connection has a closing handshake (a close frame each way), or it was dropped: then the
     log has one `abort` line (who, and how) and a `closed` line with 1006 from the other side, the
@@ -649,31 +727,48 @@ def verify_websocket(capture, truth, port, scenario, problems):
     tagged = "connections" in scenario
     paths = [path for path, _steps in scenario_connections(scenario)]
     ports = scenario_ports(scenario, port)
+    proxies = proxy_ports(scenario)
     rebuilt = rebuild_all(capture, ports, problems)
-    if len(rebuilt) != len(paths):
-        problems.append(f"{len(rebuilt)} TCP connections in the capture, scenario has {len(paths)}")
+    # A connection through the proxy is two TCP connections.
+    expected = len(paths) + sum(1 for c in scenario.get("connections", []) if "proxy" in c)
+    if len(rebuilt) != expected:
+        problems.append(f"{len(rebuilt)} TCP connections in the capture, scenario has {expected}")
     opcodes = tshark_opcodes(capture, ports, midstream)
     messages = frames = failed = 0
+    # Per path: the CONNECT and the tunnelled bytes of the client-proxy connection, and the bytes
+    # of the direct connections (among them the proxy-server one).
+    tunnels = {}
+    legs = {}
     for conn, c2s, s2c, _stats in rebuilt:
         outcome = None
+        tunnel = None
+        if conn.server[1] in proxies:
+            tunnel = split_connect(c2s, s2c, f"port {conn.client[1]} ", problems)
+            c2s, s2c = tunnel[2], tunnel[3]
         if midstream:
             if conn.saw_syn or c2s.startswith(b"GET "):
                 problems.append("mid-stream capture holds the start of the connection")
             path = paths[0]
             client_takeover, server_takeover = scenario_deflate(scenario)
         else:
+            if tunnel is None:
+                legs.setdefault(request_path(c2s), []).append((c2s, s2c))
             request, c2s = split_http(c2s)
             response, s2c = split_http(s2c)
             path = request.split(" ")[1]
+            if tunnel is not None:
+                tunnels[path] = tunnel
             client_takeover, server_takeover = deflate_settings(response)
             outcome = handshake_outcome(request, response)
         conn_lines = [l for l in truth if not tagged or l.get("conn") == path]
         lines = [l for l in conn_lines if l["event"] in MESSAGE_EVENTS]
         events = [l for l in conn_lines if l["event"] not in MESSAGE_EVENTS]
         label = f"{path} " if tagged else ""
-        seen = opcodes.get(conn.client[1], {"c2s": Counter(), "s2c": Counter()})
+        seen = opcodes.get((conn.client[1], conn.server[1]), {"c2s": Counter(), "s2c": Counter()})
         if outcome is not None:
             check_handshake(outcome, events, label, problems)
+            if outcome[0] == "accepted":
+                check_subprotocol(request, response, scenario, label, problems)
         if outcome is not None and outcome[0] != "accepted":
             # No WebSocket on this connection: the client sends nothing after its request, the
             # server nothing after its response but the body of a refusal.
@@ -689,13 +784,20 @@ def verify_websocket(capture, truth, port, scenario, problems):
             "c2s": stream_messages(c2s, client_takeover),
             "s2c": stream_messages(s2c, server_takeover),
         }
-        counted = compare_messages(lines, found, seen, label, midstream, problems)
+        # tshark 4.0 shows the bytes after a CONNECT's 2xx as plain TCP payload. If it ever
+        # decodes them, its frames must match the log like any other connection's.
+        blind = tunnel is not None and not any(seen[d] for d in seen)
+        counted = compare_messages(lines, found, seen, label, midstream, problems, blind)
         messages += counted[0]
         frames += counted[1]
         if not midstream:
             check_ending(conn, found, events, label, problems)
+    check_tunnels(tunnels, legs, truth, problems)
+    if len(tunnels) != len([c for c in scenario.get("connections", []) if "proxy" in c]):
+        problems.append(f"{len(tunnels)} CONNECT tunnels in the capture")
     sent = sum(1 for line in truth if line["event"] == "send")
     failures = f", {failed} failed handshake(s)" if failed else ""
+    failures += f", {len(tunnels)} through a CONNECT tunnel" if tunnels else ""
     return (
         f"{len(rebuilt)} connection(s){failures}, {sent} messages sent, {frames} WebSocket frames "
         f"in tshark, {messages} messages in the stream"
@@ -862,7 +964,7 @@ def verify_tls(capture, truth, port, scenario, keylog, problems):
             "c2s": stream_messages(c2s, deflate_settings(response)[0]),
             "s2c": stream_messages(s2c, deflate_settings(response)[1]),
         }
-        seen = opcodes.get(conn.client[1], {"c2s": Counter(), "s2c": Counter()})
+        seen = opcodes.get((conn.client[1], conn.server[1]), {"c2s": Counter(), "s2c": Counter()})
         counted = compare_messages(lines, found, seen, "decrypted ", False, problems)
         messages += counted[0]
         frames += counted[1]
@@ -1045,6 +1147,131 @@ def verify_http(capture, truth, port, problems):
     )
 
 
+# --- delivery (poll-vs-ws) ---------------------------------------------------------------------
+
+TECHNIQUES = ["poll", "long-poll", "sse", "websocket"]
+TECHNIQUE_PATHS = {"/poll": "poll", "/long-poll": "long-poll", "/events": "sse", "/ws": "websocket"}
+
+
+def stamps(items):
+    """(seq, sent) of each message object."""
+    return [(item["seq"], item["sent"]) for item in items]
+
+
+def verify_delivery(capture, truth, port, scenario, problems):
+    """Checks the capture of the four delivery techniques against both sides' logs."""
+    count = scenario["delivery"]["messages"]
+    produced = {t: [] for t in TECHNIQUES}
+    received = {t: [] for t in TECHNIQUES}
+    for line in truth:
+        if line["event"] == "produce":
+            produced[line["technique"]].append(line)
+        elif line["event"] == "recv":
+            received[line["technique"]].append(line)
+    # 1. Both logs: every technique produced and received seq 1..N once, with the same stamps,
+    # never received before it was sent.
+    for technique in TECHNIQUES:
+        made = stamps(produced[technique])
+        got = stamps(received[technique])
+        if [seq for seq, _sent in made] != list(range(1, count + 1)):
+            problems.append(f"{technique}: the server produced seqs {[s for s, _ in made]}")
+        if got != made:
+            problems.append(f"{technique}: the client received {got}, the server produced {made}")
+        for line in received[technique]:
+            if line["recv"] < line["sent"]:
+                problems.append(f"{technique}: seq {line['seq']} received before it was sent")
+    for side in ("client", "server"):
+        for kind in ("request", "response"):
+            lines = [l for l in truth if l["side"] == side and l["event"] == kind]
+            if not lines:
+                problems.append(f"no {kind} lines from the {side}")
+    # 2. The capture: one connection per technique, in order, each carrying exactly the
+    # produced messages.
+    rebuilt = rebuild_all(capture, port, problems)
+    found_techniques = []
+    all_requests = []
+    all_responses = []
+    websocket_texts = 0
+    for number, (_conn, c2s, s2c, _stats) in enumerate(rebuilt, start=1):
+        start, headers, _body = parse_head(c2s, 0)
+        path = start.split(" ")[1].split("?")[0]
+        technique = TECHNIQUE_PATHS.get(path)
+        found_techniques.append(technique)
+        label = f"connection {number} ({technique})"
+        if technique == "websocket":
+            if headers.get("upgrade", "").lower() != "websocket":
+                problems.append(f"{label}: GET /ws without Upgrade: websocket")
+            request, c2s_frames = split_http(c2s)
+            response, s2c_frames = split_http(s2c)
+            if not response.startswith("HTTP/1.1 101 "):
+                problems.append(f"{label}: the Upgrade was not answered with 101")
+            all_requests.append(("GET", request.split(" ")[1]))
+            all_responses.append(101)
+            texts = []
+            closes = 0
+            for _fin, _rsv1, opcode, payload in parse_frames(s2c_frames):
+                if opcode == 1:
+                    texts.append(json.loads(payload))
+                elif opcode == 8:
+                    closes += 1
+            websocket_texts += len(texts)
+            client_closes = sum(1 for f in parse_frames(c2s_frames) if f[2] == 8)
+            if closes != 1 or client_closes != 1:
+                problems.append(f"{label}: {closes} close frames from the server, {client_closes} from the client")
+            found = stamps(texts)
+        elif technique is None:
+            problems.append(f"{label}: unexpected first request {start!r}")
+            continue
+        else:
+            requests, responses = http_messages(c2s, s2c)
+            all_requests += [(r["method"], r["path"]) for r in requests]
+            all_responses += [r["status"] for r in responses]
+            for side in ("client", "server"):
+                paths = [l["path"] for l in truth
+                         if l["side"] == side and l["event"] == "request" and l["technique"] == technique]
+                if paths != [r["path"] for r in requests]:
+                    problems.append(f"{label}: the {side}'s requests {paths} differ from the capture's")
+            found = []
+            carried = []
+            for response in responses:
+                if technique == "sse":
+                    if response["content_type"] != "text/event-stream" or response["framing"] != "chunked":
+                        problems.append(f"{label}: {response['content_type']}, {response['framing']}")
+                    items = [json.loads(event["sse_data"]) for event in sse_events(response["body"])]
+                else:
+                    items = json.loads(response["body"])
+                found += stamps(items)
+                carried.append((response["path"], [item["seq"] for item in items]))
+            for side in ("client", "server"):
+                logged = [(l["path"], l["seqs"]) for l in truth
+                          if l["side"] == side and l["event"] == "response" and l["technique"] == technique]
+                if carried != logged:
+                    problems.append(f"{label}: responses carried {carried}, the {side} logged {logged}")
+        if found != stamps(produced[technique]):
+            problems.append(f"{label}: the capture carries {found}, the server produced {stamps(produced[technique])}")
+    if found_techniques != TECHNIQUES:
+        problems.append(f"connections in the capture: {found_techniques}, expected {TECHNIQUES}")
+    # 3. tshark: the same requests and status codes in order, and one WebSocket text frame
+    # from the server per message.
+    out = tshark("-r", capture, "-Y", "http.request", "-T", "fields",
+                 "-e", "http.request.method", "-e", "http.request.uri")
+    tshark_requests = [tuple(row.split("\t")) for row in out.splitlines()]
+    if tshark_requests != all_requests:
+        problems.append(f"tshark's requests {tshark_requests} differ from {all_requests}")
+    out = tshark("-r", capture, "-Y", "http.response", "-T", "fields", "-e", "http.response.code")
+    tshark_codes = [int(code) for code in out.split()]
+    if tshark_codes != all_responses:
+        problems.append(f"tshark's response codes {tshark_codes} differ from {all_responses}")
+    out = tshark("-r", capture, "-Y", f"websocket.opcode == 1 && tcp.srcport == {port}",
+                 "-T", "fields", "-e", "frame.number")
+    if len(out.split()) != count or websocket_texts != count:
+        problems.append(f"tshark finds {len(out.split())} server text frames, the stream {websocket_texts}")
+    return (
+        f"{len(rebuilt)} connections, {len(all_requests)} requests, "
+        f"{count} messages per technique in both logs and in the capture"
+    )
+
+
 # --- frame-by-frame comparisons with a full capture -------------------------------------------
 
 
@@ -1096,6 +1323,8 @@ def verify(capture, truth_path, port, scenario, full, keylog=None):
     try:
         if scenario.get("protocol") == "http":
             notes.append(verify_http(capture, truth, port, problems))
+        elif scenario.get("protocol") == "delivery":
+            notes.append(verify_delivery(capture, truth, port, scenario, problems))
         elif "tls" in scenario:
             notes.append(verify_tls(capture, truth, port, scenario, keylog, problems))
         elif scenario.get("capture", {}).get("snaplen"):

@@ -152,10 +152,16 @@ pub(crate) fn http(head: &Head, place: &Place, handshake: Option<&Report>) -> La
                 ],
             ));
             let upgrade = head.has_token("upgrade", "websocket");
+            let connect = method.eq_ignore_ascii_case("CONNECT");
             (
                 format!("{} {}", sanitize(method), shorten(target.as_bytes(), 60)),
                 if upgrade {
                     "Asked the server to switch this TCP connection from HTTP to WebSocket (the opening handshake).".to_string()
+                } else if connect {
+                    format!(
+                        "Asked the proxy to open a tunnel to {}: once it answers 2xx, it relays every later byte of this connection, both ways, unchanged.",
+                        shorten(target.as_bytes(), 60)
+                    )
                 } else {
                     format!(
                         "Sent an HTTP request: {} {}.",
@@ -203,11 +209,23 @@ pub(crate) fn http(head: &Head, place: &Place, handshake: Option<&Report>) -> La
                     ),
                 ],
             ));
+            let connect = head
+                .request_method
+                .as_deref()
+                .is_some_and(|method| method.eq_ignore_ascii_case("CONNECT"));
             (
                 format!("{status} {}", sanitize(reason)),
                 if *status == 101 {
                     "Agreed to switch protocols: from the next byte on, both sides speak WebSocket."
                         .to_string()
+                } else if connect && (200..300).contains(status) {
+                    "The proxy opened the tunnel: from the next byte on, both directions carry the client's own conversation with the server it asked for, relayed unchanged."
+                        .to_string()
+                } else if connect && *status >= 200 {
+                    format!(
+                        "The proxy refused the tunnel with status {status} {}; the connection goes on speaking HTTP with the proxy.",
+                        sanitize(reason)
+                    )
                 } else {
                     format!("Answered with status {status} {}.", sanitize(reason))
                 },

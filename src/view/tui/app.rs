@@ -17,7 +17,7 @@ use crate::lesson::check::{layer_index, step_frame};
 use crate::lesson::run::LessonRun;
 use crate::lesson::{Lang, Lesson, View};
 use crate::session::{Row, Session, SessionLimits};
-use crate::view::i18n::strings;
+use crate::view::i18n::{fill, strings};
 use crate::view::tui::keymap::{self, Action};
 use crate::view::tui::layout::{self, Areas, Mode, Pane};
 use crate::view::tui::panes::{hex, stack, tree};
@@ -73,6 +73,8 @@ pub struct App {
     pub walk_step: usize,
     pub unmask_scroll: usize,
     pub chat_selected: usize,
+    /// The highlighted technique of the compare pane.
+    pub compare_selected: usize,
     /// The handshake frame of the selected frame's connection.
     pub handshake: Option<Arc<Dissection>>,
     /// Frames that carried the message last jumped to.
@@ -126,6 +128,7 @@ impl App {
             walk_step: 0,
             unmask_scroll: 0,
             chat_selected: 0,
+            compare_selected: 0,
             handshake: None,
             marked: Vec::new(),
             search: None,
@@ -192,7 +195,7 @@ impl App {
             self.update(Action::NextFrame);
             if self.selected == before {
                 self.playing = false;
-                self.notice = Some("playback reached the last frame".into());
+                self.notice = Some(strings(self.lang).n_playback_end.into());
             }
             changed = true;
         }
@@ -663,6 +666,7 @@ impl App {
             View::Unmask => Mode::Unmask,
             View::Handshake => Mode::Handshake,
             View::Walk => Mode::Walk,
+            View::Compare => Mode::Compare,
         };
         self.walk_step = 0;
         if self.mode == Mode::Handshake {
@@ -686,7 +690,7 @@ impl App {
         };
         let layer = step
             .layer
-            .and_then(|osi| layer_index(&current, osi))
+            .and_then(|osi| layer_index(&current, osi, step.field.as_deref()))
             .or_else(|| {
                 let key = step.field.as_deref()?;
                 current.layers.iter().rposition(|l| l.find(key).is_some())
@@ -856,7 +860,10 @@ impl App {
             Action::SearchPrev => self.find(false),
             Action::Theme => {
                 self.theme = self.theme.next();
-                self.notice = Some(format!("theme: {}", self.theme.name));
+                self.notice = Some(fill(
+                    strings(self.lang).n_theme,
+                    &[("name", &self.theme.name)],
+                ));
             }
             Action::Back => {
                 self.mode = Mode::Main;
@@ -886,10 +893,12 @@ impl App {
             Action::PlayPause => {
                 self.playing = !self.playing;
                 self.last_step = Instant::now();
+                let s = strings(self.lang);
+                let pace = format!("{:.2}", self.pace.as_secs_f64());
                 self.notice = Some(if self.playing {
-                    format!("playing, one frame every {:.2} s", self.pace.as_secs_f64())
+                    fill(s.n_playing, &[("s", &pace)])
                 } else {
-                    "paused".into()
+                    s.n_paused.into()
                 });
             }
             Action::Faster | Action::Slower => {
@@ -900,10 +909,8 @@ impl App {
                     (ms * 3 / 2).min(10_000)
                 };
                 self.pace = Duration::from_millis(ms);
-                self.notice = Some(format!(
-                    "pace: one frame every {:.2} s",
-                    self.pace.as_secs_f64()
-                ));
+                let pace = format!("{:.2}", self.pace.as_secs_f64());
+                self.notice = Some(fill(strings(self.lang).n_pace, &[("s", &pace)]));
             }
             Action::Ladder => self.toggle_mode(Mode::Ladder),
             Action::Messages => {
@@ -938,6 +945,7 @@ impl App {
                 self.toggle_mode(Mode::Walk);
                 self.walk_step = 0;
             }
+            Action::Compare => self.toggle_mode(Mode::Compare),
             Action::JumpSource => self.jump_source(),
             Action::NextStep => self.step_to(true),
             Action::PrevStep => self.step_to(false),
@@ -990,11 +998,11 @@ impl App {
             if let Some(number) = number {
                 self.select_frame(number);
             }
-            self.notice = Some("showing every frame".into());
+            self.notice = Some(strings(self.lang).n_all_frames.into());
             return;
         }
         let Some(stream) = self.stream() else {
-            self.notice = Some("this frame belongs to no TCP connection".into());
+            self.notice = Some(strings(self.lang).n_no_tcp.into());
             return;
         };
         let number = self.selected_number();
@@ -1005,9 +1013,10 @@ impl App {
             .and_then(|n| self.follow_rows.iter().position(|f| *f == n))
             .unwrap_or(0);
         self.select_index(position);
-        self.notice = Some(format!(
-            "following tcp.stream {stream}: {} frames (f again shows all)",
-            self.follow_rows.len()
+        let count = self.follow_rows.len();
+        self.notice = Some(fill(
+            strings(self.lang).n_following,
+            &[("n", &stream), ("count", &count)],
         ));
     }
 
@@ -1028,7 +1037,7 @@ impl App {
 
     fn find(&mut self, forward: bool) {
         let Some(query) = self.search.clone() else {
-            self.notice = Some("no search yet: press / to search".into());
+            self.notice = Some(strings(self.lang).n_no_search.into());
             return;
         };
         let needle = query.to_lowercase();
@@ -1048,11 +1057,14 @@ impl App {
             };
             if self.visible_row(index).is_some_and(matches) {
                 self.select_index(index);
-                self.notice = Some(format!("\"{query}\": frame {}", index + 1));
+                self.notice = Some(fill(
+                    strings(self.lang).n_found,
+                    &[("q", &query), ("n", &(index + 1))],
+                ));
                 return;
             }
         }
-        self.notice = Some(format!("\"{query}\": not found"));
+        self.notice = Some(fill(strings(self.lang).n_not_found, &[("q", &query)]));
     }
 
     fn jump_source(&mut self) {
@@ -1066,16 +1078,16 @@ impl App {
             .map(|s| s.frames.clone())
             .unwrap_or_default();
         if frames.is_empty() {
-            self.notice = Some("the focused layer's bytes are all in this frame".into());
+            self.notice = Some(strings(self.lang).n_all_here.into());
             return;
         }
         let index = self.jump_index % frames.len();
         if let Some(frame) = frames.get(index).copied() {
             let total = frames.len();
             self.select_frame(frame);
-            self.notice = Some(format!(
-                "frame {frame}: part {} of {total} of the reassembled bytes",
-                index + 1
+            self.notice = Some(fill(
+                strings(self.lang).n_part,
+                &[("frame", &frame), ("i", &(index + 1)), ("total", &total)],
             ));
             self.jump_index = index + 1;
         }
@@ -1097,11 +1109,12 @@ impl App {
                     self.select_frame(first);
                 }
                 let list: Vec<String> = message.frames.iter().map(|f| f.to_string()).collect();
-                self.notice = Some(format!(
-                    "message carried by frame(s) {} (marked •)",
-                    list.join(", ")
+                self.notice = Some(fill(
+                    strings(self.lang).n_carried,
+                    &[("list", &list.join(", "))],
                 ));
             }
+            Mode::Compare => self.enter_technique(),
             Mode::Main if self.focus == Pane::Tree || self.focus == Pane::Stack => {
                 let key = self.focused_layer().and_then(|layer| {
                     tree::rows(layer, &self.expanded)
@@ -1118,6 +1131,30 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// Leaves the compare pane for the highlighted technique's first frame,
+    /// marking the frames that completed a delivery.
+    fn enter_technique(&mut self) {
+        let Some(summary) = self
+            .session
+            .delivery()
+            .and_then(|r| r.techniques.get(self.compare_selected))
+            .cloned()
+        else {
+            return;
+        };
+        self.mode = Mode::Main;
+        self.marked = summary.messages.iter().map(|m| m.frame).collect();
+        self.marked.dedup();
+        self.select_frame(summary.first_frame);
+        self.notice = Some(format!(
+            "{}: frames {}–{}; • marks the {} frames that completed a delivery",
+            summary.technique.name(),
+            summary.first_frame,
+            summary.last_frame,
+            self.marked.len()
+        ));
     }
 
     fn motion(&mut self, action: Action) {
@@ -1174,6 +1211,18 @@ impl App {
             }
             Mode::Handshake => {
                 self.list_motion(action, page);
+                return;
+            }
+            Mode::Compare => {
+                let count = self.session.delivery().map_or(0, |r| r.techniques.len());
+                self.compare_selected = match action {
+                    Action::Down | Action::Right => self.compare_selected + 1,
+                    Action::Up | Action::Left => self.compare_selected.saturating_sub(1),
+                    Action::Home => 0,
+                    Action::End => count,
+                    _ => self.compare_selected,
+                }
+                .min(count.saturating_sub(1));
                 return;
             }
             Mode::Main => {}

@@ -36,6 +36,8 @@ pub enum Action {
     Unmask,
     Handshake,
     Walk,
+    /// Polling, long polling, SSE and WebSocket compared.
+    Compare,
     /// Back to the main screen (or close the overlay).
     Back,
     Help,
@@ -80,6 +82,7 @@ pub const HELP_KEYS: [&str; HELP_LEN] = [
     "u",
     "s",
     "w",
+    "c",
     "J",
     "t",
     "> <  (. ,)  { }",
@@ -90,7 +93,6 @@ pub const HELP_KEYS: [&str; HELP_LEN] = [
     "?",
     "q Ctrl-C",
     "mouse",
-    "",
     "",
     "",
 ];
@@ -130,6 +132,7 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('u') => Action::Unmask,
         KeyCode::Char('s') => Action::Handshake,
         KeyCode::Char('w') => Action::Walk,
+        KeyCode::Char('c') => Action::Compare,
         KeyCode::Esc => Action::Back,
         KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
         KeyCode::Char(' ') => Action::PlayPause,

@@ -38,6 +38,7 @@ pub enum Mode {
     Unmask,
     Handshake,
     Walk,
+    Compare,
 }
 
 impl Mode {
@@ -49,6 +50,7 @@ impl Mode {
             Mode::Unmask => "Unmasking",
             Mode::Handshake => "Handshake check",
             Mode::Walk => "Encapsulation walk",
+            Mode::Compare => "Delivery compared",
         }
     }
 }

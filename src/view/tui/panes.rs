@@ -2,6 +2,7 @@
 //! keeps no state of its own.
 
 pub mod chat;
+pub mod compare;
 pub mod handshake;
 pub mod hex;
 pub mod ladder;

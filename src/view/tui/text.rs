@@ -72,12 +72,14 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
                 line.clear();
                 used = 0;
             }
-            if line.is_empty() && space {
+            if space && (line.is_empty() || used + w > max) {
+                // Spaces never start a line or push one past its width.
                 continue;
             }
             if w > max {
-                line.push_str(&cut(token, max));
-                used = max;
+                let piece = cut(token, max);
+                used += width(&piece);
+                line.push_str(&piece);
                 continue;
             }
             line.push_str(token);
@@ -139,6 +141,12 @@ mod tests {
         assert_eq!(wrap("TCP の SYN", 6), ["TCP の", "SYN"]);
         assert_eq!(wrap("abcdefghij", 4), ["abc…"]);
         assert_eq!(wrap("\u{1b}[31m", 20), ["\\e[31m"]);
+        // Found by fuzzing: closing marks hanging one after another on a
+        // one-cell line.
+        assert!(wrap("サーバーー", 1).iter().all(|l| width(l) <= 3));
+        // Found by fuzzing: a long run of spaces after text.
+        let lines = wrap(&format!("運びます。{}\"", " ".repeat(100)), 36);
+        assert!(lines.iter().all(|l| width(l) <= 36), "{lines:?}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::view::tui::app::{inner, App, Overlay};
 use crate::view::tui::keymap::HELP_KEYS;
 use crate::view::tui::layout::{self, Mode, Pane};
 use crate::view::tui::panes::{
-    chat, handshake, hex, ladder, list, narration, picker, stack, tree, unmask, walk,
+    chat, compare, handshake, hex, ladder, list, narration, picker, stack, tree, unmask, walk,
 };
 use crate::view::tui::text::{cut, fit, pad, width};
 
@@ -226,6 +226,7 @@ fn mode_name(s: &Strings, mode: Mode) -> &'static str {
         Mode::Unmask => s.unmasking,
         Mode::Handshake => s.handshake,
         Mode::Walk => s.walk,
+        Mode::Compare => s.compare,
     }
 }
 
@@ -335,6 +336,7 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
             Mode::Unmask => s.status_unmask,
             Mode::Handshake => s.status_handshake,
             Mode::Walk => s.status_walk,
+            Mode::Compare => s.status_compare,
         }
     };
     let mut spans = Vec::new();
@@ -497,6 +499,20 @@ fn mode_pane(app: &App, area: Rect, buf: &mut Buffer) {
             if let Some(dissection) = current {
                 walk::render(dissection, app.walk_step, inside, buf, theme);
             }
+        }
+        Mode::Compare => {
+            let inside = pane_block(
+                app,
+                Pane::Stack,
+                "Delivery compared · polling, long polling, SSE, WebSocket".into(),
+                area,
+                buf,
+            );
+            let view = compare::Compare {
+                report: app.session.delivery(),
+                selected: app.compare_selected,
+            };
+            compare::render(&view, inside, buf, theme);
         }
     }
 }

@@ -8,12 +8,18 @@
 //   node peer.js --role server --scenario FILE --host ADDR --port N --log FILE
 //       [--tls-cert FILE --tls-key FILE] [--keylog FILE]
 //   node peer.js --role client --scenario FILE --host ADDR --port N --log FILE [--resume FILE]
-//       [--tls-ca FILE] [--keylog FILE]
+//       [--tls-ca FILE] [--keylog FILE] [--proxy-host ADDR]
 //
 // With a `tls` object in the scenario the server speaks TLS (an `https` server) with the given
 // certificate and key, and the client trusts the certificate authority file, sends the
 // scenario's `server_name` as SNI and offers its `alpn` protocols; `--keylog` writes the TLS
 // secrets in the SSLKEYLOGFILE format.
+//
+// A connection with a `proxy` goes through the HTTP forward proxy at `--proxy-host` and the
+// entry's proxy port: the client opens a TCP connection to the proxy, sends
+// `CONNECT HOST:PORT HTTP/1.1` for the server, waits for a 2xx answer, and then runs the
+// WebSocket handshake and the conversation over that same socket (the tunnel), which it hands
+// to `ws` through the `createConnection` option.
 //
 // The server prints "READY" on stdout once it listens, serves exactly the scenario's connections
 // (one, or one per entry of `connections`), then exits. Both roles exit 0 when the scenario was
@@ -25,6 +31,7 @@
 const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
+const net = require('net');
 const https = require('https');
 const WebSocket = require('ws');
 const { WebSocketServer, Sender } = WebSocket;
@@ -45,6 +52,13 @@ const SEQUENTIAL_GAP_MS = 50;
 // The close code a library reports when the connection ended without a closing handshake
 // (RFC 6455, 7.1.5); it never appears on the wire.
 const ABNORMAL_CLOSURE = 1006;
+
+// The Sec-WebSocket-Version a server names when it refuses a client's version with
+// `426 Upgrade Required` (RFC 6455, 4.4).
+const SERVER_VERSION = '13';
+
+// The longest answer head a client reads from a proxy.
+const MAX_PROXY_HEAD = 8 * 1024;
 
 // Event names of the actions that JSON lines generated with `"pattern": "json"` describe.
 const JSON_EVENTS = ['join', 'move', 'chat', 'leave'];
@@ -108,10 +122,15 @@ function jsonLines(size) {
   return Buffer.from(lines.join('').slice(0, size), 'ascii');
 }
 
+// Whether a part of a `fragments` step is a fragment (not a ping or a pause between two).
+function isDataPart(part) {
+  return part.ping === undefined && part.sleep === undefined;
+}
+
 // The message a data step delivers to the other side: its type and its whole payload.
 function expectedMessage(step) {
   if (step.send === 'fragments') {
-    const parts = step.parts.filter((part) => part.ping === undefined);
+    const parts = step.parts.filter(isDataPart);
     return { type: step.type, payload: Buffer.concat(parts.map((p) => payloadOf(p, step.type))) };
   }
   return { type: step.send, payload: payloadOf(step, step.send) };
@@ -319,12 +338,20 @@ async function perform(ws, inbox, step, conn) {
     case 'ping':
       await pingAndWait(ws, inbox, payloadOf(step, 'binary'));
       break;
+    case 'pong':
+      // An unsolicited pong (RFC 6455, 5.5.3): a heartbeat that expects no answer.
+      ws.pong(payloadOf(step, 'binary'));
+      break;
     case 'fragments': {
-      const dataParts = step.parts.filter((part) => part.ping === undefined);
+      const dataParts = step.parts.filter(isDataPart);
       let sent = 0;
       for (const part of step.parts) {
         if (part.ping !== undefined) {
           await pingAndWait(ws, inbox, Buffer.from(part.ping, 'utf8'));
+          continue;
+        }
+        if (part.sleep !== undefined) {
+          await new Promise((resolve) => setTimeout(resolve, part.sleep));
           continue;
         }
         sent += 1;
@@ -366,6 +393,11 @@ async function expect(inbox, step, conn) {
       check(got.data.equals(payloadOf(step, 'binary')), 'ping payload differs from scenario');
       break;
     }
+    case 'pong': {
+      const got = await inbox.next('pong');
+      check(got.data.equals(payloadOf(step, 'binary')), 'pong payload differs from scenario');
+      break;
+    }
     case 'close':
       await inbox.next('closed');
       break;
@@ -398,7 +430,8 @@ function deflateOption() {
 
 // The scenario's connections: the `connections` list, or the one connection given by `path` and
 // `steps`. Each is { path, steps, port (null: the scenario's port), handshake (null: the handshake
-// succeeds; else the failure the scenario expects) }.
+// succeeds; else the failure the scenario expects), version (the Sec-WebSocket-Version the client
+// offers), proxy (null: direct; else { port } of the forward proxy to tunnel through) }.
 function connections() {
   const entries = scenario.connections || [{ path: scenario.path || '/', steps: scenario.steps }];
   return entries.map((c) => ({
@@ -406,7 +439,59 @@ function connections() {
     steps: c.steps || [],
     port: c.port === undefined ? null : c.port,
     handshake: c.handshake === undefined ? null : c.handshake,
+    version: c.version === undefined ? 13 : c.version,
+    proxy: c.proxy === undefined ? null : c.proxy,
   }));
+}
+
+// The subprotocols the client offers and the server accepts (`subprotocols` in the scenario).
+function subprotocols() {
+  return scenario.subprotocols || [];
+}
+
+// The subprotocol both sides must agree on: the first one offered, or '' without any.
+function expectedSubprotocol() {
+  return subprotocols().length > 0 ? subprotocols()[0] : '';
+}
+
+// Opens a TCP connection to the proxy and asks it for a tunnel to `target` (`HOST:PORT`) with
+// `CONNECT`; resolves to the socket once a 2xx answer head has been read, and logs a `tunnel` line.
+function tunnel(conn, proxyHost, proxyPort, target) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(proxyPort, proxyHost);
+    let head = Buffer.alloc(0);
+    const onData = (chunk) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_PROXY_HEAD) reject(new Error('proxy answer head too long'));
+        return;
+      }
+      socket.removeListener('data', onData);
+      socket.removeListener('error', reject);
+      socket.pause();
+      const status = /^HTTP\/1\.[01] (\d{3}) /.exec(head.subarray(0, end).toString('latin1'));
+      if (status === null) {
+        reject(new Error('the proxy answered with something other than HTTP'));
+        return;
+      }
+      logEvent(conn, 'tunnel', { target, status: Number(status[1]) });
+      if (!status[1].startsWith('2')) {
+        reject(new Error(`the proxy refused the tunnel with ${status[1]}`));
+        return;
+      }
+      if (end + 4 !== head.length) {
+        reject(new Error('bytes from the server before the client spoke'));
+        return;
+      }
+      resolve(socket);
+    };
+    socket.on('data', onData);
+    socket.on('error', reject);
+    socket.once('connect', () => {
+      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+    });
+  });
 }
 
 function sameHandshake(got, want) {
@@ -448,8 +533,12 @@ async function runServer(port) {
     const status = entry.handshake.status;
     logEvent(entry.path, 'handshake', { result: 'refused', status });
     info.req.socket.once('close', finished);
-    cb(false, status);
+    // A 426 names the version this server speaks (RFC 6455, 4.4).
+    const headers = status === 426 ? { 'Sec-WebSocket-Version': SERVER_VERSION } : undefined;
+    cb(false, status, undefined, headers);
   };
+  // Accepts the first offered subprotocol the scenario lists; none without `subprotocols`.
+  const handleProtocols = (offered) => subprotocols().find((p) => offered.has(p)) || false;
   let web = null;
   let server;
   if (scenario.tls) {
@@ -459,10 +548,16 @@ async function runServer(port) {
       ALPNProtocols: scenario.tls.alpn || ['http/1.1'],
     });
     if (args.keylog !== undefined) web.on('keylog', logKeys);
-    server = new WebSocketServer({ server: web, perMessageDeflate: deflateOption(), verifyClient });
+    server = new WebSocketServer({ server: web, perMessageDeflate: deflateOption(), verifyClient, handleProtocols });
     web.listen(port, args.host, () => process.stdout.write('READY\n'));
   } else {
-    server = new WebSocketServer({ host: args.host, port, perMessageDeflate: deflateOption(), verifyClient });
+    server = new WebSocketServer({
+      host: args.host,
+      port,
+      perMessageDeflate: deflateOption(),
+      verifyClient,
+      handleProtocols,
+    });
     server.on('listening', () => process.stdout.write('READY\n'));
   }
   const games = [];
@@ -472,6 +567,7 @@ async function runServer(port) {
     watch(socket, inbox, request.url);
     const entry = plan.get(request.url);
     check(entry !== undefined, `unexpected connection to ${request.url}`);
+    check(socket.protocol === expectedSubprotocol(), `subprotocol '${socket.protocol}' accepted`);
     plan.delete(request.url);
     games.push(play(socket, inbox, entry.steps, entry.path).then(finished));
   });
@@ -490,9 +586,18 @@ async function runClient(port) {
     tls.ALPNProtocols = scenario.tls.alpn || ['http/1.1'];
   }
   const scheme = scenario.tls ? 'wss' : 'ws';
-  const one = async ({ path, steps, port: own, handshake }) => {
-    const url = `${scheme}://${host}:${own === null ? port : own}${path}`;
-    const ws = new WebSocket(url, { perMessageDeflate: deflateOption(), ...tls });
+  const one = async ({ path, steps, port: own, handshake, version, proxy }) => {
+    const authority = `${host}:${own === null ? port : own}`;
+    const url = `${scheme}://${authority}${path}`;
+    const options = { perMessageDeflate: deflateOption(), protocolVersion: version, ...tls };
+    if (proxy !== null) {
+      check(args['proxy-host'] !== undefined, `${path}: a connection through a proxy needs --proxy-host`);
+      check(!scenario.tls, `${path}: TLS through a proxy is not supported`);
+      const socket = await tunnel(path, args['proxy-host'], proxy.port, authority);
+      // The tunnel was paused after the proxy's answer; `ws` reads it from here on.
+      options.createConnection = () => socket.resume();
+    }
+    const ws = new WebSocket(url, subprotocols(), options);
     if (scenario.tls && args.keylog !== undefined) {
       ws._req.on('socket', (socket) => socket.on('keylog', logKeys));
     }
@@ -505,6 +610,7 @@ async function runClient(port) {
     const opened = await new Promise((resolve) => {
       ws.once('open', () => {
         watch(ws, inbox, path);
+        check(ws.protocol === expectedSubprotocol(), `subprotocol '${ws.protocol}' selected`);
         resolve(true);
       });
       ws.once('error', (err) => {

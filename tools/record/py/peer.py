@@ -8,11 +8,16 @@ Usage:
     peer.py --role server --scenario FILE --host ADDR --port N --log FILE
         [--tls-cert FILE --tls-key FILE] [--keylog FILE]
     peer.py --role client --scenario FILE --host ADDR --port N --log FILE [--resume FILE]
-        [--tls-ca FILE] [--keylog FILE]
+        [--tls-ca FILE] [--keylog FILE] [--proxy-host ADDR]
 
 With a `tls` object in the scenario the server speaks TLS with the given certificate and key,
 and the client trusts the certificate authority file, sends the scenario's `server_name` as SNI
 and offers its `alpn` protocols; `--keylog` writes the TLS secrets in the SSLKEYLOGFILE format.
+
+A connection with a `proxy` goes through the HTTP forward proxy at `--proxy-host` and the entry's
+proxy port: the client opens a TCP connection to the proxy, sends `CONNECT HOST:PORT HTTP/1.1`
+for the server, waits for a 2xx answer, and then runs the WebSocket handshake and the conversation
+over that same socket (the tunnel), which it hands to `connect(sock=...)`.
 
 The server prints "READY" on stdout once it listens, serves exactly the scenario's connections
 (one, or one per entry of `connections`), then exits. Both roles exit 0 when the scenario was
@@ -62,6 +67,13 @@ SEQUENTIAL_GAP_SECONDS = 0.05
 # The close code a library reports when the connection ended without a closing handshake
 # (RFC 6455, 7.1.5); it never appears on the wire.
 ABNORMAL_CLOSURE = 1006
+
+# The Sec-WebSocket-Version a server names when it refuses a client's version with
+# `426 Upgrade Required` (RFC 6455, 4.4).
+SERVER_VERSION = "13"
+
+# The longest answer head a client reads from a proxy.
+MAX_PROXY_HEAD = 8 * 1024
 
 # Event names of the actions that JSON lines generated with `"pattern": "json"` describe.
 JSON_EVENTS = ["join", "move", "chat", "leave"]
@@ -129,10 +141,15 @@ def json_lines(size):
     return "".join(lines)[:size].encode("ascii")
 
 
+def is_data_part(part):
+    """Whether a part of a `fragments` step is a fragment (not a ping or a pause between two)."""
+    return "ping" not in part and "sleep" not in part
+
+
 def expected_message(step):
     """The message a data step delivers to the other side: its type and its whole payload."""
     if step["send"] == "fragments":
-        parts = [p for p in step["parts"] if "ping" not in p]
+        parts = [p for p in step["parts"] if is_data_part(p)]
         return step["type"], b"".join(payload_of(p, step["type"]) for p in parts)
     return step["send"], payload_of(step, step["send"])
 
@@ -309,6 +326,8 @@ def check(condition, message):
 async def ping_and_wait(ws, payload):
     pong = await ws.ping(payload)
     await pong
+    # The pong was also put in the inbox when it was received; it answers this ping.
+    await ws.truth.inbox.next("pong")
 
 
 async def pause(resume_file):
@@ -346,12 +365,18 @@ async def perform(ws, step, resume_file):
         await ws.send(payload_of(step, "binary"))
     elif kind == "ping":
         await ping_and_wait(ws, payload_of(step, "binary"))
+    elif kind == "pong":
+        # An unsolicited pong (RFC 6455, 5.5.3): a heartbeat that expects no answer.
+        await ws.pong(payload_of(step, "binary"))
     elif kind == "fragments":
 
         async def fragments():
             for part in step["parts"]:
                 if "ping" in part:
                     await ping_and_wait(ws, part["ping"].encode("utf-8"))
+                    continue
+                if "sleep" in part:
+                    await asyncio.sleep(part["sleep"] / 1000)
                     continue
                 data = payload_of(part, step["type"])
                 yield data.decode("utf-8") if step["type"] == "text" else data
@@ -379,6 +404,9 @@ async def expect(ws, inbox, step):
     elif kind == "ping":
         got = await inbox.next("ping")
         check(got["data"] == payload_of(step, "binary"), "ping payload differs from scenario")
+    elif kind == "pong":
+        got = await inbox.next("pong")
+        check(got["data"] == payload_of(step, "binary"), "pong payload differs from scenario")
     elif kind == "close":
         await ws.wait_closed()
     elif kind == "abort":
@@ -413,8 +441,10 @@ async def play(ws, steps, side, resume_file):
 
 def connections(scenario):
     """The scenario's connections: the `connections` list, or the one connection given by `path`
-    and `steps`. Each is a dict with `path`, `steps`, `port` (None: the scenario's port) and
-    `handshake` (None: the handshake succeeds; else the failure the scenario expects)."""
+    and `steps`. Each is a dict with `path`, `steps`, `port` (None: the scenario's port),
+    `handshake` (None: the handshake succeeds; else the failure the scenario expects), `version`
+    (the Sec-WebSocket-Version the client offers) and `proxy` (None: direct; else the `port` of
+    the forward proxy to tunnel through)."""
     entries = scenario.get("connections") or [
         {"path": scenario.get("path", "/"), "steps": scenario["steps"]}
     ]
@@ -424,9 +454,41 @@ def connections(scenario):
             "steps": c.get("steps", []),
             "port": c.get("port"),
             "handshake": c.get("handshake"),
+            "version": c.get("version", 13),
+            "proxy": c.get("proxy"),
         }
         for c in entries
     ]
+
+
+def expected_subprotocol(scenario):
+    """The subprotocol both sides must agree on: the first one the scenario lists, or None."""
+    return (scenario.get("subprotocols") or [None])[0]
+
+
+def tunnel(path, proxy_host, proxy_port, target):
+    """Opens a TCP connection to the proxy and asks it for a tunnel to `target` (`HOST:PORT`)
+    with `CONNECT`; returns the connected socket once a 2xx answer head has been read, and logs a
+    `tunnel` line. The socket is blocking here, as `connect(sock=...)` takes it over."""
+    sock = socket.create_connection((proxy_host, proxy_port), timeout=WATCHDOG_SECONDS)
+    sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode("ascii"))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)  # One byte at a time: nothing after the head may be taken away.
+        if not chunk:
+            raise ScenarioError("the proxy closed the connection inside its answer")
+        head += chunk
+        if len(head) > MAX_PROXY_HEAD:
+            raise ScenarioError("proxy answer head too long")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise ScenarioError(f"the proxy answered {status_line!r}")
+    status = int(parts[1])
+    TRUTH.event("tunnel", path, target=target, status=status)
+    check(200 <= status < 300, f"the proxy refused the tunnel with {status}")
+    sock.settimeout(None)
+    return sock
 
 
 def extensions(scenario, role):
@@ -504,12 +566,18 @@ async def run_server(args, scenario):
         TRUTH.event("handshake", request.path, result="refused", status=status)
         # The scenario is done with this connection once the server has closed it.
         asyncio.get_running_loop().create_task(finish_when_closed(connection))
-        return connection.respond(status, f"{http.HTTPStatus(status).phrase}\n")
+        response = connection.respond(status, f"{http.HTTPStatus(status).phrase}\n")
+        if status == 426:
+            # A 426 names the version this server speaks (RFC 6455, 4.4).
+            response.headers["Sec-WebSocket-Version"] = SERVER_VERSION
+        return response
 
     async def handler(ws):
         try:
             entry = plan.pop(ws.request.path, None)
             check(entry is not None, f"unexpected connection to {ws.request.path}")
+            want = expected_subprotocol(scenario)
+            check(ws.subprotocol == want, f"subprotocol {ws.subprotocol!r} accepted, expected {want!r}")
             await play(ws, entry["steps"], "server", args.resume)
         except Exception as error:  # Reported by the main task below.
             if not done.done():
@@ -525,6 +593,7 @@ async def run_server(args, scenario):
         max_size=MAX_MESSAGE_SIZE,
         create_connection=WatchedServerConnection,
         process_request=process_request,
+        subprotocols=scenario.get("subprotocols"),
         ssl=server_tls(args, scenario),
         **extensions(scenario, "server"),
     ):
@@ -539,17 +608,29 @@ async def run_client(args, scenario):
 
     async def one(entry):
         path, handshake = entry["path"], entry["handshake"]
-        uri = f"{scheme}://{host}:{entry['port'] or args.port}{path}"
+        authority = f"{host}:{entry['port'] or args.port}"
+        uri = f"{scheme}://{authority}{path}"
+        check(entry["version"] == 13, f"{path}: websockets always offers Sec-WebSocket-Version 13")
+        through = {}
+        if entry["proxy"] is not None:
+            check(args.proxy_host is not None, f"{path}: a connection through a proxy needs --proxy-host")
+            check(not tls, f"{path}: TLS through a proxy is not supported")
+            sock = await asyncio.to_thread(tunnel, path, args.proxy_host, entry["proxy"]["port"], authority)
+            through = {"sock": sock}
         try:
             async with connect(
                 uri,
                 ping_interval=None,
                 max_size=MAX_MESSAGE_SIZE,
                 create_connection=WatchedClientConnection,
+                subprotocols=scenario.get("subprotocols"),
+                **through,
                 **tls,
                 **extensions(scenario, "client"),
             ) as ws:
                 check(handshake is None, f"{path}: handshake succeeded, the scenario expects {handshake}")
+                want = expected_subprotocol(scenario)
+                check(ws.subprotocol == want, f"{path}: subprotocol {ws.subprotocol!r}, expected {want!r}")
                 await play(ws, entry["steps"], "client", args.resume)
         except InvalidStatus as error:
             # The server answered the Upgrade with another status than 101.
@@ -591,6 +672,7 @@ async def main():
     parser.add_argument("--tls-key", help="server: private key file (PEM), with TLS")
     parser.add_argument("--tls-ca", help="client: the certificate to trust (PEM), with TLS")
     parser.add_argument("--keylog", help="file for the TLS secrets (SSLKEYLOGFILE format)")
+    parser.add_argument("--proxy-host", help="client: address of the HTTP proxy for `proxy` connections")
     args = parser.parse_args()
     with open(args.scenario, encoding="utf-8") as file:
         scenario = json.load(file)

@@ -42,7 +42,8 @@ pub fn parts(
     let run = view.run;
     let lang = view.lang;
     let margin = if view.roomy { 2 } else { 0 };
-    let text_width = width_cells.saturating_sub(margin * 2).max(8);
+    // Two cells kept free for closing marks that hang past a line's end.
+    let text_width = width_cells.saturating_sub(margin * 2 + 2).max(8);
     let indent = " ".repeat(margin);
     let mut out: Vec<Line<'static>> = Vec::new();
     let blank = |out: &mut Vec<Line<'static>>| out.push(Line::raw(""));
