@@ -316,6 +316,21 @@ impl Conversation {
         tag(direction, events.into_iter().map(AppEvent::Http).collect())
     }
 
+    /// Frees the decoders' working memory once both directions' streams have ended (both
+    /// FINs delivered): no byte can follow, and what is still unfinished is kept for
+    /// [`Conversation::finish`].
+    pub fn release_ended(&mut self) {
+        match &mut self.phase {
+            Phase::Tunnel(inner) => inner.release_ended(),
+            Phase::WebSocket { assemblers, .. } => {
+                for assembler in assemblers.iter_mut().flatten() {
+                    assembler.release_if_idle();
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Ends both directions: unfinished messages are reported.
     pub fn finish(&mut self) -> Vec<DirEvent> {
         let mut out = Vec::new();

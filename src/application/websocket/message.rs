@@ -581,6 +581,19 @@ impl MessageAssembler {
     }
 
     /// Declares the end of the stream and reports whatever was left unfinished.
+    /// Frees the permessage-deflate context once this direction's stream has ended (its FIN
+    /// was delivered), if no frame or message is in progress: nothing can follow, so the
+    /// window and the decompressor are no longer needed.
+    pub fn release_if_idle(&mut self) {
+        let idle = matches!(&self.state, State::Header { bytes, .. } if bytes.is_empty())
+            && self.building.is_none();
+        if idle {
+            self.inflater = None;
+            self.scratch = Vec::new();
+            self.events = Vec::new();
+        }
+    }
+
     pub fn finish(mut self) -> Vec<Event> {
         loop {
             match mem::replace(&mut self.state, State::idle(self.next_offset)) {
@@ -2299,7 +2312,11 @@ mod tests {
                             break;
                         }
                     }
-                    out.truncate(out.len() - 4);
+                    // zlib writes nothing for an empty message after a flush; otherwise
+                    // the flush's empty stored block ends the output (§7.2.1).
+                    if out.ends_with(&[0x00, 0x00, 0xff, 0xff]) {
+                        out.truncate(out.len() - 4);
+                    }
                     (out, true)
                 }
                 None => (message.data.clone(), false),
