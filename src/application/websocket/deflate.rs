@@ -26,6 +26,7 @@
 //! A stream that ends with a BFINAL block (§7.2.3.4) is followed, under context takeover, by a
 //! new stream whose window is rebuilt from the last 32 KiB of output, fed as a stored block.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use flate2::{Decompress, FlushDecompress, Status};
@@ -55,6 +56,16 @@ const SCRATCH_LEN: usize = 1 << 15;
 /// The scratch buffer's first size: small messages (the usual case) never need more, and an
 /// open connection costs little memory; it doubles up to [`SCRATCH_LEN`] when filled.
 const SCRATCH_START_LEN: usize = 1 << 12;
+
+/// How many decompressors of ended connections are kept for new ones (per thread).
+const MAX_SPARE: usize = 64;
+
+thread_local! {
+    /// Decompressors of inflaters that were recycled ([`Inflater::recycle`]). Each holds about
+    /// 40 KiB (its window and tables); reusing them spares the allocator a large block per
+    /// connection, whose churn would otherwise fragment the heap of a long capture.
+    static SPARE: RefCell<Vec<Decompress>> = const { RefCell::new(Vec::new()) };
+}
 
 /// zlib's message for a back-reference before the first byte of the window.
 const TOO_FAR_BACK: &str = "invalid distance too far back";
@@ -375,6 +386,18 @@ impl Inflater {
         }
     }
 
+    /// Ends this inflater, keeping its decompressor for the next one made on this thread.
+    pub fn recycle(self) {
+        let Inflater { main, .. } = self;
+        SPARE.with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < MAX_SPARE {
+                    spare.push(main.decompress);
+                }
+            }
+        });
+    }
+
     /// The parameters this inflater follows.
     pub fn params(&self) -> DirectionParams {
         self.params
@@ -618,7 +641,7 @@ impl Inflater {
 impl Context {
     fn fresh() -> Context {
         Context {
-            decompress: Decompress::new(false),
+            decompress: spare_decompress(),
             history: VecDeque::new(),
             primed: false,
             stream_ended: false,
@@ -693,8 +716,25 @@ impl Context {
     }
 }
 
-/// Feeds `window` to a fresh stream as one stored (uncompressed) block and throws the output
-/// away, which leaves exactly those bytes in the decompressor's window.
+/// A raw-DEFLATE decompressor with an empty window: a recycled one if any, else a new one.
+fn spare_decompress() -> Decompress {
+    let spare = SPARE.with(|spare| {
+        spare
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+    });
+    match spare {
+        Some(mut decompress) => {
+            decompress.reset(false);
+            decompress
+        }
+        None => Decompress::new(false),
+    }
+}
+
+/// Feeds the window (`front`, then `back`) to a fresh stream as one stored (uncompressed) block
+/// and throws the output away, which leaves exactly those bytes in the decompressor's window.
 fn prime_window(decompress: &mut Decompress, front: &[u8], back: &[u8], scratch: &mut [u8]) {
     // One stored block holds up to 65535 bytes; the window is at most 32 KiB.
     let len = u16::try_from(front.len().saturating_add(back.len())).unwrap_or(u16::MAX);

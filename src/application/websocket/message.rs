@@ -588,7 +588,9 @@ impl MessageAssembler {
         let idle = matches!(&self.state, State::Header { bytes, .. } if bytes.is_empty())
             && self.building.is_none();
         if idle {
-            self.inflater = None;
+            if let Some(inflater) = self.inflater.take() {
+                inflater.recycle();
+            }
             self.scratch = Vec::new();
             self.events = Vec::new();
         }
