@@ -332,6 +332,9 @@ impl Pipeline {
         app.released = true;
         app.tails = Default::default();
         app.conversation.release_ended();
+        if let Some(connection) = self.tracker.connection_mut(slot) {
+            connection.release_maps();
+        }
     }
 
     /// Counts a frame of a connection, and reads the messages its events

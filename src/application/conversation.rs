@@ -326,6 +326,12 @@ impl Conversation {
                 for assembler in assemblers.iter_mut().flatten() {
                     assembler.release_if_idle();
                 }
+                // Idle assemblers have nothing left to report at the end, so the
+                // connection needs none of their state.
+                if assemblers.iter().flatten().all(MessageAssembler::is_idle) {
+                    self.phase = Phase::Opaque;
+                    self.handshake = None;
+                }
             }
             _ => {}
         }

@@ -585,15 +585,21 @@ impl MessageAssembler {
     /// was delivered), if no frame or message is in progress: nothing can follow, so the
     /// window and the decompressor are no longer needed.
     pub fn release_if_idle(&mut self) {
-        let idle = matches!(&self.state, State::Header { bytes, .. } if bytes.is_empty())
-            && self.building.is_none();
-        if idle {
+        if self.is_idle() {
             if let Some(inflater) = self.inflater.take() {
                 inflater.recycle();
             }
             self.scratch = Vec::new();
             self.events = Vec::new();
         }
+    }
+
+    /// Between frames, with no message in progress and no event waiting: [`Self::finish`]
+    /// would report nothing.
+    pub fn is_idle(&self) -> bool {
+        matches!(&self.state, State::Header { bytes, .. } if bytes.is_empty())
+            && self.building.is_none()
+            && self.events.is_empty()
     }
 
     pub fn finish(mut self) -> Vec<Event> {
