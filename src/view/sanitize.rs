@@ -10,6 +10,9 @@ use std::borrow::Cow;
 
 /// Makes `text` printable: control and invisible characters become escapes.
 pub fn sanitize(text: &str) -> String {
+    if is_plain(text.as_bytes()) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         push_char(&mut out, c);
@@ -20,6 +23,11 @@ pub fn sanitize(text: &str) -> String {
 /// Decodes `bytes` as UTF-8 where valid and makes the result printable;
 /// invalid bytes become `\xNN`.
 pub fn sanitize_bytes(bytes: &[u8]) -> String {
+    if is_plain(bytes) {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return text.to_owned();
+        }
+    }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -81,6 +89,14 @@ pub fn json_safe(json: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Printable ASCII without a backslash (the usual text): nothing in it needs an escape, so it
+/// is kept as it is without looking at each character.
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
 }
 
 /// Whether a character must not reach a terminal as it is.
