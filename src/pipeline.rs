@@ -121,6 +121,8 @@ struct App {
     session: Session,
     /// The TCP connection was seen to end (both FINs, or a RST).
     tcp_ended: bool,
+    /// Both directions' FINs were delivered and the working memory was freed.
+    released: bool,
 }
 
 impl App {
@@ -484,6 +486,9 @@ impl Pipeline {
             };
             output.dissection = Some(dissect::build(frame, &decoded, &context, &self.config));
         }
+        if let Some(step) = &step {
+            self.release_ended(step.slot);
+        }
         output
     }
 
@@ -596,6 +601,33 @@ impl Pipeline {
             message,
         });
         (messages, problem)
+    }
+
+    /// Frees the working memory of a connection whose two streams have ended (both FINs
+    /// delivered): no stream byte can follow, so only what the summaries and the end of the
+    /// capture need is kept. This keeps memory bounded by the open connections.
+    fn release_ended(&mut self, slot: usize) {
+        let ended = self.tracker.connection(slot).is_some_and(|connection| {
+            [Direction::ClientToServer, Direction::ServerToClient]
+                .into_iter()
+                .all(|direction| {
+                    connection
+                        .reassembler(direction)
+                        .is_some_and(|reassembler| reassembler.is_fin_delivered())
+                })
+        });
+        let Some(app) = self.apps.get_mut(slot) else {
+            return;
+        };
+        if !ended || app.released {
+            return;
+        }
+        app.released = true;
+        app.tails = Default::default();
+        app.conversation.release_ended();
+        if let Some(connection) = self.tracker.connection_mut(slot) {
+            connection.release_maps();
+        }
     }
 
     /// Counts a frame of a connection, and reads the messages its events

@@ -386,6 +386,27 @@ impl Conversation {
         tag(direction, events.into_iter().map(AppEvent::Http).collect())
     }
 
+    /// Frees the decoders' working memory once both directions' streams have ended (both
+    /// FINs delivered): no byte can follow, and what is still unfinished is kept for
+    /// [`Conversation::finish`].
+    pub fn release_ended(&mut self) {
+        match &mut self.phase {
+            Phase::Tunnel(inner) => inner.release_ended(),
+            Phase::WebSocket { assemblers, .. } => {
+                for assembler in assemblers.iter_mut().flatten() {
+                    assembler.release_if_idle();
+                }
+                // Idle assemblers have nothing left to report at the end, so the
+                // connection needs none of their state.
+                if assemblers.iter().flatten().all(MessageAssembler::is_idle) {
+                    self.phase = Phase::Opaque;
+                    self.handshake = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Ends both directions: unfinished messages are reported.
     pub fn finish(&mut self) -> Vec<DirEvent> {
         let mut out = Vec::new();

@@ -79,6 +79,11 @@ impl StreamMap {
         });
     }
 
+    /// Forgets every run and frees their memory: the stream has ended and no PDU will ask.
+    pub fn release(&mut self) {
+        self.runs = VecDeque::new();
+    }
+
     /// Forgets runs that end at or before `offset`: no PDU will ask for them.
     pub fn prune_before(&mut self, offset: u64) {
         while self.runs.front().is_some_and(|run| run.end() <= offset) {

@@ -232,6 +232,13 @@ impl Connection {
         self.reassemblers.get(direction.index())
     }
 
+    /// Frees the provenance maps of a connection whose two streams have ended.
+    pub fn release_maps(&mut self) {
+        for map in &mut self.maps {
+            map.release();
+        }
+    }
+
     /// Records where a delivered chunk's bytes came from.
     fn record(&mut self, direction: Direction, chunk: &Chunk<'_>) {
         if let (

@@ -6,8 +6,13 @@
 //! overrides, zero-width marks), are replaced by visible escapes; invalid
 //! UTF-8 becomes `\xNN`. The result holds only printable text.
 
+use std::borrow::Cow;
+
 /// Makes `text` printable: control and invisible characters become escapes.
 pub fn sanitize(text: &str) -> String {
+    if is_plain(text.as_bytes()) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         push_char(&mut out, c);
@@ -18,6 +23,11 @@ pub fn sanitize(text: &str) -> String {
 /// Decodes `bytes` as UTF-8 where valid and makes the result printable;
 /// invalid bytes become `\xNN`.
 pub fn sanitize_bytes(bytes: &[u8]) -> String {
+    if is_plain(bytes) {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return text.to_owned();
+        }
+    }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -65,16 +75,29 @@ pub fn shorten(bytes: &[u8], max_chars: usize) -> String {
 /// JSON already escapes C0 controls, so this escapes the rest of what a
 /// terminal would act on (DEL, C1 controls, bidirectional and invisible
 /// marks) as `\uXXXX`, which can only occur inside JSON strings.
-pub fn json_safe(json: &str) -> String {
+/// ASCII text (the usual case) is returned as it is, without a copy.
+pub fn json_safe(json: &str) -> Cow<'_, str> {
+    let escaped = |c: char| is_unsafe(c) && (!c.is_ascii() || c == '\u{7f}');
+    if (json.is_ascii() && !json.as_bytes().contains(&0x7f)) || !json.chars().any(escaped) {
+        return Cow::Borrowed(json);
+    }
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
-        if is_unsafe(c) && (!c.is_ascii() || c == '\u{7f}') {
+        if escaped(c) {
             out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
+}
+
+/// Printable ASCII without a backslash (the usual text): nothing in it needs an escape, so it
+/// is kept as it is without looking at each character.
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
 }
 
 /// Whether a character must not reach a terminal as it is.

@@ -9,24 +9,25 @@
 //! message of that direction in order. `server_no_context_takeover` applies to the
 //! server-to-client direction and `client_no_context_takeover` to the client-to-server one.
 //!
-//! Window sizes below 15 bits: the rust backend of flate2 has no `new_with_window_bits`, so the
-//! inflater always uses a 32 KiB (15-bit) window. That decodes every conforming stream exactly,
+//! Window sizes below 15 bits: the inflater always uses a 32 KiB (15-bit) window. That decodes every conforming stream exactly,
 //! because a sender limited to a smaller window never refers further back than the larger window
 //! reaches. What it cannot do is notice a sender that refers further back than it negotiated.
 //!
 //! Deflate bombs: inflation is incremental through a fixed 32 KiB scratch buffer, and output stops
 //! at `max_inflated_len` bytes per message. The rest of that message is not inflated.
 //!
-//! References to unknown history: the rust backend does not fail on a back-reference that
-//! reaches before the start of its window; it reads zeros. Under context takeover the inflater
-//! therefore runs a shadow decompressor while the window is not fully known (see [`Inflater`]),
-//! which turns such references into [`DeflateError::Corrupt`] at the start of the connection and
-//! into [`InflateSummary::uses_lost_history`] after a loss. Without context takeover every message
-//! starts from an empty window and no shadow runs, so a message that refers before its own start
-//! (a sender's error) inflates with zeros in those places and is not flagged.
+//! References to unknown history: the decompressor (zlib-rs, through flate2) fails on a
+//! back-reference that reaches before the first byte it produced, which is a
+//! [`DeflateError::Corrupt`] at the start of the connection or, without context takeover, of
+//! any message. After a loss under context takeover the window is unknown but not empty, so the
+//! inflater runs a shadow decompressor until it is known again (see [`Inflater`]), which turns
+//! references into the lost history into [`InflateSummary::uses_lost_history`].
 //!
 //! A stream that ends with a BFINAL block (§7.2.3.4) is followed, under context takeover, by a
 //! new stream whose window is rebuilt from the last 32 KiB of output, fed as a stored block.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
 
 use flate2::{Decompress, FlushDecompress, Status};
 use thiserror::Error;
@@ -52,8 +53,25 @@ pub const DECOMPRESSOR_LEN: usize = 48 * 1024;
 /// The size of the LZ77 window kept between messages: 2^15 bytes.
 const WINDOW_LEN: usize = 1 << 15;
 
-/// The size of the scratch buffer that inflated bytes pass through.
+/// The largest size of the scratch buffer that inflated bytes pass through.
 const SCRATCH_LEN: usize = 1 << 15;
+
+/// The scratch buffer's first size: small messages (the usual case) never need more, and an
+/// open connection costs little memory; it doubles up to [`SCRATCH_LEN`] when filled.
+const SCRATCH_START_LEN: usize = 1 << 12;
+
+/// How many decompressors of ended connections are kept for new ones (per thread).
+const MAX_SPARE: usize = 64;
+
+thread_local! {
+    /// Decompressors of inflaters that were recycled ([`Inflater::recycle`]). Each holds about
+    /// 40 KiB (its window and tables); reusing them spares the allocator a large block per
+    /// connection, whose churn would otherwise fragment the heap of a long capture.
+    static SPARE: RefCell<Vec<Decompress>> = const { RefCell::new(Vec::new()) };
+}
+
+/// zlib's message for a back-reference before the first byte of the window.
+const TOO_FAR_BACK: &str = "invalid distance too far back";
 
 /// Whether a header value is a client's offer or the server's response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,9 +215,13 @@ enum Unknown {
 /// One DEFLATE decompressor and the window it has seen.
 struct Context {
     decompress: Decompress,
-    /// The last inflated bytes (up to 32 KiB), kept with context takeover so the window can be
-    /// rebuilt after a stream that ended with a BFINAL block.
-    history: Vec<u8>,
+    /// The last inflated bytes (up to 32 KiB: the window), kept with context takeover so the
+    /// window can be rebuilt after a stream that ended with a BFINAL block. A ring, so dropping
+    /// the oldest bytes moves nothing; it grows with the output, up to the window.
+    history: VecDeque<u8>,
+    /// The window holds primed bytes (a rebuilt window or an unknown one), so zlib cannot tell
+    /// a reference before the first real byte.
+    primed: bool,
     /// The current DEFLATE stream ended with a BFINAL block.
     stream_ended: bool,
 }
@@ -362,26 +384,32 @@ impl Inflater {
             .saturating_add(self.shadow_scratch.capacity())
     }
 
-    /// A fresh context for one direction.
-    ///
-    /// With context takeover the shadow runs from the start, so that a reference before the
-    /// first message is caught; it stops after the first 32 KiB of output.
+    /// A fresh context for one direction. A reference before the first message is caught by
+    /// the decompressor itself, whose window starts empty.
     pub fn new(params: DirectionParams, max_inflated_len: usize) -> Inflater {
-        let mut inflater = Inflater {
+        Inflater {
             main: Context::fresh(),
             shadow: None,
-            scratch: vec![0; SCRATCH_LEN],
+            scratch: vec![0; SCRATCH_START_LEN],
             shadow_scratch: Vec::new(),
             params,
             max_inflated_len,
             unknown: Unknown::BeforeStart,
             agree_run: 0,
             message: MessageState::default(),
-        };
-        if !params.no_context_takeover {
-            inflater.enter_unknown_window(Unknown::BeforeStart);
         }
-        inflater
+    }
+
+    /// Ends this inflater, keeping its decompressor for the next one made on this thread.
+    pub fn recycle(self) {
+        let Inflater { main, .. } = self;
+        SPARE.with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < MAX_SPARE {
+                    spare.push(main.decompress);
+                }
+            }
+        });
     }
 
     /// The parameters this inflater follows.
@@ -505,6 +533,19 @@ impl Inflater {
         self.agree_run = 0;
     }
 
+    /// The fault the decompressor reported, in the inflater's words.
+    fn describe(&self, error: &flate2::DecompressError) -> String {
+        let too_far_back = error.message() == Some(TOO_FAR_BACK);
+        if too_far_back && !self.main.primed {
+            return if self.params.no_context_takeover {
+                "a back-reference reaches before the start of the message".to_owned()
+            } else {
+                "a back-reference reaches before the first compressed message".to_owned()
+            };
+        }
+        error.to_string()
+    }
+
     fn corrupt(&self, detail: String) -> DeflateError {
         DeflateError::Corrupt {
             detail,
@@ -527,11 +568,11 @@ impl Inflater {
                 .max_inflated_len
                 .saturating_add(1)
                 .saturating_sub(self.message.summary.inflated_len)
-                .min(SCRATCH_LEN);
+                .min(self.scratch.len());
             let scratch = self.scratch.get_mut(..room).unwrap_or_default();
             let step = self.main.step(input, scratch);
             let (consumed, produced, status) =
-                step.map_err(|error| self.corrupt(error.to_string()))?;
+                step.map_err(|error| self.corrupt(self.describe(&error)))?;
             let new_bytes = self.scratch.get(..produced).unwrap_or_default();
             let allowed = self
                 .max_inflated_len
@@ -575,6 +616,7 @@ impl Inflater {
             if self.agree_run >= WINDOW_LEN {
                 // The last 32 KiB agree, so both windows are the same from here on.
                 self.shadow = None;
+                self.shadow_scratch = Vec::new();
                 self.agree_run = 0;
             }
             let summary = &mut self.message.summary;
@@ -593,7 +635,11 @@ impl Inflater {
                 continue;
             }
             if produced == room {
-                // The scratch buffer is full: more output may be waiting.
+                // The scratch buffer is full: more output may be waiting, so a larger one
+                // saves calls.
+                if self.scratch.len() < SCRATCH_LEN && room == self.scratch.len() {
+                    self.scratch.resize(self.scratch.len().saturating_mul(2), 0);
+                }
                 continue;
             }
             if input.is_empty() {
@@ -609,8 +655,9 @@ impl Inflater {
 impl Context {
     fn fresh() -> Context {
         Context {
-            decompress: Decompress::new(false),
-            history: Vec::new(),
+            decompress: spare_decompress(),
+            history: VecDeque::new(),
+            primed: false,
             stream_ended: false,
         }
     }
@@ -620,9 +667,11 @@ impl Context {
         self.decompress.reset(false);
         self.stream_ended = false;
         self.history.clear();
+        self.primed = fill.is_some();
         if let Some(byte) = fill {
             self.history.resize(WINDOW_LEN, byte);
-            prime_window(&mut self.decompress, &self.history, scratch);
+            let (front, back) = self.history.as_slices();
+            prime_window(&mut self.decompress, front, back, scratch);
         }
     }
 
@@ -630,7 +679,9 @@ impl Context {
     fn restart_with_history(&mut self, scratch: &mut [u8]) {
         self.decompress.reset(false);
         self.stream_ended = false;
-        prime_window(&mut self.decompress, &self.history, scratch);
+        self.primed = !self.history.is_empty();
+        let (front, back) = self.history.as_slices();
+        prime_window(&mut self.decompress, front, back, scratch);
     }
 
     /// One call to the decompressor: (consumed, produced, status).
@@ -653,54 +704,72 @@ impl Context {
         Ok((consumed, produced, status))
     }
 
-    /// Appends `bytes` to the kept window, which never exceeds 32 KiB.
+    /// Appends `bytes` to the kept output, of which the last 32 KiB are the window.
     fn remember(&mut self, bytes: &[u8]) {
         let history = &mut self.history;
-        if bytes.len() >= WINDOW_LEN {
-            history.clear();
-            history.extend_from_slice(
-                bytes
-                    .get(bytes.len().saturating_sub(WINDOW_LEN)..)
-                    .unwrap_or_default(),
-            );
-            return;
+        let bytes = bytes
+            .get(bytes.len().saturating_sub(WINDOW_LEN)..)
+            .unwrap_or_default();
+        // The oldest bytes leave the ring first, so it never holds more than the window.
+        let excess = history
+            .len()
+            .saturating_add(bytes.len())
+            .saturating_sub(WINDOW_LEN);
+        history.drain(..excess.min(history.len()));
+        let needed = history.len().saturating_add(bytes.len());
+        if needed > history.capacity() {
+            // Doubling, but never past the window.
+            let target = needed
+                .max(history.capacity().saturating_mul(2))
+                .min(WINDOW_LEN);
+            history.reserve_exact(target.saturating_sub(history.len()));
         }
-        history.extend_from_slice(bytes);
-        let excess = history.len().saturating_sub(WINDOW_LEN);
-        if excess > 0 {
-            history.drain(..excess);
-        }
+        history.extend(bytes);
+    }
+
+    /// How many bytes of the window are known.
+    fn window_len(&self) -> usize {
+        self.history.len()
     }
 }
 
-/// Feeds `window` to a fresh stream as one stored (uncompressed) block and throws the output
-/// away, which leaves exactly those bytes in the decompressor's window.
-fn prime_window(decompress: &mut Decompress, window: &[u8], scratch: &mut [u8]) {
+/// A raw-DEFLATE decompressor with an empty window: a recycled one if any, else a new one.
+fn spare_decompress() -> Decompress {
+    let spare = SPARE.with(|spare| {
+        spare
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+    });
+    match spare {
+        Some(mut decompress) => {
+            decompress.reset(false);
+            decompress
+        }
+        None => Decompress::new(false),
+    }
+}
+
+/// Feeds the window (`front`, then `back`) to a fresh stream as one stored (uncompressed) block
+/// and throws the output away, which leaves exactly those bytes in the decompressor's window.
+fn prime_window(decompress: &mut Decompress, front: &[u8], back: &[u8], scratch: &mut [u8]) {
     // One stored block holds up to 65535 bytes; the window is at most 32 KiB.
-    let len = u16::try_from(window.len()).unwrap_or(u16::MAX);
-    let mut primer = Vec::with_capacity(usize::from(len).saturating_add(5));
+    let len = u16::try_from(front.len().saturating_add(back.len())).unwrap_or(u16::MAX);
     // Byte 0: BFINAL=0, BTYPE=00 (stored), then padding to the byte boundary; LEN, NLEN follow.
-    primer.push(0x00);
-    primer.extend_from_slice(&len.to_le_bytes());
-    primer.extend_from_slice(&(!len).to_le_bytes());
-    primer.extend_from_slice(window.get(..usize::from(len)).unwrap_or_default());
-    let mut input = primer.as_slice();
-    while !input.is_empty() {
-        let before_in = decompress.total_in();
-        let before_out = decompress.total_out();
-        if decompress
-            .decompress(input, scratch, FlushDecompress::Sync)
-            .is_err()
-        {
+    let [len_lo, len_hi] = len.to_le_bytes();
+    let [nlen_lo, nlen_hi] = (!len).to_le_bytes();
+    let header = [0x00, len_lo, len_hi, nlen_lo, nlen_hi];
+    // The header, then the window's bytes, fed as they are (no copy of the window).
+    let from_front = front.len().min(usize::from(len));
+    let from_back = usize::from(len).saturating_sub(from_front);
+    for piece in [
+        &header[..],
+        front.get(..from_front).unwrap_or_default(),
+        back.get(..from_back).unwrap_or_default(),
+    ] {
+        if !feed_all(decompress, piece, scratch) {
             return;
         }
-        let consumed =
-            usize::try_from(decompress.total_in().saturating_sub(before_in)).unwrap_or(usize::MAX);
-        let produced = decompress.total_out().saturating_sub(before_out);
-        if consumed == 0 && produced == 0 {
-            return;
-        }
-        input = input.get(consumed..).unwrap_or_default();
     }
     // Output that the decompressor still holds back belongs to the primer too.
     loop {
@@ -715,12 +784,35 @@ fn prime_window(decompress: &mut Decompress, window: &[u8], scratch: &mut [u8]) 
     }
 }
 
+/// Feeds all of `input` to the decompressor, throwing the output away; false when it stops
+/// taking input.
+fn feed_all(decompress: &mut Decompress, mut input: &[u8], scratch: &mut [u8]) -> bool {
+    while !input.is_empty() {
+        let before_in = decompress.total_in();
+        let before_out = decompress.total_out();
+        if decompress
+            .decompress(input, scratch, FlushDecompress::Sync)
+            .is_err()
+        {
+            return false;
+        }
+        let consumed =
+            usize::try_from(decompress.total_in().saturating_sub(before_in)).unwrap_or(usize::MAX);
+        let produced = decompress.total_out().saturating_sub(before_out);
+        if consumed == 0 && produced == 0 {
+            return false;
+        }
+        input = input.get(consumed..).unwrap_or_default();
+    }
+    true
+}
+
 impl std::fmt::Debug for Inflater {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inflater")
             .field("params", &self.params)
             .field("max_inflated_len", &self.max_inflated_len)
-            .field("history_len", &self.main.history.len())
+            .field("history_len", &self.main.window_len())
             .field("stream_ended", &self.main.stream_ended)
             .field("shadow", &self.shadow.as_ref().map(|_| self.unknown))
             .field("message", &self.message)
@@ -853,12 +945,13 @@ mod tests {
         let mut inflater = no_takeover();
         assert_eq!(inflater.inflate_message(&HELLO).unwrap(), b"Hello");
         assert_eq!(inflater.inflate_message(&HELLO).unwrap(), b"Hello");
-        // FIXME: the takeover form refers to the previous message, which this context has
-        // forgotten. The rust backend reads the empty window as zeros instead of failing, and
-        // without context takeover no shadow run checks it (see the module doc).
+        // The takeover form refers to the previous message, which this context has forgotten.
         assert_eq!(
-            inflater.inflate_message(&HELLO_AGAIN_TAKEOVER).unwrap(),
-            b"H\0\0\0\0"
+            inflater.inflate_message(&HELLO_AGAIN_TAKEOVER).unwrap_err(),
+            DeflateError::Corrupt {
+                detail: "a back-reference reaches before the start of the message".to_owned(),
+                context_lost: false
+            }
         );
     }
 
