@@ -19,7 +19,7 @@ use crate::limits::Limits;
 use crate::pipeline::Pipeline;
 use crate::session::{LiveInfo, Session, SessionLimits};
 use crate::source::live::{self, LiveConfig};
-use crate::source::{CaptureStats, FileSource, LiveSource, Source};
+use crate::source::{CaptureStats, FileSource, LiveSource, RawFrame, Source, SourceError};
 use crate::view;
 use crate::view::sanitize::sanitize;
 use crate::view::tui::theme::Theme;
@@ -423,17 +423,8 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     let mut pending = std::collections::BTreeMap::new();
     let mut failure = None;
     let mut n_frames = 0u64;
-    loop {
-        match source.next_frame() {
-            Ok(Some(frame)) => {
-                pipeline.process(&frame, false);
-            }
-            Ok(None) => break,
-            Err(err) => {
-                failure = Some(err);
-                break;
-            }
-        }
+    while let Some(frame) = frame_or_stop(&mut source, &mut failure) {
+        pipeline.process(&frame, false);
         n_frames = n_frames.wrapping_add(1);
         pending.extend(
             pipeline
@@ -468,6 +459,21 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     }
 }
 
+/// The next frame of a file, or `None` at its end or at an error, which is
+/// kept in `failure` so that what was read can still be reported first.
+fn frame_or_stop<'s>(
+    source: &'s mut FileSource,
+    failure: &mut Option<SourceError>,
+) -> Option<RawFrame<'s>> {
+    match source.next_frame() {
+        Ok(frame) => frame,
+        Err(err) => {
+            *failure = Some(err);
+            None
+        }
+    }
+}
+
 /// `osiscope compare`: the delivery techniques of a capture, after the whole capture.
 fn compare(args: &CompareArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
@@ -475,17 +481,8 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
         Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
             .observing_delivery();
     let mut failure = None;
-    loop {
-        match source.next_frame() {
-            Ok(Some(frame)) => {
-                pipeline.process(&frame, false);
-            }
-            Ok(None) => break,
-            Err(err) => {
-                failure = Some(err);
-                break;
-            }
-        }
+    while let Some(frame) = frame_or_stop(&mut source, &mut failure) {
+        pipeline.process(&frame, false);
     }
     let _ = pipeline.finish();
     let report = pipeline.delivery().unwrap_or_default();
