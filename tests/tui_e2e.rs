@@ -112,14 +112,16 @@ impl Drop for Tmux {
 /// terminal's line settings once it has quit.
 fn script(file: &str) -> String {
     format!(
-        "{} {}; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 60",
+        "{} {}; code=$?; modes=$(stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '); echo \"exit=$code modes: $modes[checked]\"; sleep 60",
         env!("CARGO_BIN_EXE_osiscope"),
         common::capture(file).display()
     )
 }
 
 fn assert_restored(tmux: &Tmux) {
-    let screen = tmux.wait_for("exit=");
+    // One line, written once the terminal's modes are read: waiting for its
+    // end means the whole report is on the screen.
+    let screen = tmux.wait_for("[checked]");
     assert!(screen.contains("exit=0"), "{screen}");
     assert!(
         screen.contains("icanon echo"),
@@ -181,7 +183,7 @@ fn ctrl_c_quits_and_restores_the_terminal() {
 #[test]
 fn no_argument_opens_the_lesson_list_on_lesson_one() {
     let line = format!(
-        "cd {} && LANG=C.UTF-8 {}; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 60",
+        "cd {} && LANG=C.UTF-8 {}; code=$?; modes=$(stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '); echo \"exit=$code modes: $modes[checked]\"; sleep 60",
         common::root().display(),
         env!("CARGO_BIN_EXE_osiscope"),
     );
