@@ -233,6 +233,9 @@ const MAX_TLS_PENDING: usize = 64;
 /// The most problems kept per direction for messages still being assembled.
 const MAX_PENDING_PROBLEMS: usize = 64;
 
+/// The type of `run`'s finish when none is given.
+type Finish<R> = for<'a> fn(&Decoded<'a>, &FrameContext) -> R;
+
 /// What one frame produced.
 #[derive(Debug, Default)]
 pub struct FrameOutput {
@@ -347,7 +350,37 @@ impl Pipeline {
 
     /// Runs every stage for one frame; builds the model only when `model` is set.
     pub fn process(&mut self, frame: &RawFrame<'_>, model: bool) -> FrameOutput {
-        self.run(frame, model, model)
+        if !model {
+            return self.run(frame, false, None::<Finish<Dissection>>).1;
+        }
+        let config = self.config.clone();
+        let (dissection, mut output) = self.run(
+            frame,
+            true,
+            Some(|decoded: &Decoded<'_>, context: &FrameContext| {
+                dissect::build(frame, decoded, context, &config)
+            }),
+        );
+        output.dissection = dissection;
+        output
+    }
+
+    /// Runs every stage for one frame and hands what the model is built from
+    /// (the decoded headers and what the later stages learned) to `finish`
+    /// instead of building the model: for callers that need a few facts of
+    /// every frame (the packet list) and can build the model themselves for
+    /// the frames where those facts are not enough.
+    pub fn process_with<R>(
+        &mut self,
+        frame: &RawFrame<'_>,
+        finish: impl FnOnce(&Decoded<'_>, &FrameContext) -> R,
+    ) -> (R, Vec<WsMessage>) {
+        let (result, output) = self.run(frame, true, Some(finish));
+        match result {
+            Some(result) => (result, output.messages),
+            // `run` calls `finish` whenever it is given one.
+            None => unreachable!("run always finishes a frame it was given a finish for"),
+        }
     }
 
     /// Runs every stage for one frame and keeps what later frames' models
@@ -355,11 +388,20 @@ impl Pipeline {
     /// building this frame's model: the cheap way to replay the frames
     /// before the one a view asks for.
     pub fn advance(&mut self, frame: &RawFrame<'_>) -> Vec<WsMessage> {
-        self.run(frame, true, false).messages
+        self.run(frame, true, None::<Finish<()>>).1.messages
     }
 
-    /// `keep`: keep the state models need; `model`: build this frame's model.
-    fn run(&mut self, frame: &RawFrame<'_>, keep: bool, model: bool) -> FrameOutput {
+    /// `keep`: keep the state models need; `finish`: what to make of the
+    /// frame's decoded headers and context (the model, usually), which are
+    /// only gathered when it is given.
+    fn run<R>(
+        &mut self,
+        frame: &RawFrame<'_>,
+        keep: bool,
+        finish: Option<impl FnOnce(&Decoded<'_>, &FrameContext) -> R>,
+    ) -> (Option<R>, FrameOutput) {
+        let model = finish.is_some();
+        let mut finished = None;
         let datagram: Vec<u8>;
         let mut decoded = decode_frame(frame);
         if let Some((payload, frames)) = self.defragment(frame, &mut decoded) {
@@ -484,12 +526,12 @@ impl Pipeline {
                 websocket,
                 tcp,
             };
-            output.dissection = Some(dissect::build(frame, &decoded, &context, &self.config));
+            finished = finish.map(|finish| finish(&decoded, &context));
         }
         if let Some(step) = &step {
             self.release_ended(step.slot);
         }
-        output
+        (finished, output)
     }
 
     /// Measures again what a connection buffers, for the total budget.

@@ -34,8 +34,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::decode::Decoded;
 use crate::dissect::{
-    keys, BuildConfig, DeliveryReport, Dissection, FrameNumber, StreamSummary, Timestamp, WsMessage,
+    self, keys, AppPduKind, BuildConfig, DeliveryReport, Dissection, FrameContext, FrameNumber,
+    PduBytes, StreamSummary, Timestamp, WsMessage,
 };
 use crate::limits::Limits;
 use crate::pipeline::Pipeline;
@@ -887,9 +889,9 @@ fn load<S: Source>(
     // The delivery comparison keeps a record per message: a file's
     // capture has an end, a live capture (which evicts) does not.
     let mut pipeline = if limits.evict {
-        Pipeline::with_limits(config, pipeline_limits)
+        Pipeline::with_limits(config.clone(), pipeline_limits)
     } else {
-        Pipeline::with_limits(config, pipeline_limits).observing_delivery()
+        Pipeline::with_limits(config.clone(), pipeline_limits).observing_delivery()
     };
     let mut batch = Batch::default();
     let mut batch_started = Instant::now();
@@ -942,15 +944,18 @@ fn load<S: Source>(
         n_frames += 1;
         stored_bytes = stored_bytes.saturating_add(frame.data.len());
         read_estimate = read_estimate.saturating_add(frame.data.len() as u64 + 16);
-        let output = pipeline.process(&frame, true);
-        let Some(dissection) = output.dissection else {
-            continue;
-        };
-        let row = Row::from_dissection(&dissection);
+        let (indexed, messages) = pipeline.process_with(&frame, |decoded, context| {
+            Indexed::of(&frame, decoded, context, &config)
+        });
+        let Indexed {
+            row,
+            handshake,
+            sources,
+        } = indexed;
         let number = frame.number.0;
         if let Some(tcp) = &row.tcp {
             stream_of.insert(number, tcp.stream);
-            if dissection.find(keys::handshake::CHECK).is_some() {
+            if handshake {
                 batch.handshakes.push((tcp.stream, frame.number));
             }
         }
@@ -959,19 +964,23 @@ fn load<S: Source>(
             let oldest = number.saturating_sub(limits.max_frames as u64);
             stream_of.retain(|frame, _| *frame >= oldest);
         }
-        let mut noted = HashMap::new();
-        Pipeline::note_reassembly(&dissection, &mut noted);
-        for (earlier, heres) in noted {
-            for here in heres {
-                batch.reassembled.push((earlier, here));
-            }
-        }
-        let own_stream = row.tcp.as_ref().map(|tcp| tcp.stream);
-        let fragments: Vec<u64> = dissection
-            .sources
+        // Each earlier frame whose bytes this one reassembled, once.
+        let mut earlier: Vec<u64> = sources
             .iter()
-            .skip(1)
-            .flat_map(|source| source.frames.iter().map(|f| f.0))
+            .flatten()
+            .map(|f| f.0)
+            .filter(|f| *f != number)
+            .collect();
+        earlier.sort_unstable();
+        earlier.dedup();
+        batch
+            .reassembled
+            .extend(earlier.iter().map(|f| (*f, frame.number)));
+        let own_stream = row.tcp.as_ref().map(|tcp| tcp.stream);
+        let fragments: Vec<u64> = sources
+            .iter()
+            .flatten()
+            .map(|f| f.0)
             .filter(|f| {
                 *f < number && (own_stream.is_none() || stream_of.get(f).copied() != own_stream)
             })
@@ -992,8 +1001,7 @@ fn load<S: Source>(
         batch.bytes.extend_from_slice(frame.data);
         batch.rows.push(row);
         batch.messages.extend(
-            output
-                .messages
+            messages
                 .into_iter()
                 .map(|message| preview(message, limits.message_preview)),
         );
@@ -1027,6 +1035,58 @@ fn load<S: Source>(
         stopped,
         stats: source.capture_stats(),
     });
+}
+
+/// What the index keeps of a frame: its row, whether it carries a
+/// handshake check, and the frames of each reassembled data source its
+/// model would have (after the frame's own bytes).
+struct Indexed {
+    row: Row,
+    handshake: bool,
+    sources: Vec<Vec<FrameNumber>>,
+}
+
+impl Indexed {
+    /// From what the frame's model is built from; the model itself is built
+    /// only for the frames whose row needs it (see [`Row::from_parts`]).
+    fn of(
+        frame: &RawFrame<'_>,
+        decoded: &Decoded<'_>,
+        context: &FrameContext,
+        config: &BuildConfig,
+    ) -> Indexed {
+        if let Some(row) = Row::from_parts(frame, decoded, context) {
+            let handshake = context
+                .app
+                .iter()
+                .any(|pdu| matches!(&pdu.kind, AppPduKind::HttpHead(_, Some(_))));
+            let sources = context
+                .app
+                .iter()
+                .filter_map(|pdu| match &pdu.bytes {
+                    PduBytes::InFrame { .. } => None,
+                    PduBytes::Reassembled { frames, .. } => Some(frames.clone()),
+                    PduBytes::Unavailable => Some(Vec::new()),
+                })
+                .collect();
+            return Indexed {
+                row,
+                handshake,
+                sources,
+            };
+        }
+        let dissection = dissect::build(frame, decoded, context, config);
+        Indexed {
+            row: Row::from_dissection(&dissection),
+            handshake: dissection.find(keys::handshake::CHECK).is_some(),
+            sources: dissection
+                .sources
+                .into_iter()
+                .skip(1)
+                .map(|source| source.frames)
+                .collect(),
+        }
+    }
 }
 
 fn preview(mut message: WsMessage, keep: usize) -> WsMessage {

@@ -543,6 +543,10 @@ fn check_session(file: &Path, expect: &Expect, failures: &mut Failures) {
             )
         },
     );
+    if session.progress().stopped.is_none() {
+        let difference = common::rows_differ(&session, file);
+        failures.check(difference.is_none(), || difference.unwrap_or_default());
+    }
     let n = u64::try_from(n).unwrap();
     for number in [1, n / 2, n].into_iter().filter(|&number| number >= 1) {
         failures.check(session.dissect(FrameNumber(number)).is_some(), || {

@@ -58,6 +58,16 @@ fn on_demand_dissections_equal_a_two_pass_decode() {
 }
 
 #[test]
+fn indexed_rows_equal_the_rows_of_full_models() {
+    for path in common::captures() {
+        let session = Session::open_blocking(&path, SessionLimits::default()).unwrap();
+        if let Some(difference) = common::rows_differ(&session, &path) {
+            panic!("{difference}");
+        }
+    }
+}
+
+#[test]
 fn rows_carry_the_list_and_ladder_facts() {
     let mut session = Session::open_blocking(
         &common::capture("ws-basic.pcapng"),

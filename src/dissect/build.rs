@@ -10,11 +10,13 @@ mod network;
 mod physical;
 mod transport;
 
+pub use transport::analysis_severity;
+
 use crate::application::handshake::Report;
 use crate::application::http::{Head, SseEvent};
 use crate::application::tls::{HandshakeMessage as TlsHandshake, Record as TlsRecord};
 use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
-use crate::decode::{Decoded, Link, Net, Transport};
+use crate::decode::{Decoded, Link, Net, Tcp, Transport};
 use crate::dissect::{
     keys, DataSource, Dissection, Field, FieldValue, FrameInfo, FrameNumber, Layer, Problem,
     Protocol, Severity, Span,
@@ -263,19 +265,9 @@ fn stack_layers(decoded: &Decoded<'_>, tcp_context: Option<&TcpContext>, layers:
     for vlan in &decoded.vlans {
         layers.push(link::vlan(vlan));
     }
-    let mut ip_payload_len = 0;
     match &decoded.net {
-        Some(Net::Ipv4(ip)) => {
-            ip_payload_len =
-                usize::from(ip.header.total_len()).saturating_sub(ip.header.slice().len());
-            layers.push(network::ipv4(ip));
-        }
-        Some(Net::Ipv6(ip)) => {
-            ip_payload_len = usize::from(ip.header.payload_length()).saturating_sub(
-                ip.payload.start - ip.offset - crate::decode::network::ipv6_field::LEN,
-            );
-            layers.push(network::ipv6(ip, decoded.data));
-        }
+        Some(Net::Ipv4(ip)) => layers.push(network::ipv4(ip)),
+        Some(Net::Ipv6(ip)) => layers.push(network::ipv6(ip, decoded.data)),
         Some(Net::Arp(arp)) => layers.push(network::arp(arp)),
         None => {}
     }
@@ -289,15 +281,10 @@ fn stack_layers(decoded: &Decoded<'_>, tcp_context: Option<&TcpContext>, layers:
     };
     match &decoded.transport {
         Some(Transport::Tcp(tcp)) => {
-            let wire_payload = if ip_payload_len == 0 || tcp.source != 0 {
-                tcp.payload.len()
-            } else {
-                tcp.payload_len(ip_payload_len)
-            };
             layers.push(transport::tcp(
                 tcp,
                 bytes_of(tcp.source),
-                wire_payload,
+                tcp_wire_len(decoded, tcp),
                 tcp_context,
             ));
         }
@@ -308,6 +295,36 @@ fn stack_layers(decoded: &Decoded<'_>, tcp_context: Option<&TcpContext>, layers:
     if let Some(rest) = decoded.rest {
         layers.push(data_layer(decoded.data, rest));
     }
+}
+
+/// The payload bytes a TCP segment had on the wire, counting any that were
+/// not captured (its layer's `tcp.len`).
+pub fn tcp_wire_len(decoded: &Decoded<'_>, tcp: &Tcp<'_>) -> usize {
+    let ip_payload_len = match &decoded.net {
+        Some(Net::Ipv4(ip)) => {
+            usize::from(ip.header.total_len()).saturating_sub(ip.header.slice().len())
+        }
+        Some(Net::Ipv6(ip)) => usize::from(ip.header.payload_length())
+            .saturating_sub(ip.payload.start - ip.offset - crate::decode::network::ipv6_field::LEN),
+        Some(Net::Arp(_)) | None => 0,
+    };
+    if ip_payload_len == 0 || tcp.source != 0 {
+        tcp.payload.len()
+    } else {
+        tcp.payload_len(ip_payload_len)
+    }
+}
+
+/// The application layers of a frame's PDUs alone, as [`build`] puts them on
+/// top of its stack, with the worst problem they raise: for a summary of the
+/// frame that does not need the layers below.
+pub fn application_layers(pdus: &[AppPdu]) -> (Vec<Layer>, Option<Severity>) {
+    let mut layers = Vec::with_capacity(pdus.len());
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    app_layers(pdus, &mut layers, &mut sources, &mut problems);
+    let worst = problems.iter().map(|problem| problem.severity).max();
+    (layers, worst)
 }
 
 /// The datagram quoted in an ICMP error, as fields: one group per protocol

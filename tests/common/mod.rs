@@ -208,3 +208,43 @@ pub fn tick_until(
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Every frame's packet-list row as its full model gives it
+/// (`Row::from_dissection` over a plain pass): what the index, which builds
+/// most rows without the model, must equal.
+pub fn model_rows(path: &Path) -> Vec<osiscope::session::Row> {
+    use osiscope::source::Source;
+    let mut source = osiscope::source::file::FileSource::open(path).unwrap();
+    let mut pipeline = osiscope::pipeline::Pipeline::default();
+    let mut rows = Vec::new();
+    while let Ok(Some(frame)) = source.next_frame() {
+        if let Some(dissection) = pipeline.process(&frame, true).dissection {
+            rows.push(osiscope::session::Row::from_dissection(&dissection));
+        }
+    }
+    rows
+}
+
+/// Checks a session's rows against [`model_rows`]; returns the first
+/// difference.
+pub fn rows_differ(session: &osiscope::session::Session, path: &Path) -> Option<String> {
+    let expected = model_rows(path);
+    let got = session.rows();
+    if got.len() != expected.len() {
+        return Some(format!(
+            "{}: {} rows indexed, {} from the models",
+            path.display(),
+            got.len(),
+            expected.len()
+        ));
+    }
+    got.iter().zip(&expected).find_map(|(got, expected)| {
+        (got != expected).then(|| {
+            format!(
+                "{}: frame {}: the index has\n  {got:?}\nthe model gives\n  {expected:?}",
+                path.display(),
+                expected.number
+            )
+        })
+    })
+}

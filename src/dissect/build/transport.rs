@@ -8,7 +8,7 @@ use crate::dissect::build::{bits, bytes_field, field, span_at, uint, with};
 use crate::dissect::{
     keys, Field, FieldValue, Layer, Problem, Protocol, Severity, Span, TcpContext,
 };
-use crate::flow::analysis::Severity as AnalysisSeverity;
+use crate::flow::analysis::{Flag, Severity as AnalysisSeverity};
 use crate::flow::table::Direction;
 
 /// The TCP flag bits in the order Wireshark lists them, with their short names.
@@ -293,10 +293,8 @@ pub(crate) fn analysis_problems(
         return;
     };
     for flag in context.analysis.flags.iter() {
-        let severity = match flag.severity() {
-            AnalysisSeverity::Warning => Severity::Warning,
-            AnalysisSeverity::Note => Severity::Note,
-            AnalysisSeverity::Chat => continue,
+        let Some(severity) = analysis_severity(flag) else {
+            continue;
         };
         problems.push(Problem {
             severity,
@@ -305,6 +303,16 @@ pub(crate) fn analysis_problems(
             layer: Some(layer),
             span: None,
         });
+    }
+}
+
+/// The severity of the problem an analysis flag raises; `None` for the flags
+/// that are only noted (chat), which raise none.
+pub fn analysis_severity(flag: Flag) -> Option<Severity> {
+    match flag.severity() {
+        AnalysisSeverity::Warning => Some(Severity::Warning),
+        AnalysisSeverity::Note => Some(Severity::Note),
+        AnalysisSeverity::Chat => None,
     }
 }
 
