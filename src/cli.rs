@@ -308,7 +308,9 @@ pub struct SessionLimitArgs {
     /// [default: 20000000].
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub max_frames: Option<usize>,
-    /// Captured bytes the terminal UI keeps for dissecting frames on demand [default: 2G].
+    /// Captured bytes the terminal UI keeps in memory for dissecting frames on demand
+    /// (frames of a capture file are read again from the file and do not count; a live
+    /// capture's and standard input's do) [default: 2G].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_frame_bytes: Option<usize>,
 }

@@ -27,7 +27,9 @@
 pub mod row;
 pub mod window;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -43,6 +45,7 @@ use crate::limits::Limits;
 use crate::pipeline::Pipeline;
 use crate::source::file::FileSource;
 use crate::source::live::LiveControl;
+use crate::source::offsets::RecordWalker;
 use crate::source::save::PcapngWriter;
 use crate::source::{CaptureStats, RawFrame, Source, SourceError};
 
@@ -172,8 +175,11 @@ pub struct Batch {
 /// Where a frame's bytes sit in the session's store, and its capture facts.
 #[derive(Clone, Copy, Debug)]
 struct StoredFrame {
-    /// Offset in its batch's chunk of bytes.
+    /// Offset in its batch's chunk of bytes, for a frame kept in memory.
     offset: usize,
+    /// Where the frame's bytes are in the capture file, for a frame read
+    /// again from there when asked for (see [`RecordWalker`]).
+    file_offset: Option<u64>,
     cap_len: u32,
     orig_len: u32,
     link_type: u32,
@@ -210,9 +216,11 @@ pub struct Session {
     rows: Window<Row>,
     frames: Window<StoredFrame>,
     chunks: VecDeque<Chunk>,
+    /// The capture file, for the frames whose bytes are read again from it.
+    file: Option<std::fs::File>,
     /// The number of the oldest frame kept (1 until frames are evicted).
     first: u64,
-    /// Captured bytes of the frames kept.
+    /// Captured bytes of the frames kept in memory.
     kept_bytes: usize,
     /// Frames evicted since the indexes were last pruned.
     unpruned: usize,
@@ -309,11 +317,13 @@ impl Session {
         let config = BuildConfig::default();
         let loader_config = config.clone();
         let loader_limits = limits.clone();
+        let (walker, file) = reopen(path);
         thread::Builder::new()
             .name("osiscope-index".into())
             .spawn(move || {
                 load(
                     source,
+                    walker,
                     file_len,
                     loader_limits,
                     loader_config,
@@ -324,7 +334,9 @@ impl Session {
                 path: path.display().to_string(),
                 reason: format!("cannot start the indexing thread: {error}"),
             })?;
-        Ok(Session::with_receiver(path, limits, config, receiver))
+        let mut session = Session::with_receiver(path, limits, config, receiver);
+        session.file = file;
+        Ok(session)
     }
 
     /// Indexes a live capture (or any source that waits for frames) on a
@@ -359,7 +371,16 @@ impl Session {
             .name("osiscope-index".into())
             .spawn({
                 let limits = limits.clone();
-                move || load(source, 0, limits, loader_config, &Outbox::Bounded(sender))
+                move || {
+                    load(
+                        source,
+                        None,
+                        0,
+                        limits,
+                        loader_config,
+                        &Outbox::Bounded(sender),
+                    )
+                }
             })
             .map_err(|error| SourceError::CaptureOpen {
                 interface: info.interface.clone(),
@@ -395,14 +416,17 @@ impl Session {
         let file_len = std::fs::metadata(path).map_or(0, |meta| meta.len());
         let (sender, receiver) = mpsc::channel();
         let config = BuildConfig::default();
+        let (walker, file) = reopen(path);
         load(
             source,
+            walker,
             file_len,
             limits.clone(),
             config.clone(),
             &Outbox::Unbounded(sender),
         );
         let mut session = Session::with_receiver(path, limits, config, receiver);
+        session.file = file;
         session.poll();
         Ok(session)
     }
@@ -421,6 +445,7 @@ impl Session {
             rows: Window::default(),
             frames: Window::default(),
             chunks: VecDeque::new(),
+            file: None,
             first: 1,
             kept_bytes: 0,
             unpruned: 0,
@@ -481,7 +506,9 @@ impl Session {
                     });
                 }
                 for frame in batch.frames {
-                    self.kept_bytes = self.kept_bytes.saturating_add(frame.cap_len as usize);
+                    if frame.file_offset.is_none() {
+                        self.kept_bytes = self.kept_bytes.saturating_add(frame.cap_len as usize);
+                    }
                     self.frames.push(frame);
                 }
                 for row in batch.rows {
@@ -706,9 +733,15 @@ impl Session {
             .filter(|frame| frame.0 >= self.first)
     }
 
-    /// The captured bytes of a frame.
-    pub fn frame_bytes(&self, number: FrameNumber) -> Option<&[u8]> {
+    /// The captured bytes of a frame: from memory, or read again from the
+    /// capture file.
+    pub fn frame_bytes(&self, number: FrameNumber) -> Option<Cow<'_, [u8]>> {
         let stored = self.stored(number)?;
+        if let Some(offset) = stored.file_offset {
+            let mut bytes = vec![0; stored.cap_len as usize];
+            self.file.as_ref()?.read_exact_at(&mut bytes, offset).ok()?;
+            return Some(Cow::Owned(bytes));
+        }
         let chunk = self
             .chunks
             .partition_point(|chunk| chunk.first <= number.0)
@@ -717,6 +750,7 @@ impl Session {
             .get(chunk)?
             .bytes
             .get(stored.offset..stored.offset.saturating_add(stored.cap_len as usize))
+            .map(Cow::Borrowed)
     }
 
     /// When a frame was captured.
@@ -728,15 +762,17 @@ impl Session {
         self.frames.as_slice().get(self.index_of(number)?)
     }
 
-    fn raw(&self, number: FrameNumber) -> Option<RawFrame<'_>> {
+    /// Hands a frame, as the source gave it, to `f`.
+    fn with_raw<T>(&self, number: FrameNumber, f: impl FnOnce(&RawFrame<'_>) -> T) -> Option<T> {
         let stored = self.stored(number)?;
-        Some(RawFrame {
+        let data = self.frame_bytes(number)?;
+        Some(f(&RawFrame {
             number,
             ts: stored.ts,
             orig_len: stored.orig_len as usize,
             link_type: stored.link_type,
-            data: self.frame_bytes(number)?,
-        })
+            data: &data,
+        }))
     }
 
     /// Writes the kept frames to a pcapng file; returns how many.
@@ -750,10 +786,11 @@ impl Session {
         let mut writer =
             PcapngWriter::new(std::io::BufWriter::new(file), 262_144, interface).map_err(failed)?;
         for number in self.first..=self.last_number() {
-            if let Some(frame) = self.raw(FrameNumber(number)) {
-                writer
-                    .write(frame.ts, frame.orig_len, frame.link_type, frame.data)
-                    .map_err(failed)?;
+            let written = self.with_raw(FrameNumber(number), |frame| {
+                writer.write(frame.ts, frame.orig_len, frame.link_type, frame.data)
+            });
+            if let Some(written) = written {
+                written.map_err(failed)?;
             }
         }
         let n_written = writer.n_written();
@@ -776,8 +813,7 @@ impl Session {
                     Pipeline::with_limits(self.config.clone(), self.pipeline_limits.clone())
                         .with_reassembled_in(self.reassembled_for(&[number.0]));
                 self.advance_fragments(&mut pipeline, number);
-                let frame = self.raw(number)?;
-                pipeline.process(&frame, true).dissection?
+                self.with_raw(number, |frame| pipeline.process(frame, true).dissection)??
             }
         };
         let dissection = Arc::new(dissection);
@@ -835,12 +871,13 @@ impl Session {
         let mut result = None;
         for here in steps {
             self.advance_fragments(&mut cursor.pipeline, here);
-            let frame = self.raw(here)?;
-            if here == number {
-                result = cursor.pipeline.process(&frame, true).dissection;
-            } else {
-                cursor.pipeline.advance(&frame);
-            }
+            self.with_raw(here, |frame| {
+                if here == number {
+                    result = cursor.pipeline.process(frame, true).dissection;
+                } else {
+                    cursor.pipeline.advance(frame);
+                }
+            })?;
         }
         cursor.next = number.0.saturating_add(1);
         self.cursor = Some(cursor);
@@ -850,9 +887,7 @@ impl Session {
     /// Feeds the fragments an IPv4 datagram of this frame was rebuilt from.
     fn advance_fragments(&self, pipeline: &mut Pipeline, number: FrameNumber) {
         for &fragment in self.fragments.get(&number.0).into_iter().flatten() {
-            if let Some(frame) = self.raw(FrameNumber(fragment)) {
-                pipeline.advance(&frame);
-            }
+            self.with_raw(FrameNumber(fragment), |frame| pipeline.advance(frame));
         }
     }
 
@@ -876,10 +911,24 @@ const BATCH_AGE: Duration = Duration::from_millis(100);
 /// How often an idle live loader sends changed counters.
 const STATS_IDLE: Duration = Duration::from_millis(250);
 
+/// The walk of a capture file's records, and the file to read frames again
+/// from; neither for standard input or a file the walk does not follow (its
+/// frames are kept in memory).
+fn reopen(path: &Path) -> (Option<RecordWalker>, Option<std::fs::File>) {
+    if path == Path::new("-") {
+        return (None, None);
+    }
+    match (RecordWalker::open(path), std::fs::File::open(path)) {
+        (Some(walker), Ok(file)) => (Some(walker), Some(file)),
+        _ => (None, None),
+    }
+}
+
 /// Reads the source through the pipeline, sending batches: full ones, and
 /// whatever is there as soon as a live source has nothing more waiting.
 fn load<S: Source>(
     mut source: S,
+    mut walker: Option<RecordWalker>,
     file_len: u64,
     pipeline_limits: Limits,
     config: BuildConfig,
@@ -930,9 +979,22 @@ fn load<S: Source>(
                 break;
             }
         };
+        // A frame the walk finds in the file is read again from there;
+        // after the first it does not find, the walk is over.
+        let file_offset = walker
+            .as_mut()
+            .and_then(|walker| walker.next_matching(frame.data));
+        if file_offset.is_none() {
+            walker = None;
+        }
+        let in_memory = if file_offset.is_some() {
+            0
+        } else {
+            frame.data.len()
+        };
         if !limits.evict
             && (n_frames >= limits.max_frames
-                || stored_bytes.saturating_add(frame.data.len()) > limits.max_frame_bytes)
+                || stored_bytes.saturating_add(in_memory) > limits.max_frame_bytes)
         {
             stopped = Some(format!(
                 "indexing stopped after {n_frames} frames: the session keeps at most {} frames and {} MiB of captured bytes (--max-frames, --max-frame-bytes)",
@@ -942,7 +1004,7 @@ fn load<S: Source>(
             break;
         }
         n_frames += 1;
-        stored_bytes = stored_bytes.saturating_add(frame.data.len());
+        stored_bytes = stored_bytes.saturating_add(in_memory);
         read_estimate = read_estimate.saturating_add(frame.data.len() as u64 + 16);
         let (indexed, messages) = pipeline.process_with(&frame, |decoded, context| {
             Indexed::of(&frame, decoded, context, &config)
@@ -993,12 +1055,15 @@ fn load<S: Source>(
         }
         batch.frames.push(StoredFrame {
             offset: batch.bytes.len(),
+            file_offset,
             cap_len: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
             orig_len: u32::try_from(frame.orig_len).unwrap_or(u32::MAX),
             link_type: frame.link_type,
             ts: frame.ts,
         });
-        batch.bytes.extend_from_slice(frame.data);
+        if file_offset.is_none() {
+            batch.bytes.extend_from_slice(frame.data);
+        }
         batch.rows.push(row);
         batch.messages.extend(
             messages

@@ -6,6 +6,7 @@
 
 pub mod file;
 pub mod live;
+pub mod offsets;
 pub mod save;
 
 use std::time::Duration;

@@ -67,6 +67,28 @@ fn indexed_rows_equal_the_rows_of_full_models() {
     }
 }
 
+/// The session keeps no captured bytes of a file in memory: the walk of the
+/// file's records finds every frame libpcap reads, pcap and pcapng alike, so
+/// each is read again from the file when a view asks for it.
+#[test]
+fn every_frame_of_every_capture_is_found_in_its_file() {
+    use osiscope::source::offsets::RecordWalker;
+    for path in common::captures() {
+        let mut walker = RecordWalker::open(&path).expect("the walk follows pcap and pcapng");
+        let mut source = FileSource::open(&path).unwrap();
+        let mut n = 0;
+        while let Ok(Some(frame)) = source.next_frame() {
+            n += 1;
+            assert!(
+                walker.next_matching(frame.data).is_some(),
+                "{}: frame {n} not found by the walk",
+                path.display()
+            );
+        }
+        assert!(n > 0);
+    }
+}
+
 #[test]
 fn rows_carry_the_list_and_ladder_facts() {
     let mut session = Session::open_blocking(

@@ -7,8 +7,12 @@
 //! error, or 10,000 frames; each frame is dissected by one `Pipeline` and
 //! written by the text view; then the pipeline is finished.
 //!
+//! Beside libpcap, the record walk a session uses to read frames again from
+//! the file (`RecordWalker`) goes over the same bytes.
+//!
 //! Checked: no panic and no hang; every frame's captured length is at most what
-//! the file held; frame numbers count from 1; the link type is the file's.
+//! the file held; frame numbers count from 1; the link type is the file's;
+//! where the walk places a frame, the file holds that frame's bytes.
 
 #![no_main]
 
@@ -17,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use libfuzzer_sys::fuzz_target;
 use osiscope::pipeline::Pipeline;
+use osiscope::source::offsets::RecordWalker;
 use osiscope::source::{FileSource, Source};
 
 const MAX_FRAMES: u64 = 10_000;
@@ -53,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
     let mut pipeline = Pipeline::default();
     let mut text = Vec::new();
     let mut expected = 1u64;
+    let mut walker = RecordWalker::new(data);
     while expected <= MAX_FRAMES {
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
@@ -65,6 +71,14 @@ fuzz_target!(|data: &[u8]| {
             "a frame is longer than its file"
         );
         assert!(frame.ts.nanos < 1_000_000_000);
+        if let Some(offset) = walker.as_mut().and_then(|w| w.next_matching(frame.data)) {
+            let at = usize::try_from(offset).expect("an offset within the input");
+            assert_eq!(
+                data.get(at..at + frame.data.len()),
+                Some(frame.data),
+                "the walk places a frame where the file holds its bytes"
+            );
+        }
         let dissection = pipeline.dissect(&frame);
         text.clear();
         osiscope::view::text::write_frame(&mut text, &dissection)
