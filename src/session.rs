@@ -112,6 +112,20 @@ pub struct LiveStatus {
     pub stats: CaptureStats,
 }
 
+/// What [`Session::dissect_for`] got done within its budget.
+#[derive(Clone, Debug)]
+pub enum Dissecting {
+    /// The frame's model (`None` for a frame not indexed or no longer kept).
+    Done(Option<Arc<Dissection>>),
+    /// Still replaying the frame's connection (`tcp.stream`): `fed` of its
+    /// `total` frames up to this one.
+    Replaying {
+        stream: u32,
+        fed: usize,
+        total: usize,
+    },
+}
+
 /// Describes a live capture to [`Session::capture`].
 #[derive(Clone, Debug, Default)]
 pub struct LiveInfo {
@@ -800,20 +814,46 @@ impl Session {
 
     /// The full model of one frame, as a two-pass decode of the whole
     /// capture gives it; `None` for a frame not indexed yet (or no longer
-    /// kept).
+    /// kept). Replays the frame's connection up to it, however long that
+    /// takes: a view that must not wait uses [`Session::dissect_for`].
     pub fn dissect(&mut self, number: FrameNumber) -> Option<Arc<Dissection>> {
-        if let Some((_, dissection)) = self.cache.iter().find(|(n, _)| *n == number.0) {
-            return Some(Arc::clone(dissection));
+        match self.dissect_until(number, None) {
+            Dissecting::Done(dissection) => dissection,
+            Dissecting::Replaying { .. } => None,
         }
-        let row = self.row(number)?;
+    }
+
+    /// [`Session::dissect`] within a time budget: when the frame's
+    /// connection takes longer to replay, says how far the replay came; the
+    /// next call goes on from there.
+    pub fn dissect_for(&mut self, number: FrameNumber, budget: Duration) -> Dissecting {
+        self.dissect_until(number, Instant::now().checked_add(budget))
+    }
+
+    fn dissect_until(&mut self, number: FrameNumber, deadline: Option<Instant>) -> Dissecting {
+        if let Some((_, dissection)) = self.cache.iter().find(|(n, _)| *n == number.0) {
+            return Dissecting::Done(Some(Arc::clone(dissection)));
+        }
+        let Some(row) = self.row(number) else {
+            return Dissecting::Done(None);
+        };
         let dissection = match row.tcp.as_ref().map(|tcp| tcp.stream) {
-            Some(stream) => self.replay(stream, number)?,
+            Some(stream) => match self.replay(stream, number, deadline) {
+                Ok(Some(dissection)) => dissection,
+                Ok(None) => return Dissecting::Done(None),
+                Err(replaying) => return replaying,
+            },
             None => {
                 let mut pipeline =
                     Pipeline::with_limits(self.config.clone(), self.pipeline_limits.clone())
                         .with_reassembled_in(self.reassembled_for(&[number.0]));
                 self.advance_fragments(&mut pipeline, number);
-                self.with_raw(number, |frame| pipeline.process(frame, true).dissection)??
+                let Some(Some(dissection)) =
+                    self.with_raw(number, |frame| pipeline.process(frame, true).dissection)
+                else {
+                    return Dissecting::Done(None);
+                };
+                dissection
             }
         };
         let dissection = Arc::new(dissection);
@@ -821,12 +861,18 @@ impl Session {
         while self.cache.len() > self.limits.cache.max(1) {
             self.cache.pop_front();
         }
-        Some(dissection)
+        Dissecting::Done(Some(dissection))
     }
 
     /// Replays a connection up to `number`, going on from the last replay
-    /// when it is the same connection and not past the frame.
-    fn replay(&mut self, stream: u32, number: FrameNumber) -> Option<Dissection> {
+    /// when it is the same connection and not past the frame. Past the
+    /// deadline it stops, keeps its place, and says how far it came.
+    fn replay(
+        &mut self,
+        stream: u32,
+        number: FrameNumber,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Dissection>, Dissecting> {
         let first = self.first;
         // Within the window, the distance from `first` grows along a list.
         let base = pack(first);
@@ -835,7 +881,7 @@ impl Session {
         let list = self.stream_list(stream);
         let position = list.partition_point(|&packed| distance(packed) < target);
         if list.get(position).map(|&packed| distance(packed)) != Some(target) {
-            return None;
+            return Ok(None);
         }
         let goes_on = self.cursor.as_ref().is_some_and(|cursor| {
             cursor.stream == stream && cursor.next <= number.0 && cursor.next >= first
@@ -863,25 +909,37 @@ impl Session {
         let list = self.stream_list(stream);
         let from = distance(pack(cursor.next));
         let start = list.partition_point(|&packed| distance(packed) < from);
-        let steps: Vec<FrameNumber> = list
-            .get(start..=position)?
-            .iter()
-            .map(|&packed| unpack(packed, first))
-            .collect();
+        let Some(steps) = list.get(start..=position) else {
+            return Ok(None);
+        };
+        let steps: Vec<FrameNumber> = steps.iter().map(|&packed| unpack(packed, first)).collect();
         let mut result = None;
-        for here in steps {
+        for (done, here) in steps.into_iter().enumerate() {
+            // The clock is read every few frames: a frame takes microseconds.
+            if done % 64 == 63 && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                cursor.next = here.0;
+                self.cursor = Some(cursor);
+                return Err(Dissecting::Replaying {
+                    stream,
+                    fed: start.saturating_add(done),
+                    total: position.saturating_add(1),
+                });
+            }
             self.advance_fragments(&mut cursor.pipeline, here);
-            self.with_raw(here, |frame| {
+            let fed = self.with_raw(here, |frame| {
                 if here == number {
                     result = cursor.pipeline.process(frame, true).dissection;
                 } else {
                     cursor.pipeline.advance(frame);
                 }
-            })?;
+            });
+            if fed.is_none() {
+                return Ok(None);
+            }
         }
         cursor.next = number.0.saturating_add(1);
         self.cursor = Some(cursor);
-        result
+        Ok(result)
     }
 
     /// Feeds the fragments an IPv4 datagram of this frame was rebuilt from.

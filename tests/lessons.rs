@@ -44,6 +44,7 @@ fn app_for(number: u32, lang: Lang, width: u16, height: u16) -> App {
     .with_lang(lang)
     .with_picker(all);
     app.picker = None;
+    app.replay_budget = None;
     app.open_lesson(lesson);
     app
 }

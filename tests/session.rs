@@ -89,6 +89,35 @@ fn every_frame_of_every_capture_is_found_in_its_file() {
     }
 }
 
+/// A long connection is replayed a budget at a time: each call comes
+/// further, and the model it ends with is the one a plain call gives.
+#[test]
+fn a_replay_within_a_budget_goes_on_where_it_stopped() {
+    use osiscope::session::Dissecting;
+    let path = common::capture("ws-large.pcapng");
+    let mut session = Session::open_blocking(&path, SessionLimits::default()).unwrap();
+    let last = FrameNumber(session.rows().len() as u64);
+    let mut progress = Vec::new();
+    let got = loop {
+        match session.dissect_for(last, std::time::Duration::ZERO) {
+            Dissecting::Done(dissection) => break dissection.unwrap(),
+            Dissecting::Replaying { stream, fed, total } => {
+                assert_eq!(stream, 0);
+                assert!(fed < total, "{fed} of {total}");
+                progress.push(fed);
+            }
+        }
+        assert!(
+            progress.len() < 10_000,
+            "the replay does not come to an end"
+        );
+    };
+    assert!(progress.len() > 10, "a zero budget stops every 64 frames");
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    let mut fresh = Session::open_blocking(&path, SessionLimits::default()).unwrap();
+    assert!(*got == *fresh.dissect(last).unwrap());
+}
+
 #[test]
 fn rows_carry_the_list_and_ladder_facts() {
     let mut session = Session::open_blocking(

@@ -22,11 +22,14 @@ use ratatui::Terminal;
 fn app(capture: &str, width: u16, height: u16) -> App {
     let session =
         Session::open_blocking(&common::capture(capture), SessionLimits::default()).unwrap();
-    App::new(
+    let mut app = App::new(
         session,
         Theme::named("mono").unwrap(),
         Rect::new(0, 0, width, height),
-    )
+    );
+    // Screens are compared whole: each frame is decoded before it is drawn.
+    app.replay_budget = None;
+    app
 }
 
 fn screen(app: &App) -> TestBackend {
@@ -258,6 +261,36 @@ fn playback_steps_on_its_own_and_stops_at_the_end() {
     assert!(!app.playing);
 }
 
+/// Selecting a frame deep in a long connection never waits for its replay:
+/// the stack says what is being replayed, and ticks finish it.
+#[test]
+fn a_long_replay_goes_on_at_each_tick_and_says_so() {
+    let mut app = app("ws-large.pcapng", 120, 40);
+    app.replay_budget = Some(std::time::Duration::ZERO);
+    let last = FrameNumber(app.session.rows().len() as u64);
+    app.select_frame(last);
+    let replaying = app
+        .replaying
+        .expect("a zero budget leaves the replay under way");
+    assert_eq!(replaying.number, last);
+    assert!(app.current.is_none());
+    let screen = text(&app);
+    assert!(
+        screen.contains(&format!("Decoding frame {last}")),
+        "{screen}"
+    );
+    let mut ticks = 0;
+    while app.replaying.is_some() {
+        app.tick();
+        ticks += 1;
+        assert!(ticks < 10_000);
+    }
+    assert!(ticks > 1);
+    assert_eq!(app.selected_number(), Some(last));
+    assert!(app.current.is_some());
+    assert!(!text(&app).contains("Decoding frame"));
+}
+
 #[test]
 fn every_frame_of_every_capture_draws_at_both_sizes() {
     for path in common::captures() {
@@ -267,6 +300,7 @@ fn every_frame_of_every_capture_draws_at_both_sizes() {
             Theme::named("default").unwrap(),
             Rect::new(0, 0, 80, 24),
         );
+        app.replay_budget = None;
         let n = app.session.rows().len();
         for index in (0..n).step_by((n / 40).max(1)) {
             app.select_frame(FrameNumber(index as u64 + 1));
@@ -388,6 +422,7 @@ fn live_capture_follows_counts_new_frames_and_shows_drops() {
             Theme::named("mono").unwrap(),
             Rect::new(0, 0, w, h),
         );
+        app.replay_budget = None;
         assert!(app.live.as_ref().unwrap().following);
 
         // While following, the newest frame is selected as frames arrive.

@@ -71,6 +71,8 @@ pub struct Strings {
     pub steps: &'static str,
     pub number: &'static str,
     pub title: &'static str,
+    /// The stack pane while the selected frame's connection is replayed.
+    pub replaying: &'static str,
     // Notices in the status line.
     pub n_playback_end: &'static str,
     pub n_theme: &'static str,
@@ -188,6 +190,7 @@ const EN: Strings = Strings {
     steps: "steps",
     number: "No.",
     title: "Title",
+    replaying: "Decoding frame {n}: replaying tcp.stream {stream} from its start ({fed} of {total} frames)…",
     n_playback_end: "playback reached the last frame",
     n_theme: "theme: {name}",
     n_playing: "playing, one frame every {s} s",
@@ -298,6 +301,7 @@ const JA: Strings = Strings {
     steps: "ステップ",
     number: "番号",
     title: "題名",
+    replaying: "フレーム {n} を解析中: tcp.stream {stream} を最初から再生しています ({total} フレーム中 {fed})…",
     n_playback_end: "再生が最後のフレームに達しました",
     n_theme: "配色: {name}",
     n_playing: "再生中: {s} 秒ごとに 1 フレーム",

@@ -75,7 +75,8 @@ const TICK: Duration = Duration::from_millis(50);
 /// Runs the UI on the terminal until the user quits.
 ///
 /// With `timing` set, the time taken to handle and draw each event is
-/// written to that file, one line per event (`kind microseconds`), and the
+/// written to that file, one line per event (`kind microseconds`, and for a
+/// key its name), and the
 /// first line is the time from `started` (when the command began) to the
 /// first screen, so responsiveness can be measured on a real run.
 pub fn run(
@@ -120,10 +121,14 @@ pub fn run(
         while !app.quit && signal.load(Ordering::Relaxed) == 0 {
             let mut dirty = false;
             let mut kind = "tick";
+            let mut what = String::new();
             if event::poll(TICK)? {
                 let begun_event = Instant::now();
                 match event::read()? {
                     Event::Key(key) if key.kind != event::KeyEventKind::Release => {
+                        if log.is_some() {
+                            what = format!(" {}", key.code.to_string().replace(' ', "_"));
+                        }
                         app.key(key);
                         kind = "key";
                     }
@@ -141,7 +146,7 @@ pub fn run(
                 if kind != "tick" {
                     terminal.draw(|frame| ui::draw(frame, &app))?;
                     if let Some(log) = log.as_mut() {
-                        writeln!(log, "{kind} {}", begun_event.elapsed().as_micros())?;
+                        writeln!(log, "{kind} {}{what}", begun_event.elapsed().as_micros())?;
                     }
                     dirty = false;
                 }

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 
-use crate::dissect::{Dissection, Field, FrameNumber, Layer, Protocol, Span, Timestamp, WsMessage};
+use crate::dissect::{
+    Dissection, Field, FrameNumber, Layer, Osi, Protocol, Span, Timestamp, WsMessage,
+};
 use crate::lesson::check::{layer_index, step_frame};
 use crate::lesson::run::LessonRun;
 use crate::lesson::{Lang, Lesson, View};
-use crate::session::{Row, Session, SessionLimits};
+use crate::session::{Dissecting, Row, Session, SessionLimits};
 use crate::view::i18n::{fill, strings};
 use crate::view::tui::keymap::{self, Action};
 use crate::view::tui::layout::{self, Areas, Mode, Pane};
@@ -31,6 +33,20 @@ pub enum Overlay {
     Search(String),
     /// The answer prompt of a lesson's value question.
     Answer,
+}
+
+/// How long one key or tick may spend replaying a connection to decode the
+/// selected frame; the replay goes on at the next tick.
+const REPLAY_BUDGET: Duration = Duration::from_millis(25);
+
+/// A replay under way: the frame asked for, and how far its connection's
+/// replay has come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replaying {
+    pub number: FrameNumber,
+    pub stream: u32,
+    pub fed: usize,
+    pub total: usize,
 }
 
 /// The list of lessons, shown over the whole screen.
@@ -99,6 +115,14 @@ pub struct App {
     pub presenter: bool,
     /// The current step waits for its capture to be indexed.
     step_pending: bool,
+    /// The selected frame's connection is being replayed to decode it, a
+    /// budget at a time, so that no key waits for a long connection.
+    pub replaying: Option<Replaying>,
+    /// The layer focused before the replay began, to focus again after it.
+    replay_focus: Option<(Protocol, Osi)>,
+    /// How long one key or tick may replay (`None`: decode at once, however
+    /// long it takes, as tests that compare screens want).
+    pub replay_budget: Option<Duration>,
     /// Lines the narration's text is scrolled by.
     pub narration_scroll: usize,
 }
@@ -157,6 +181,9 @@ impl App {
             picker: None,
             presenter: false,
             step_pending: false,
+            replaying: None,
+            replay_focus: None,
+            replay_budget: Some(REPLAY_BUDGET),
             narration_scroll: 0,
         };
         if app.session.live().is_some() {
@@ -205,7 +232,19 @@ impl App {
         if changed {
             self.live_tick();
         }
-        if changed && self.current.is_none() && !self.session.rows().is_empty() {
+        if let Some(replaying) = self.replaying {
+            if self.selected_number() == Some(replaying.number) {
+                self.reload();
+                changed = true;
+            } else {
+                self.replaying = None;
+            }
+        }
+        if changed
+            && self.current.is_none()
+            && self.replaying.is_none()
+            && !self.session.rows().is_empty()
+        {
             self.select_index(0);
         }
         if changed && self.session.progress().done {
@@ -308,12 +347,35 @@ impl App {
         let Some(number) = self.selected_number() else {
             return;
         };
-        let previous = self
-            .current
-            .as_ref()
-            .and_then(|d| d.layers.get(self.layer))
-            .map(|layer| (layer.protocol, layer.osi()));
-        self.current = self.session.dissect(number);
+        let previous = match self.replaying {
+            Some(_) => self.replay_focus,
+            None => self
+                .current
+                .as_ref()
+                .and_then(|d| d.layers.get(self.layer))
+                .map(|layer| (layer.protocol, layer.osi())),
+        };
+        let dissected = match self.replay_budget {
+            Some(budget) => self.session.dissect_for(number, budget),
+            None => Dissecting::Done(self.session.dissect(number)),
+        };
+        match dissected {
+            Dissecting::Done(dissection) => {
+                self.replaying = None;
+                self.current = dissection;
+            }
+            Dissecting::Replaying { stream, fed, total } => {
+                self.replaying = Some(Replaying {
+                    number,
+                    stream,
+                    fed,
+                    total,
+                });
+                self.replay_focus = previous;
+                self.current = None;
+                return;
+            }
+        }
         self.jump_index = 0;
         self.unmask_scroll = 0;
         self.walk_step = self.walk_step.min(self.walk_steps().saturating_sub(1));

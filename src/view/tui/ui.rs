@@ -5,7 +5,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
 use crate::dissect::{Protocol, WsMessage};
@@ -120,6 +120,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 lang: app.lang,
             };
             stack::render(&view, inside, buf, theme);
+        } else if let Some(replaying) = app.replaying {
+            let text = fill(
+                strings(app.lang).replaying,
+                &[
+                    ("n", &replaying.number),
+                    ("stream", &replaying.stream),
+                    ("fed", &replaying.fed),
+                    ("total", &replaying.total),
+                ],
+            );
+            Paragraph::new(text)
+                .wrap(Wrap { trim: true })
+                .render(inside, buf);
         }
     }
     if let Some(area) = areas.tree {
