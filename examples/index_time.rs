@@ -20,21 +20,24 @@ fn main() -> anyhow::Result<()> {
     }
     session.poll();
     let elapsed = started.elapsed();
-    let rss = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (peak, now) = (kib("VmHWM:"), kib("VmRSS:"));
+    let frames = session.rows().len();
     println!(
-        "indexed {} frames, {} messages in {:.2} s; {}",
-        session.rows().len(),
+        "indexed {frames} frames, {} messages in {:.2} s; peak RSS {} MiB, RSS once indexed {} MiB ({} bytes per frame)",
         session.messages().len(),
         elapsed.as_secs_f64(),
-        rss.split_whitespace().collect::<Vec<_>>().join(" ")
+        peak / 1024,
+        now / 1024,
+        (now * 1024).checked_div(frames as u64).unwrap_or(0)
     );
     Ok(())
 }

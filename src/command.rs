@@ -359,46 +359,74 @@ fn messages(args: &MessagesArgs) -> Result<ExitCode> {
 
 /// Streams every WebSocket message of a source as text or JSON lines, each
 /// as the frame that ends it is read; flushed whenever the source has
-/// nothing more waiting.
+/// nothing more waiting. Formatting (JSON, SHA-256, base64) and writing run
+/// on a thread of their own, beside decoding, in batches.
 fn stream_messages(
     source: &mut dyn Source,
     mut pipeline: Pipeline,
     json: bool,
     payload: bool,
 ) -> Result<()> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let write = |out: &mut BufWriter<io::StdoutLock<'_>>, message: &crate::dissect::WsMessage| {
-        if json {
-            view::messages::write_json(out, message, payload)
-        } else {
-            view::messages::write_text(out, message)
-        }
-    };
-    loop {
-        if !source.wait(Duration::ZERO) {
-            out.flush()?;
-        }
-        let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(err) => {
-                for message in pipeline.finish() {
-                    write(&mut out, &message)?;
+    /// Messages handed to the writer at once.
+    const BATCH: usize = 256;
+    // An empty batch asks the writer to flush.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<crate::dissect::WsMessage>>(16);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> io::Result<()> {
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            for batch in receiver {
+                if batch.is_empty() {
+                    out.flush()?;
                 }
-                out.flush()?;
-                return Err(err.into());
+                for message in &batch {
+                    if json {
+                        view::messages::write_json(&mut out, message, payload)?;
+                    } else {
+                        view::messages::write_text(&mut out, message)?;
+                    }
+                }
             }
+            out.flush()
+        });
+        // `false` once the writer has stopped (its error is what to report).
+        let mut pending = Vec::with_capacity(BATCH);
+        let send = |pending: &mut Vec<_>, flush: bool| {
+            if !pending.is_empty() && sender.send(std::mem::take(pending)).is_err() {
+                return false;
+            }
+            !flush || sender.send(Vec::new()).is_ok()
         };
-        for message in pipeline.process(&frame, false).messages {
-            write(&mut out, &message)?;
+        let mut read_error = None;
+        loop {
+            if !source.wait(Duration::ZERO) && !send(&mut pending, true) {
+                break;
+            }
+            let frame = match source.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(err) => {
+                    read_error = Some(err);
+                    break;
+                }
+            };
+            pending.extend(pipeline.process(&frame, false).messages);
+            if pending.len() >= BATCH && !send(&mut pending, false) {
+                break;
+            }
         }
-    }
-    for message in pipeline.finish() {
-        write(&mut out, &message)?;
-    }
-    out.flush()?;
-    Ok(())
+        pending.extend(pipeline.finish());
+        send(&mut pending, true);
+        drop(sender);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the output thread stopped")));
+        written?;
+        match read_error {
+            Some(err) => Err(err.into()),
+            None => Ok(()),
+        }
+    })
 }
 
 /// `osiscope streams`: one row per TCP conversation, in stream order. Rows of

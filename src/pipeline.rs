@@ -552,6 +552,9 @@ impl Pipeline {
             return;
         };
         let old = std::mem::replace(entry, cost);
+        if old == cost {
+            return;
+        }
         self.by_cost.remove(&(old, slot));
         if cost > 0 {
             self.by_cost.insert((cost, slot));

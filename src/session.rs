@@ -49,7 +49,7 @@ use crate::source::offsets::RecordWalker;
 use crate::source::save::PcapngWriter;
 use crate::source::{CaptureStats, RawFrame, Source, SourceError};
 
-pub use row::{Row, TcpRow};
+pub use row::{Interner, Row, TcpRow};
 use window::Window;
 
 /// Memory bounds of a session (the rest of [`Limits`] bounds its pipelines).
@@ -74,7 +74,7 @@ impl Default for SessionLimits {
         SessionLimits {
             max_frame_bytes: 2 << 30,
             max_frames: 20_000_000,
-            message_preview: 4096,
+            message_preview: 512,
             cache: 256,
             evict: false,
         }
@@ -1006,7 +1006,7 @@ fn load<S: Source>(
     let mut read_estimate = 0u64;
     let mut n_frames = 0usize;
     let mut stopped = None;
-    let mut stream_of: HashMap<u64, u32> = HashMap::new();
+    let mut interner = Interner::default();
     let mut sent_stats = source.capture_stats();
     loop {
         if !source.wait(Duration::ZERO) {
@@ -1068,21 +1068,17 @@ fn load<S: Source>(
             Indexed::of(&frame, decoded, context, &config)
         });
         let Indexed {
-            row,
+            mut row,
             handshake,
             sources,
+            fragments,
         } = indexed;
+        interner.share(&mut row);
         let number = frame.number.0;
         if let Some(tcp) = &row.tcp {
-            stream_of.insert(number, tcp.stream);
             if handshake {
                 batch.handshakes.push((tcp.stream, frame.number));
             }
-        }
-        if limits.evict && number % 65_536 == 0 {
-            // Only frames still in the window can be fragments of later ones.
-            let oldest = number.saturating_sub(limits.max_frames as u64);
-            stream_of.retain(|frame, _| *frame >= oldest);
         }
         // Each earlier frame whose bytes this one reassembled, once.
         let mut earlier: Vec<u64> = sources
@@ -1096,15 +1092,6 @@ fn load<S: Source>(
         batch
             .reassembled
             .extend(earlier.iter().map(|f| (*f, frame.number)));
-        let own_stream = row.tcp.as_ref().map(|tcp| tcp.stream);
-        let fragments: Vec<u64> = sources
-            .iter()
-            .flatten()
-            .map(|f| f.0)
-            .filter(|f| {
-                *f < number && (own_stream.is_none() || stream_of.get(f).copied() != own_stream)
-            })
-            .collect();
         if !fragments.is_empty() {
             batch.fragments.push((number, fragments));
         }
@@ -1161,12 +1148,14 @@ fn load<S: Source>(
 }
 
 /// What the index keeps of a frame: its row, whether it carries a
-/// handshake check, and the frames of each reassembled data source its
-/// model would have (after the frame's own bytes).
+/// handshake check, the frames of each reassembled data source its model
+/// would have (after the frame's own bytes), and the earlier frames whose
+/// IPv4 fragments its datagram was rebuilt from.
 struct Indexed {
     row: Row,
     handshake: bool,
     sources: Vec<Vec<FrameNumber>>,
+    fragments: Vec<u64>,
 }
 
 impl Indexed {
@@ -1192,14 +1181,29 @@ impl Indexed {
                     PduBytes::Unavailable => Some(Vec::new()),
                 })
                 .collect();
+            // The row is made this way only for frames not rebuilt from fragments.
             return Indexed {
                 row,
                 handshake,
                 sources,
+                fragments: Vec::new(),
             };
         }
         let dissection = dissect::build(frame, decoded, context, config);
+        let number = frame.number.0;
         Indexed {
+            fragments: decoded
+                .reassembled
+                .as_ref()
+                .map(|datagram| {
+                    datagram
+                        .frames
+                        .iter()
+                        .copied()
+                        .filter(|f| *f < number)
+                        .collect()
+                })
+                .unwrap_or_default(),
             row: Row::from_dissection(&dissection),
             handshake: dissection.find(keys::handshake::CHECK).is_some(),
             sources: dissection

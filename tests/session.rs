@@ -118,6 +118,88 @@ fn a_replay_within_a_budget_goes_on_where_it_stopped() {
     assert!(*got == *fresh.dissect(last).unwrap());
 }
 
+/// A classic pcap of Ethernet frames, written for a test.
+fn write_pcap(path: &std::path::Path, frames: &[Vec<u8>]) {
+    let mut file = Vec::new();
+    file.extend(0xa1b2_c3d4u32.to_le_bytes());
+    file.extend([2, 0, 4, 0]);
+    file.extend([0; 8]);
+    file.extend(65_535u32.to_le_bytes());
+    file.extend(1u32.to_le_bytes());
+    for (i, frame) in frames.iter().enumerate() {
+        file.extend((1_700_000_000 + i as u32).to_le_bytes());
+        file.extend(0u32.to_le_bytes());
+        file.extend((frame.len() as u32).to_le_bytes());
+        file.extend((frame.len() as u32).to_le_bytes());
+        file.extend(frame);
+    }
+    std::fs::write(path, file).unwrap();
+}
+
+/// An IPv4 fragment in an Ethernet frame (checksums left zero).
+fn ipv4_fragment(protocol: u8, id: u16, offset: usize, more: bool, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (20 + payload.len()) as u16;
+    let flags = (if more { 0x2000 } else { 0 }) | (offset / 8) as u16;
+    frame.extend([0x45, 0]);
+    frame.extend(total.to_be_bytes());
+    frame.extend(id.to_be_bytes());
+    frame.extend(flags.to_be_bytes());
+    frame.extend([64, protocol, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    frame.extend(payload);
+    frame
+}
+
+/// Datagrams rebuilt from IPv4 fragments (a TCP segment, a UDP datagram,
+/// fragments of one interleaved with another connection's segment) are
+/// dissected on demand as a two-pass decode gives them.
+#[test]
+fn frames_rebuilt_from_ipv4_fragments_dissect_like_a_two_pass_decode() {
+    let mut tcp = vec![
+        0x9c, 0x40, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff,
+    ];
+    tcp.extend([0, 0, 0, 0]);
+    tcp.extend(b"GET /chat HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2));
+    let mut udp = vec![0x13, 0x88, 0x13, 0x89, 0, 72, 0, 0];
+    udp.extend([b'u'; 64]);
+    let mut other = vec![
+        0x9c, 0x41, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff,
+    ];
+    other.extend([0, 0, 0, 0]);
+    other.extend(b"hello");
+    let frames = vec![
+        ipv4_fragment(6, 7, 0, true, &tcp[..40]),
+        ipv4_fragment(6, 9, 0, false, &other),
+        ipv4_fragment(17, 8, 0, true, &udp[..32]),
+        ipv4_fragment(6, 7, 40, false, &tcp[40..]),
+        ipv4_fragment(17, 8, 32, false, &udp[32..]),
+    ];
+    let dir = std::env::temp_dir().join(format!("osiscope-session-frag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("fragments.pcap");
+    write_pcap(&path, &frames);
+    let expected = two_pass(&path);
+    let mut session = Session::open_blocking(&path, SessionLimits::default()).unwrap();
+    assert_eq!(session.rows().len(), frames.len());
+    if let Some(difference) = common::rows_differ(&session, &path) {
+        panic!("{difference}");
+    }
+    for index in (0..frames.len()).rev() {
+        let number = FrameNumber(index as u64 + 1);
+        let got = session.dissect(number).unwrap();
+        assert!(*got == expected[index], "frame {number} differs");
+    }
+    let rebuilt = expected[3]
+        .sources
+        .iter()
+        .any(|source| source.frames.contains(&FrameNumber(1)));
+    assert!(
+        rebuilt,
+        "frame 4 holds the TCP segment rebuilt from frames 1 and 4"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn rows_carry_the_list_and_ladder_facts() {
     let mut session = Session::open_blocking(

@@ -6,7 +6,9 @@
 //! connection, direction, flags, numbers and what the segment carried), so
 //! those views never need the full model of a frame they do not show.
 
+use std::collections::HashSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::decode::transport::tcp_field;
 use crate::decode::{Decoded, Net, Transport};
@@ -26,9 +28,10 @@ pub struct Row {
     pub ts: Timestamp,
     /// Bytes on the wire (tshark's Length column).
     pub len: u32,
-    /// Source and destination: IP addresses, or link addresses without IP.
-    pub src: Box<str>,
-    pub dst: Box<str>,
+    /// Source and destination: IP addresses, or link addresses without IP
+    /// (shared by the rows of a connection, see [`Interner`]).
+    pub src: Arc<str>,
+    pub dst: Arc<str>,
     /// The highest protocol that decoded (layer 5's state view aside).
     pub protocol: Protocol,
     /// What the frame is, in one line, as tshark's Info column says it.
@@ -46,8 +49,9 @@ pub struct TcpRow {
     pub to_server: bool,
     pub src_port: u16,
     pub dst_port: u16,
-    /// Flag names in tshark's order, such as `SYN, ACK`.
-    pub flags: Box<str>,
+    /// Flag names in tshark's order, such as `SYN, ACK` (shared, see
+    /// [`Interner`]).
+    pub flags: Arc<str>,
     /// Relative sequence and acknowledgment numbers, as `tcp.seq`/`tcp.ack`.
     pub seq: u64,
     pub ack: Option<u64>,
@@ -55,6 +59,40 @@ pub struct TcpRow {
     /// What the segment carried for the layers above, in a few words
     /// (`GET /chat`, `101 Switching Protocols`, `text "Hello"`), if anything.
     pub carried: Box<str>,
+}
+
+/// Keeps one copy of the strings many rows repeat (addresses, flag names),
+/// so a row of a long capture costs its own Info line and little more.
+#[derive(Debug, Default)]
+pub struct Interner {
+    kept: HashSet<Arc<str>>,
+}
+
+impl Interner {
+    /// Distinct strings kept at most; past it the set starts again (rows
+    /// keep their copies, later rows share new ones).
+    const MAX: usize = 1 << 16;
+
+    /// The shared copy of `text`.
+    pub fn get(&mut self, text: &Arc<str>) -> Arc<str> {
+        if let Some(kept) = self.kept.get(&**text) {
+            return Arc::clone(kept);
+        }
+        if self.kept.len() >= Self::MAX {
+            self.kept.clear();
+        }
+        self.kept.insert(Arc::clone(text));
+        Arc::clone(text)
+    }
+
+    /// Makes a row share the strings it repeats.
+    pub fn share(&mut self, row: &mut Row) {
+        row.src = self.get(&row.src);
+        row.dst = self.get(&row.dst);
+        if let Some(tcp) = row.tcp.as_mut() {
+            tcp.flags = self.get(&tcp.flags);
+        }
+    }
 }
 
 /// Tshark's order of TCP flag names, with the field and the bit of each.
