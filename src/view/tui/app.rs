@@ -1136,13 +1136,15 @@ impl App {
             return;
         };
         let needle = query.to_lowercase();
+        let number: Option<u64> = needle.parse().ok();
         let len = self.visible_len();
+        // Without a copy per row: a search may go through millions of them.
         let matches = |row: &Row| {
-            row.info.to_lowercase().contains(&needle)
-                || row.src.to_lowercase().contains(&needle)
-                || row.dst.to_lowercase().contains(&needle)
+            contains_folded(&row.info, &needle)
+                || contains_folded(&row.src, &needle)
+                || contains_folded(&row.dst, &needle)
                 || row.protocol.short_name() == needle
-                || row.number.0.to_string() == needle
+                || number == Some(row.number.0)
         };
         for step in 1..=len {
             let index = if forward {
@@ -1658,4 +1660,34 @@ fn deepest_field(layer: &Layer, offset: usize) -> Option<Vec<usize>> {
 /// each removed going up.
 pub fn walk_steps(dissection: &Dissection) -> usize {
     crate::view::tui::panes::walk::steps(dissection)
+}
+
+/// Whether `text` contains `needle` (already lower case), ignoring case:
+/// byte by byte for an ASCII needle, through a lower-case copy otherwise.
+fn contains_folded(text: &str, needle: &str) -> bool {
+    if !needle.is_ascii() {
+        return text.to_lowercase().contains(needle);
+    }
+    let needle = needle.as_bytes();
+    needle.is_empty()
+        || text
+            .as_bytes()
+            .windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_folded;
+
+    #[test]
+    fn search_ignores_case_without_copying_ascii() {
+        assert!(contains_folded("GET /Chat HTTP/1.1", "chat"));
+        assert!(contains_folded("WebSocket Text [FIN]", "text [fin]"));
+        assert!(!contains_folded("10.77.0.1", "10.77.0.3"));
+        assert!(contains_folded("anything", ""));
+        assert!(contains_folded("text \"Grüße\"", "grüße"));
+        assert!(contains_folded("text \"GRÜSSE\" こんにちは", "こんにちは"));
+        assert!(!contains_folded("short", "longer than it"));
+    }
 }
