@@ -39,6 +39,11 @@ pub enum Overlay {
 /// selected frame; the replay goes on at the next tick.
 const REPLAY_BUDGET: Duration = Duration::from_millis(25);
 
+/// What the messages of a connection were found for: the connection, how
+/// many messages the session had, how many frames it had evicted, and
+/// whether indexing was done (the list is sorted then).
+type ChatKey = (Option<u32>, usize, u64, bool);
+
 /// A replay under way: the frame asked for, and how far its connection's
 /// replay has come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +128,9 @@ pub struct App {
     /// How long one key or tick may replay (`None`: decode at once, however
     /// long it takes, as tests that compare screens want).
     pub replay_budget: Option<Duration>,
+    /// Where the selected connection's messages are in the session's list,
+    /// with what that was found for (connection, messages, evicted, done).
+    chat_index: std::cell::RefCell<Option<(ChatKey, Vec<usize>)>>,
     /// Lines the narration's text is scrolled by.
     pub narration_scroll: usize,
 }
@@ -184,6 +192,7 @@ impl App {
             replaying: None,
             replay_focus: None,
             replay_budget: Some(REPLAY_BUDGET),
+            chat_index: std::cell::RefCell::new(None),
             narration_scroll: 0,
         };
         if app.session.live().is_some() {
@@ -538,14 +547,34 @@ impl App {
     pub fn chat_messages(&self) -> Vec<&WsMessage> {
         let stream = self.stream();
         let all = self.session.messages();
-        let mine: Vec<&WsMessage> = all
-            .iter()
-            .filter(|message| Some(message.stream) == stream)
-            .collect();
-        if mine.is_empty() {
+        // A capture may hold millions of messages, and a key may ask for them
+        // several times: where the connection's are is found once per change.
+        let key = (
+            stream,
+            all.len(),
+            self.session.n_evicted(),
+            self.session.progress().done,
+        );
+        let mut cache = self.chat_index.borrow_mut();
+        let positions = match cache.as_ref() {
+            Some((kept, positions)) if *kept == key => positions,
+            _ => {
+                let positions = all
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, message)| Some(message.stream) == stream)
+                    .map(|(position, _)| position)
+                    .collect();
+                &cache.insert((key, positions)).1
+            }
+        };
+        if positions.is_empty() {
             all.iter().collect()
         } else {
-            mine
+            positions
+                .iter()
+                .filter_map(|&position| all.get(position))
+                .collect()
         }
     }
 
