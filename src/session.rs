@@ -970,10 +970,13 @@ const BATCH_AGE: Duration = Duration::from_millis(100);
 const STATS_IDLE: Duration = Duration::from_millis(250);
 
 /// The walk of a capture file's records, and the file to read frames again
-/// from; neither for standard input or a file the walk does not follow (its
-/// frames are kept in memory).
+/// from; neither for standard input, a pipe, or a file the walk does not
+/// follow (their frames are kept in memory).
 fn reopen(path: &Path) -> (Option<RecordWalker>, Option<std::fs::File>) {
-    if path == Path::new("-") {
+    // A pipe (`<(...)`, a FIFO) can be read once, by libpcap: a second
+    // reader would take bytes from it.
+    let regular = std::fs::metadata(path).is_ok_and(|meta| meta.is_file());
+    if path == Path::new("-") || !regular {
         return (None, None);
     }
     match (RecordWalker::open(path), std::fs::File::open(path)) {

@@ -200,6 +200,36 @@ fn frames_rebuilt_from_ipv4_fragments_dissect_like_a_two_pass_decode() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A capture read from a pipe is read once, by libpcap: its frames are kept
+/// in memory, and every one of them is there.
+#[test]
+fn a_capture_from_a_pipe_is_indexed_whole() {
+    let source = common::capture("ws-large.pcapng");
+    let dir = std::env::temp_dir().join(format!("osiscope-session-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("capture.pcapng");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|status| status.success()) {
+        eprintln!("SKIPPED a_capture_from_a_pipe_is_indexed_whole: mkfifo failed");
+        return;
+    }
+    let writer = {
+        let (source, fifo) = (source.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            let bytes = std::fs::read(source).unwrap();
+            std::fs::write(fifo, bytes).unwrap();
+        })
+    };
+    let mut session = Session::open_blocking(&fifo, SessionLimits::default()).unwrap();
+    writer.join().unwrap();
+    let expected = common::model_rows(&source);
+    assert_eq!(session.rows().len(), expected.len());
+    assert!(session.progress().stopped.is_none());
+    let last = FrameNumber(expected.len() as u64);
+    assert!(session.dissect(last).is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn rows_carry_the_list_and_ladder_facts() {
     let mut session = Session::open_blocking(
