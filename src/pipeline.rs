@@ -370,17 +370,15 @@ impl Pipeline {
     /// instead of building the model: for callers that need a few facts of
     /// every frame (the packet list) and can build the model themselves for
     /// the frames where those facts are not enough.
+    /// (`run` calls `finish` for every frame it is given one for, so the
+    /// result is always there.)
     pub fn process_with<R>(
         &mut self,
         frame: &RawFrame<'_>,
         finish: impl FnOnce(&Decoded<'_>, &FrameContext) -> R,
-    ) -> (R, Vec<WsMessage>) {
+    ) -> (Option<R>, Vec<WsMessage>) {
         let (result, output) = self.run(frame, true, Some(finish));
-        match result {
-            Some(result) => (result, output.messages),
-            // `run` calls `finish` whenever it is given one.
-            None => unreachable!("run always finishes a frame it was given a finish for"),
-        }
+        (result, output.messages)
     }
 
     /// Runs every stage for one frame and keeps what later frames' models

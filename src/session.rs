@@ -1070,12 +1070,15 @@ fn load<S: Source>(
         let (indexed, messages) = pipeline.process_with(&frame, |decoded, context| {
             Indexed::of(&frame, decoded, context, &config)
         });
-        let Indexed {
+        let Some(Indexed {
             mut row,
             handshake,
             sources,
             fragments,
-        } = indexed;
+        }) = indexed
+        else {
+            continue;
+        };
         interner.share(&mut row);
         let number = frame.number.0;
         if let Some(tcp) = &row.tcp {
