@@ -147,22 +147,9 @@ impl Row {
         let (src, dst) = addresses(dissection);
         let protocol = top_protocol(&dissection.layers).unwrap_or(Protocol::Physical);
         let carried = carried(&dissection.layers);
-        let info = match tcp_facts(dissection) {
-            Some(facts) => {
-                let info = tcp_info(&facts, &carried);
-                return Row {
-                    number: dissection.frame.number,
-                    ts: dissection.frame.ts,
-                    len: u32::try_from(dissection.frame.orig_len).unwrap_or(u32::MAX),
-                    src: src.into(),
-                    dst: dst.into(),
-                    protocol,
-                    info: info.into(),
-                    worst: dissection.worst(),
-                    tcp: tcp_row(&facts, &carried),
-                };
-            }
-            None => other_info(dissection, &carried),
+        let (info, tcp) = match tcp_facts(dissection) {
+            Some(facts) => (tcp_info(&facts, &carried), tcp_row(&facts, &carried)),
+            None => (other_info(dissection, &carried), None),
         };
         Row {
             number: dissection.frame.number,
@@ -173,7 +160,7 @@ impl Row {
             protocol,
             info: info.into(),
             worst: dissection.worst(),
-            tcp: None,
+            tcp,
         }
     }
 
