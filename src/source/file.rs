@@ -23,23 +23,27 @@ impl FileSource {
     pub fn open(path: &Path) -> Result<FileSource, SourceError> {
         let shown = path.display().to_string();
         if shown != "-" {
-            if let Err(err) = std::fs::File::open(path) {
-                return Err(match err.kind() {
-                    std::io::ErrorKind::NotFound => SourceError::NotFound { path: shown },
-                    std::io::ErrorKind::PermissionDenied => {
-                        SourceError::PermissionDenied { path: shown }
-                    }
-                    _ => SourceError::Open {
-                        path: shown,
-                        reason: err.to_string(),
-                    },
-                });
-            }
-            if path.is_dir() {
+            let opened_error = |err: std::io::Error, shown: String| match err.kind() {
+                std::io::ErrorKind::NotFound => SourceError::NotFound { path: shown },
+                std::io::ErrorKind::PermissionDenied => {
+                    SourceError::PermissionDenied { path: shown }
+                }
+                _ => SourceError::Open {
+                    path: shown,
+                    reason: err.to_string(),
+                },
+            };
+            let meta = std::fs::metadata(path).map_err(|err| opened_error(err, shown.clone()))?;
+            if meta.is_dir() {
                 return Err(SourceError::Open {
                     path: shown,
                     reason: "is a directory".to_string(),
                 });
+            }
+            // A trial open tells the causes apart; not for a FIFO, whose
+            // writer would lose its reader when the trial one closes.
+            if meta.is_file() {
+                std::fs::File::open(path).map_err(|err| opened_error(err, shown.clone()))?;
             }
         }
         let capture = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano)
