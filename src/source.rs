@@ -18,6 +18,19 @@ use crate::dissect::{FrameNumber, Timestamp};
 pub use file::FileSource;
 pub use live::LiveSource;
 
+/// A libpcap record header's capture time and wire length (the handle was
+/// opened with nanosecond precision: `tv_usec` then holds nanoseconds).
+pub(crate) fn record_time_and_len(header: &pcap::PacketHeader) -> (Timestamp, usize) {
+    // `time_t` is 32 bits wide on some platforms.
+    #[allow(clippy::useless_conversion)]
+    let secs = i64::from(header.ts.tv_sec);
+    let nanos = u32::try_from(header.ts.tv_usec)
+        .unwrap_or(0)
+        .min(999_999_999);
+    let orig_len = usize::try_from(header.len).unwrap_or(usize::MAX);
+    (Timestamp { secs, nanos }, orig_len)
+}
+
 /// Link-layer header types (the `LINKTYPE_*` values of pcap and pcapng).
 pub mod link_type {
     /// BSD loopback: a 4-byte address family in the capturing host's byte order.

@@ -263,11 +263,12 @@ impl Table {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
-    fn ep(last: u8, port: u16) -> Endpoint {
+    /// Host 10.0.0.`last`, at a port (shared with the tracker's tests).
+    pub(crate) fn ep(last: u8, port: u16) -> Endpoint {
         Endpoint {
             addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
             port,

@@ -581,14 +581,8 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::table::tests::ep;
     use std::net::{IpAddr, Ipv4Addr};
-
-    fn ep(last: u8, port: u16) -> Endpoint {
-        Endpoint {
-            addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)),
-            port,
-        }
-    }
 
     /// A segment from `src` to `dst` at `secs` seconds.
     #[allow(clippy::too_many_arguments)]

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use crate::dissect::{FrameNumber, Timestamp};
-use crate::source::{RawFrame, Source, SourceError};
+use crate::dissect::FrameNumber;
+use crate::source::{record_time_and_len, RawFrame, Source, SourceError};
 
 /// A capture file opened for reading, frame by frame.
 pub struct FileSource {
@@ -76,18 +76,11 @@ impl Source for FileSource {
         match self.capture.next_packet() {
             Ok(packet) => {
                 self.n_read += 1;
-                let header = packet.header;
-                // `time_t` is 32 bits wide on some platforms.
-                #[allow(clippy::useless_conversion)]
-                let secs = i64::from(header.ts.tv_sec);
-                // With nanosecond precision libpcap stores nanoseconds in `tv_usec`.
-                let nanos = u32::try_from(header.ts.tv_usec)
-                    .unwrap_or(0)
-                    .min(999_999_999);
+                let (ts, orig_len) = record_time_and_len(packet.header);
                 Ok(Some(RawFrame {
                     number: FrameNumber(self.n_read),
-                    ts: Timestamp { secs, nanos },
-                    orig_len: usize::try_from(header.len).unwrap_or(usize::MAX),
+                    ts,
+                    orig_len,
                     link_type: self.link_type,
                     data: packet.data,
                 }))

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::dissect::{FrameNumber, Timestamp};
 use crate::source::save::PcapngWriter;
-use crate::source::{CaptureStats, RawFrame, Source, SourceError};
+use crate::source::{record_time_and_len, CaptureStats, RawFrame, Source, SourceError};
 
 /// libpcap's read timeout, in milliseconds: how long frames may wait in
 /// the kernel when not in immediate mode. (On Linux a read with nothing
@@ -476,16 +476,7 @@ impl Taker<'_> {
     fn take(&mut self, packet: &pcap::Packet<'_>) -> Result<(), End> {
         let shared = self.shared;
         shared.captured.fetch_add(1, Ordering::Relaxed);
-        let header = packet.header;
-        // `time_t` is 32 bits wide on some platforms.
-        #[allow(clippy::useless_conversion)]
-        let secs = i64::from(header.ts.tv_sec);
-        // With nanosecond precision libpcap stores nanoseconds in `tv_usec`.
-        let nanos = u32::try_from(header.ts.tv_usec)
-            .unwrap_or(0)
-            .min(999_999_999);
-        let ts = Timestamp { secs, nanos };
-        let orig_len = usize::try_from(header.len).unwrap_or(usize::MAX);
+        let (ts, orig_len) = record_time_and_len(packet.header);
         if let Some(writer) = self.writer.as_mut() {
             // The link type cannot change during a live capture.
             writer
