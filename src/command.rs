@@ -352,7 +352,8 @@ fn messages(args: &MessagesArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
     let pipeline =
         Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
-            .without_summaries();
+            .without_summaries()
+            .messages_only();
     stream_messages(&mut source, pipeline, args.json, args.payload)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -435,7 +436,8 @@ fn stream_messages(
 fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
     let mut pipeline =
-        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()));
+        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
+            .messages_only();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let write = |out: &mut BufWriter<io::StdoutLock<'_>>, summary: &StreamSummary| {
@@ -507,7 +509,8 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
     let mut pipeline =
         Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
-            .observing_delivery();
+            .observing_delivery()
+            .messages_only();
     let mut failure = None;
     while let Some(frame) = frame_or_stop(&mut source, &mut failure) {
         pipeline.process(&frame, false);
@@ -604,7 +607,9 @@ fn live(args: &LiveArgs) -> Result<ExitCode> {
     }
     let limits = args.limits.apply(Limits::default());
     let result = if args.messages {
-        let pipeline = Pipeline::with_limits(BuildConfig::default(), limits).without_summaries();
+        let pipeline = Pipeline::with_limits(BuildConfig::default(), limits)
+            .without_summaries()
+            .messages_only();
         stream_messages(&mut source, pipeline, args.json, args.payload)
     } else {
         let config = BuildConfig {

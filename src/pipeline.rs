@@ -284,6 +284,14 @@ impl Pipeline {
         self
     }
 
+    /// For a view that never builds a model ([`Pipeline::process`] without
+    /// one): WebSocket data frames do not keep a copy of their payload, only
+    /// the messages do.
+    pub fn messages_only(mut self) -> Pipeline {
+        self.limits.app.websocket.keep_data_frames = false;
+        self
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -64,6 +64,10 @@ pub struct Limits {
     /// Look-ahead of the resynchronising scan after a hole (default 64 KiB); also the largest
     /// payload a header found there may announce and be accepted without confirmation.
     pub max_resync_scan_len: usize,
+    /// Whether data frames keep their payload in their [`Frame`] event (default yes; a view
+    /// that only wants messages turns it off and saves a copy of every payload byte).
+    /// Control frames always keep theirs.
+    pub keep_data_frames: bool,
 }
 
 /// What the assembler must know about its direction.
@@ -403,6 +407,7 @@ impl Default for Limits {
             max_inflated_len: 64 << 20,
             max_message_frames: 1 << 16,
             max_resync_scan_len: 64 << 10,
+            keep_data_frames: true,
         }
     }
 }
@@ -845,10 +850,26 @@ impl MessageAssembler {
                 message_index,
             );
         }
-        let capacity = usize::try_from(header.payload_len)
+        // Up to 64 KiB is reserved at once: a hostile length costs no more.
+        let announced = usize::try_from(header.payload_len)
             .unwrap_or(usize::MAX)
-            .min(max_frame_len)
             .min(1 << 16);
+        let keep = role != Role::Data || self.config.limits.keep_data_frames;
+        let capacity = if keep {
+            announced.min(max_frame_len)
+        } else {
+            0
+        };
+        if role == Role::Data {
+            if let Some(building) = self.building.as_mut().filter(|b| b.keep && !b.inflate) {
+                let room = self
+                    .config
+                    .limits
+                    .max_message_len
+                    .saturating_sub(building.payload.len());
+                building.payload.reserve(announced.min(room));
+            }
+        }
         let frame = FrameState {
             index,
             header,
@@ -859,7 +880,7 @@ impl MessageAssembler {
             position: 0,
             seen: 0,
             payload: Vec::with_capacity(capacity),
-            keep: true,
+            keep,
             complete: true,
         };
         if header.payload_len == 0 {
@@ -2082,9 +2103,40 @@ mod tests {
                 max_inflated_len: 1000,
                 max_message_frames: 2,
                 max_resync_scan_len: 64,
+                keep_data_frames: true,
             },
             ..config
         }
+    }
+
+    #[test]
+    fn without_data_frame_payloads_the_messages_are_the_same() {
+        let mut close = vec![0x03, 0xe8];
+        close.extend_from_slice(b"bye");
+        let stream = [
+            encode(false, false, 1, Some(KEY), b"hel"),
+            encode(true, false, 0, Some(KEY), b"lo"),
+            encode(true, false, 2, Some(KEY), &[0u8; 300]),
+            encode(true, false, 8, Some(KEY), &close),
+        ]
+        .concat();
+        // Cut everywhere, so frames span pieces.
+        let pieces: Vec<&[u8]> = stream.chunks(7).collect();
+        let kept = run(client(), &pieces);
+        let mut config = client();
+        config.limits.keep_data_frames = false;
+        let light = run(config, &pieces);
+        assert_eq!(messages(&kept), messages(&light));
+        assert_eq!(problems(&kept), problems(&light));
+        let payloads = |events: &[Event]| -> Vec<Vec<u8>> {
+            frames(events).iter().map(|f| f.payload.clone()).collect()
+        };
+        assert_eq!(
+            payloads(&light),
+            vec![Vec::new(), Vec::new(), Vec::new(), close.clone()]
+        );
+        assert_eq!(payloads(&kept)[1], b"lo");
+        assert_eq!(messages(&light)[0].payload, b"hello");
     }
 
     #[test]
