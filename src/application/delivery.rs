@@ -7,8 +7,8 @@
 //!
 //! A delivered message is a JSON object with a member `seq`, a non-negative integer, and a
 //! member `sent`, a number: the server's clock when it produced the message, in milliseconds
-//! since the Unix epoch (fractions allowed, read to the microsecond). Other members are
-//! ignored. Only messages from the server to the client count. They are looked for in:
+//! since the Unix epoch (fractions allowed, read to the microsecond). The two names are written
+//! as they are (`"seq"`, `"sent"`, not with `\u` escapes). Other members are ignored. Only messages from the server to the client count. They are looked for in:
 //!
 //! - the payload of every WebSocket text or binary message;
 //! - the `data` of every Server-Sent Event (its data lines joined with LF);
@@ -130,7 +130,12 @@ pub fn stamps(text: &[u8]) -> Vec<Stamp> {
         .iter()
         .find(|byte| !byte.is_ascii_whitespace())
         .is_some_and(|byte| *byte == b'{' || *byte == b'[');
-    if !starts_json {
+    // A second one: most JSON payloads carry no stamp, and parsing them all
+    // would cost more than the rest of the decoding.
+    if !starts_json
+        || memchr::memmem::find(text, b"\"seq\"").is_none()
+        || memchr::memmem::find(text, b"\"sent\"").is_none()
+    {
         return Vec::new();
     }
     match serde_json::from_slice::<serde_json::Value>(text) {
@@ -527,6 +532,9 @@ mod tests {
             br#"{"seq":1,"sent":"yesterday"}"#,
             br#"{"seq":1,"sent":1e300}"#,
             br#"{"n":3}"#,
+            // The names are looked for as written, escapes are not read.
+            br#"{"\u0073eq":1,"sent":1}"#,
+            br#"{"seq":1,"s\u0065nt":1}"#,
             br#"{"messages":[{"seq":1,"sent":1}]}"#,
             br#"[[{"seq":1,"sent":1}]]"#,
             br#"{"seq":1,"sent":1} trailing"#,
