@@ -10,6 +10,8 @@ mod network;
 mod physical;
 mod transport;
 
+pub(crate) use application::websocket_summary;
+
 pub use transport::analysis_severity;
 
 use crate::application::handshake::Report;

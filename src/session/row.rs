@@ -12,10 +12,12 @@ use std::sync::Arc;
 
 use crate::decode::transport::tcp_field;
 use crate::decode::{Decoded, Net, Transport};
-use crate::dissect::build::{analysis_severity, application_layers, tcp_wire_len};
+use crate::dissect::build::{
+    analysis_severity, application_layers, tcp_wire_len, websocket_summary,
+};
 use crate::dissect::{
-    keys, Dissection, Field, FieldValue, FrameContext, FrameNumber, Layer, Protocol, Severity,
-    Timestamp,
+    keys, AppPdu, AppPduKind, Dissection, Field, FieldValue, FrameContext, FrameNumber, Layer,
+    Protocol, Severity, Timestamp,
 };
 use crate::flow::analysis::key;
 use crate::flow::table::Direction;
@@ -196,7 +198,7 @@ impl Row {
             ),
             _ => return None,
         };
-        let (layers, app_worst) = application_layers(&context.app);
+        let (top, carried, app_worst) = application_facts(&context.app);
         let analysis = &tcp.analysis;
         let worst = decoded
             .problems
@@ -239,19 +241,39 @@ impl Row {
                 .find(|(key, _)| flags.iter().any(|flag| flag.key() == *key))
                 .map(|(_, label)| *label),
         };
-        let carried = carried(&layers);
         Some(Row {
             number: frame.number,
             ts: frame.ts,
             len: u32::try_from(frame.orig_len).unwrap_or(u32::MAX),
             src: src.into(),
             dst: dst.into(),
-            protocol: top_protocol(&layers).unwrap_or(Protocol::Tcp),
+            protocol: top.unwrap_or(Protocol::Tcp),
             info: tcp_info(&facts, &carried).into(),
             worst,
             tcp: tcp_row(&facts, &carried),
         })
     }
+}
+
+/// What a segment's application PDUs tell the packet list: the highest
+/// protocol, what each carried, the worst problem; the same as from their
+/// layers, without building a WebSocket frame's fields.
+fn application_facts(pdus: &[AppPdu]) -> (Option<Protocol>, Vec<String>, Option<Severity>) {
+    let mut top = None;
+    let mut said = Vec::with_capacity(pdus.len());
+    for pdu in pdus {
+        if let AppPduKind::WsFrame(frame, message) = &pdu.kind {
+            top = Some(Protocol::WebSocket);
+            said.push(websocket_summary(frame, message.as_deref()));
+        } else {
+            let (layers, _) = application_layers(std::slice::from_ref(pdu));
+            top = top_protocol(&layers).or(top);
+            said.extend(carried(&layers));
+        }
+    }
+    // The only problem of an application layer on its own: a guessed WebSocket frame.
+    let worst = pdus.iter().any(|pdu| pdu.guessed).then_some(Severity::Note);
+    (top, said, worst)
 }
 
 /// The highest protocol of a stack of layers (layer 5's state view and

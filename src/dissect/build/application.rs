@@ -490,6 +490,35 @@ pub(crate) fn websocket(frame: &Frame, place: &Place, message: Option<&Message>)
             ],
         ));
     }
+    Layer {
+        protocol: Protocol::WebSocket,
+        source: place.source,
+        span: at(0..layout.header_len),
+        payload: Some(payload_span),
+        summary: websocket_summary(frame, message),
+        did: format!(
+            "Framed {} payload bytes as one {opcode_name} frame{}{}.",
+            header.payload_len,
+            if header.fin {
+                ""
+            } else {
+                " of a longer message"
+            },
+            if header.mask.is_some() {
+                ", masked with a random key as every client frame must be"
+            } else {
+                ""
+            },
+        ),
+        fields,
+    }
+}
+
+/// A WebSocket frame's layer in one line (`WebSocket Text, masked, 5 bytes "hello"`): the
+/// layer's summary, and the packet list's Info, which needs nothing else of the layer.
+pub(crate) fn websocket_summary(frame: &Frame, message: Option<&Message>) -> String {
+    let header = &frame.header;
+    let unmasked = &frame.payload;
     let masked = if header.mask.is_some() {
         ", masked"
     } else {
@@ -514,32 +543,12 @@ pub(crate) fn websocket(frame: &Frame, place: &Place, message: Option<&Message>)
             format!(" 0x{}{more}", hex::encode(shown))
         }
     };
-    Layer {
-        protocol: Protocol::WebSocket,
-        source: place.source,
-        span: at(0..layout.header_len),
-        payload: Some(payload_span),
-        summary: format!(
-            "WebSocket {opcode_name}{}{masked}, {} bytes{content}",
-            if header.fin { "" } else { " (not final)" },
-            header.payload_len
-        ),
-        did: format!(
-            "Framed {} payload bytes as one {opcode_name} frame{}{}.",
-            header.payload_len,
-            if header.fin {
-                ""
-            } else {
-                " of a longer message"
-            },
-            if header.mask.is_some() {
-                ", masked with a random key as every client frame must be"
-            } else {
-                ""
-            },
-        ),
-        fields,
-    }
+    format!(
+        "WebSocket {}{}{masked}, {} bytes{content}",
+        header.opcode.name(),
+        if header.fin { "" } else { " (not final)" },
+        header.payload_len
+    )
 }
 
 fn is_text(opcode: OpCode) -> bool {
