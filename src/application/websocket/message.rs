@@ -861,13 +861,16 @@ impl MessageAssembler {
             0
         };
         if role == Role::Data {
-            if let Some(building) = self.building.as_mut().filter(|b| b.keep && !b.inflate) {
-                let room = self
-                    .config
-                    .limits
-                    .max_message_len
-                    .saturating_sub(building.payload.len());
-                building.payload.reserve(announced.min(room));
+            let limits = self.config.limits;
+            if let Some(building) = self.building.as_mut().filter(|b| b.keep || b.inflate) {
+                // Inflated, a message is usually a few times longer than on the wire.
+                let (expected, max) = if building.inflate {
+                    (announced.saturating_mul(4), limits.max_inflated_len)
+                } else {
+                    (announced, limits.max_message_len)
+                };
+                let room = max.saturating_sub(building.payload.len());
+                building.payload.reserve(expected.min(1 << 16).min(room));
             }
         }
         let frame = FrameState {
