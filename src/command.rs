@@ -372,6 +372,9 @@ fn stream_messages(
     const BATCH: usize = 256;
     // An empty batch asks the writer to flush.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<crate::dissect::WsMessage>>(16);
+    // Written batches come back to be dropped here: memory freed by the
+    // thread that allocated it does not contend for the allocator's lock.
+    let (give_back, written) = std::sync::mpsc::sync_channel::<Vec<crate::dissect::WsMessage>>(32);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> io::Result<()> {
             let stdout = io::stdout();
@@ -387,13 +390,20 @@ fn stream_messages(
                         view::messages::write_text(&mut out, message)?;
                     }
                 }
+                // Dropped here if the decoder is not taking them back.
+                let _ = give_back.try_send(batch);
             }
             out.flush()
         });
         // `false` once the writer has stopped (its error is what to report).
         let mut pending = Vec::with_capacity(BATCH);
         let send = |pending: &mut Vec<_>, flush: bool| {
-            if !pending.is_empty() && sender.send(std::mem::take(pending)).is_err() {
+            let mut next = Vec::with_capacity(BATCH);
+            while let Ok(mut done) = written.try_recv() {
+                done.clear();
+                next = done;
+            }
+            if !pending.is_empty() && sender.send(std::mem::replace(pending, next)).is_err() {
                 return false;
             }
             !flush || sender.send(Vec::new()).is_ok()

@@ -6,12 +6,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc: memory freed on another thread than the one that allocated it
-/// (messages are made by the decoding thread and written and dropped by the
-/// output thread) does not contend on a lock as with the system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = osiscope::cli::Cli::parse();
     match osiscope::command::run(cli) {
