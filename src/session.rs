@@ -1068,10 +1068,10 @@ fn load<S: Source>(
         stored_bytes = stored_bytes.saturating_add(in_memory);
         read_estimate = read_estimate.saturating_add(frame.data.len() as u64 + 16);
         let (indexed, messages) = pipeline.process_with(&frame, |decoded, context| {
-            Indexed::of(&frame, decoded, context, &config)
+            Indexed::of(&frame, decoded, context, &config, &mut interner)
         });
         let Some(Indexed {
-            mut row,
+            row,
             handshake,
             sources,
             fragments,
@@ -1079,7 +1079,6 @@ fn load<S: Source>(
         else {
             continue;
         };
-        interner.share(&mut row);
         let number = frame.number.0;
         if let Some(tcp) = &row.tcp {
             if handshake {
@@ -1172,8 +1171,9 @@ impl Indexed {
         decoded: &Decoded<'_>,
         context: &FrameContext,
         config: &BuildConfig,
+        interner: &mut Interner,
     ) -> Indexed {
-        if let Some(row) = Row::from_parts(frame, decoded, context) {
+        if let Some(row) = Row::from_parts(frame, decoded, context, interner) {
             let handshake = context
                 .app
                 .iter()
@@ -1197,6 +1197,8 @@ impl Indexed {
         }
         let dissection = dissect::build(frame, decoded, context, config);
         let number = frame.number.0;
+        let mut row = Row::from_dissection(&dissection);
+        interner.share(&mut row);
         Indexed {
             fragments: decoded
                 .reassembled
@@ -1210,7 +1212,7 @@ impl Indexed {
                         .collect()
                 })
                 .unwrap_or_default(),
-            row: Row::from_dissection(&dissection),
+            row,
             handshake: dissection.find(keys::handshake::CHECK).is_some(),
             sources: dissection
                 .sources

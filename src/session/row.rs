@@ -6,8 +6,9 @@
 //! connection, direction, flags, numbers and what the segment carried), so
 //! those views never need the full model of a frame they do not show.
 
-use std::collections::HashSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use crate::decode::transport::tcp_field;
@@ -68,6 +69,8 @@ pub struct TcpRow {
 #[derive(Debug, Default)]
 pub struct Interner {
     kept: HashSet<Arc<str>>,
+    /// Addresses as shown, by address: a row made from parts needs no formatting.
+    addresses: HashMap<IpAddr, Arc<str>>,
 }
 
 impl Interner {
@@ -85,6 +88,19 @@ impl Interner {
         }
         self.kept.insert(Arc::clone(text));
         Arc::clone(text)
+    }
+
+    /// The shared text of an address.
+    fn address(&mut self, address: IpAddr) -> Arc<str> {
+        if let Some(kept) = self.addresses.get(&address) {
+            return Arc::clone(kept);
+        }
+        if self.addresses.len() >= Self::MAX {
+            self.addresses.clear();
+        }
+        let text: Arc<str> = address.to_string().into();
+        self.addresses.insert(address, Arc::clone(&text));
+        text
     }
 
     /// Makes a row share the strings it repeats.
@@ -172,10 +188,12 @@ impl Row {
     /// [`Row::from_dissection`] gives, at a fraction of the cost. `None` for
     /// every other frame (IP fragments, tunnels, bytes left undecoded,
     /// anything but TCP), whose row comes from its model.
+    /// Its strings are shared through `interner` (see [`Interner::share`]).
     pub fn from_parts(
         frame: &RawFrame<'_>,
         decoded: &Decoded<'_>,
         context: &FrameContext,
+        interner: &mut Interner,
     ) -> Option<Row> {
         let (Some(Transport::Tcp(segment)), Some(tcp)) = (&decoded.transport, &context.tcp) else {
             return None;
@@ -187,14 +205,14 @@ impl Row {
         {
             return None;
         }
-        let (src, dst) = match &decoded.net {
+        let (src, dst): (IpAddr, IpAddr) = match &decoded.net {
             Some(Net::Ipv4(ip)) => (
-                Ipv4Addr::from(ip.header.source()).to_string(),
-                Ipv4Addr::from(ip.header.destination()).to_string(),
+                Ipv4Addr::from(ip.header.source()).into(),
+                Ipv4Addr::from(ip.header.destination()).into(),
             ),
             Some(Net::Ipv6(ip)) => (
-                Ipv6Addr::from(ip.header.source()).to_string(),
-                Ipv6Addr::from(ip.header.destination()).to_string(),
+                Ipv6Addr::from(ip.header.source()).into(),
+                Ipv6Addr::from(ip.header.destination()).into(),
             ),
             _ => return None,
         };
@@ -245,12 +263,15 @@ impl Row {
             number: frame.number,
             ts: frame.ts,
             len: u32::try_from(frame.orig_len).unwrap_or(u32::MAX),
-            src: src.into(),
-            dst: dst.into(),
+            src: interner.address(src),
+            dst: interner.address(dst),
             protocol: top.unwrap_or(Protocol::Tcp),
             info: tcp_info(&facts, &carried).into(),
             worst,
-            tcp: tcp_row(&facts, &carried),
+            tcp: tcp_row(&facts, &carried).map(|mut tcp| {
+                tcp.flags = interner.get(&tcp.flags);
+                tcp
+            }),
         })
     }
 }
@@ -443,20 +464,22 @@ fn tcp_info(facts: &TcpFacts, carried: &[String]) -> String {
         out.push_str(&carried.join(", "));
         return out;
     }
-    out.push_str(&format!(
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
         "{} → {} [{}]",
         facts.src_port, facts.dst_port, facts.flags
-    ));
+    );
     if let Some(seq) = facts.seq {
-        out.push_str(&format!(" Seq={seq}"));
+        let _ = write!(out, " Seq={seq}");
     }
     if let Some(ack) = facts.ack {
-        out.push_str(&format!(" Ack={ack}"));
+        let _ = write!(out, " Ack={ack}");
     }
     if let Some(window) = facts.window {
-        out.push_str(&format!(" Win={window}"));
+        let _ = write!(out, " Win={window}");
     }
-    out.push_str(&format!(" Len={}", facts.len));
+    let _ = write!(out, " Len={}", facts.len);
     out
 }
 
