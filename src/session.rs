@@ -1229,6 +1229,8 @@ fn preview(mut message: WsMessage, keep: usize) -> WsMessage {
         message.payload.truncate(keep);
         message.payload_complete = false;
     }
+    // Kept for the whole session: no room reserved for bytes that are not there.
+    message.payload.shrink_to_fit();
     message
 }
 
