@@ -12,7 +12,6 @@
 //! messages come out incomplete, its summary is kept, and an eviction a
 //! limit forced is a problem of the frame that forced it.
 
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use std::ops::Range;
@@ -82,8 +81,6 @@ pub struct Pipeline {
     apps: Vec<App>,
     /// What each slot's connection buffers, as last measured.
     costs: Vec<usize>,
-    /// `(bytes buffered, slot)` of every connection that buffers something.
-    by_cost: BTreeSet<(usize, usize)>,
     /// The sum of `costs`.
     total_buffered: usize,
     /// Summaries of connections evicted and not yet taken.
@@ -266,7 +263,6 @@ impl Pipeline {
             limits,
             apps: Vec::new(),
             costs: Vec::new(),
-            by_cost: BTreeSet::new(),
             total_buffered: 0,
             retired: Vec::new(),
             keep_summaries: true,
@@ -558,13 +554,6 @@ impl Pipeline {
             return;
         };
         let old = std::mem::replace(entry, cost);
-        if old == cost {
-            return;
-        }
-        self.by_cost.remove(&(old, slot));
-        if cost > 0 {
-            self.by_cost.insert((cost, slot));
-        }
         self.total_buffered = self.total_buffered.saturating_sub(old).saturating_add(cost);
     }
 
@@ -574,7 +563,16 @@ impl Pipeline {
         let limit = self.limits.max_buffered_total;
         let mut out = Vec::new();
         while self.total_buffered > limit {
-            let Some(&(buffered, slot)) = self.by_cost.last() else {
+            // A scan, only when over the budget: cheaper than keeping the
+            // connections sorted by cost at every frame.
+            let Some((slot, buffered)) = self
+                .costs
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, cost)| *cost > 0)
+                .max_by_key(|&(slot, cost)| (cost, slot))
+            else {
                 break;
             };
             match self
