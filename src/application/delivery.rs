@@ -8,7 +8,8 @@
 //! A delivered message is a JSON object with a member `seq`, a non-negative integer, and a
 //! member `sent`, a number: the server's clock when it produced the message, in milliseconds
 //! since the Unix epoch (fractions allowed, read to the microsecond). The two names are written
-//! as they are (`"seq"`, `"sent"`, not with `\u` escapes). Other members are ignored. Only messages from the server to the client count. They are looked for in:
+//! as they are (`"seq"`, `"sent"`, not with `\u` escapes). Other members are ignored. Only
+//! messages from the server to the client count. They are looked for in:
 //!
 //! - the payload of every WebSocket text or binary message;
 //! - the `data` of every Server-Sent Event (its data lines joined with LF);
