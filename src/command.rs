@@ -398,13 +398,19 @@ fn stream_messages(
         // `false` once the writer has stopped (its error is what to report).
         let mut pending = Vec::with_capacity(BATCH);
         let send = |pending: &mut Vec<_>, flush: bool| {
-            let mut next = Vec::with_capacity(BATCH);
-            while let Ok(mut done) = written.try_recv() {
-                done.clear();
-                next = done;
-            }
-            if !pending.is_empty() && sender.send(std::mem::replace(pending, next)).is_err() {
-                return false;
+            // Free what came back; the last batch's room takes the next messages.
+            let back = std::iter::from_fn(|| written.try_recv().ok()).last();
+            if !pending.is_empty() {
+                let next = back.map_or_else(
+                    || Vec::with_capacity(BATCH),
+                    |mut back| {
+                        back.clear();
+                        back
+                    },
+                );
+                if sender.send(std::mem::replace(pending, next)).is_err() {
+                    return false;
+                }
             }
             !flush || sender.send(Vec::new()).is_ok()
         };

@@ -506,16 +506,25 @@ fn app_layers(
             AppPduKind::SseEvent(event) => application::sse(event, &place),
         };
         layers.push(layer);
-        if pdu.guessed {
+        if let Some(problem) = pdu_problem(pdu) {
             problems.push(Problem {
-                severity: Severity::Note,
-                key: keys::websocket::GUESSED,
-                message: "the opening handshake was not captured whole: this WebSocket frame was recognised from its structure".to_string(),
                 layer: Some(layers.len() - 1),
-                span: None,
+                ..problem
             });
         }
     }
+}
+
+/// The problem an application PDU has whatever its layer shows (placed on
+/// no layer): a WebSocket frame recognised from its structure alone.
+pub(crate) fn pdu_problem(pdu: &AppPdu) -> Option<Problem> {
+    pdu.guessed.then(|| Problem {
+        severity: Severity::Note,
+        key: keys::websocket::GUESSED,
+        message: "the opening handshake was not captured whole: this WebSocket frame was recognised from its structure".to_string(),
+        layer: None,
+        span: None,
+    })
 }
 
 /// Bytes that no decoder claimed, shown as data.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::decode::transport::tcp_field;
 use crate::decode::{Decoded, Net, Transport};
 use crate::dissect::build::{
-    analysis_severity, application_layers, tcp_wire_len, websocket_summary,
+    analysis_severity, application_layers, pdu_problem, tcp_wire_len, websocket_summary,
 };
 use crate::dissect::{
     keys, AppPdu, AppPduKind, Dissection, Field, FieldValue, FrameContext, FrameNumber, Layer,
@@ -292,8 +292,11 @@ fn application_facts(pdus: &[AppPdu]) -> (Option<Protocol>, Vec<String>, Option<
             said.extend(carried(&layers));
         }
     }
-    // The only problem of an application layer on its own: a guessed WebSocket frame.
-    let worst = pdus.iter().any(|pdu| pdu.guessed).then_some(Severity::Note);
+    let worst = pdus
+        .iter()
+        .filter_map(pdu_problem)
+        .map(|problem| problem.severity)
+        .max();
     (top, said, worst)
 }
 
