@@ -1,6 +1,7 @@
 //! Times the terminal UI's frame index without a terminal: opens a capture
-//! the way `osiscope open` does, waits until the loader has indexed every
-//! frame, and prints the time, the frames and the peak RSS.
+//! the way `osiscope open` does, waits until every frame is listed (rows from
+//! their own headers), then until every frame is decoded (rows, connections
+//! and messages complete), and prints both times, the frames and the peak RSS.
 //!
 //!     cargo run --release --example index_time -- FILE
 
@@ -14,8 +15,12 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("usage: index_time FILE"))?;
     let started = Instant::now();
     let mut session = Session::open(std::path::Path::new(&path), SessionLimits::default())?;
+    let mut listed = None;
     while !session.progress().done {
         session.poll();
+        if listed.is_none() && session.progress().listed {
+            listed = Some(started.elapsed());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     session.poll();
@@ -32,7 +37,8 @@ fn main() -> anyhow::Result<()> {
     let (peak, now) = (kib("VmHWM:"), kib("VmRSS:"));
     let frames = session.rows().len();
     println!(
-        "indexed {frames} frames, {} messages in {:.2} s; peak RSS {} MiB, RSS once indexed {} MiB ({} bytes per frame)",
+        "listed {frames} frames in {:.2} s; decoded them, {} messages, in {:.2} s; peak RSS {} MiB, RSS once indexed {} MiB ({} bytes per frame)",
+        listed.unwrap_or(elapsed).as_secs_f64(),
         session.messages().len(),
         elapsed.as_secs_f64(),
         peak / 1024,

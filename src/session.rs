@@ -31,6 +31,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
@@ -49,7 +50,7 @@ use crate::source::offsets::RecordWalker;
 use crate::source::save::PcapngWriter;
 use crate::source::{CaptureStats, RawFrame, Source, SourceError};
 
-pub use row::{Interner, Row, TcpRow};
+pub use row::{Info, Interner, Row, TcpRow};
 use window::Window;
 
 /// Memory bounds of a session (the rest of [`Limits`] bounds its pipelines).
@@ -117,6 +118,9 @@ pub struct LiveStatus {
 pub enum Dissecting {
     /// The frame's model (`None` for a frame not indexed or no longer kept).
     Done(Option<Arc<Dissection>>),
+    /// The frame is listed but the decoding, which goes in frame order, has
+    /// not reached it: `decoded` of the `frames` listed so far are.
+    Pending { decoded: u64, frames: u64 },
     /// Still replaying the frame's connection (`tcp.stream`): `fed` of its
     /// `total` frames up to this one.
     Replaying {
@@ -139,20 +143,33 @@ pub struct LiveInfo {
 /// How far indexing has come.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Progress {
-    /// Frames indexed so far.
+    /// Frames in the list so far.
     pub frames: u64,
-    /// Estimated fraction of the file read, 0 to 1.
+    /// Estimated fraction of the file listed, 0 to 1.
     pub fraction: f64,
+    /// Frames decoded so far, in order from the first: their rows, their
+    /// connections and messages are complete, and they can be dissected.
+    /// A capture file is listed ahead of its decoding (see
+    /// [`Session::open`]); everywhere else both go together.
+    pub decoded: u64,
+    /// Every frame is in the list (the decoding may still go on).
+    pub listed: bool,
     /// The loader has finished (the whole file, an error or a limit).
     pub done: bool,
     /// Why indexing ended early, if it did (a truncated file, a limit).
     pub stopped: Option<String>,
 }
 
-/// One message from the loader thread.
+/// One message from a loader thread.
 #[derive(Debug)]
 pub enum Update {
     Batch(Box<Batch>),
+    /// The listing pass has listed every frame it will (see
+    /// [`Session::open`]); the decoding pass goes on.
+    Listed {
+        /// Why the listing ended early, if it did.
+        stopped: Option<String>,
+    },
     /// A live capture's counters changed while no frame arrived.
     Stats(CaptureStats),
     Done {
@@ -170,6 +187,9 @@ pub enum Update {
 /// Frames indexed since the previous batch.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// The rows come from the decoding (otherwise from the frames' own
+    /// headers, later replaced).
+    decoded: bool,
     rows: Vec<Row>,
     frames: Vec<StoredFrame>,
     bytes: Vec<u8>,
@@ -308,10 +328,21 @@ impl Outbox {
 const LIVE_BATCHES_WAITING: usize = 16;
 
 impl Session {
-    /// Opens a capture and starts indexing it on a thread of its own.
+    /// Opens a capture and starts indexing it in the background.
     ///
     /// The file is opened here, so a missing or unreadable file is an error
     /// at once; everything after that arrives through [`Session::poll`].
+    ///
+    /// A capture file that can be read twice is indexed by two passes on
+    /// two threads: a listing pass keeps every frame (where it is in the
+    /// file) and sends a row from each frame's own headers
+    /// ([`Row::listed`]), so the whole list is there in about the time it
+    /// takes to read the file; a decoding pass runs the pipeline in frame
+    /// order and replaces each row with the decoded one, adding connections,
+    /// messages and the rest. [`Progress::decoded`] says how far it came;
+    /// a frame beyond it is [`Dissecting::Pending`]. Anything else (standard
+    /// input, a pipe, a file the record walk does not follow) is indexed by
+    /// one pass that does both.
     pub fn open(path: &Path, limits: SessionLimits) -> Result<Session, SourceError> {
         Session::open_with(
             path,
@@ -332,25 +363,79 @@ impl Session {
         let loader_config = config.clone();
         let loader_limits = limits.clone();
         let (walker, file) = reopen(path);
+        let thread_error = |error: std::io::Error| SourceError::Open {
+            path: path.display().to_string(),
+            reason: format!("cannot start the indexing thread: {error}"),
+        };
+        let role = match listing_source(path, walker, file.is_some()) {
+            Ok((listing_source, walker)) => {
+                let listing = Arc::new(Listing::default());
+                let store = FrameStore::new(Some(walker), limits.session);
+                let outbox = Outbox::Unbounded(sender.clone());
+                let shared = Arc::clone(&listing);
+                thread::Builder::new()
+                    .name("osiscope-list".into())
+                    .spawn(move || list(listing_source, store, file_len, &shared, &outbox))
+                    .map_err(thread_error)?;
+                Role::Decode(listing)
+            }
+            Err(walker) => Role::Whole(FrameStore::new(walker, limits.session)),
+        };
         thread::Builder::new()
             .name("osiscope-index".into())
             .spawn(move || {
                 load(
                     source,
-                    walker,
+                    role,
                     file_len,
                     loader_limits,
                     loader_config,
                     &Outbox::Unbounded(sender),
                 );
             })
-            .map_err(|error| SourceError::Open {
-                path: path.display().to_string(),
-                reason: format!("cannot start the indexing thread: {error}"),
-            })?;
+            .map_err(thread_error)?;
         let mut session = Session::with_receiver(path, limits, config, receiver);
         session.file = file;
         Ok(session)
+    }
+
+    /// Lists a capture file completely, as [`Session::open`]'s first pass
+    /// does, and returns the session with every frame listed and none
+    /// decoded, and the decoding pass to run (on any thread; the session
+    /// applies what it sent at its next [`Session::poll`]). For tests of
+    /// the states in between and for batch use; an error for a file that
+    /// cannot be listed ahead (see [`Session::open`]).
+    pub fn list_blocking_with(
+        path: &Path,
+        limits: Limits,
+    ) -> Result<(Session, Decoding), SourceError> {
+        let source = FileSource::open(path)?;
+        let file_len = std::fs::metadata(path).map_or(0, |meta| meta.len());
+        let (walker, file) = reopen(path);
+        let Ok((listing_source, walker)) = listing_source(path, walker, file.is_some()) else {
+            return Err(SourceError::Open {
+                path: path.display().to_string(),
+                reason: "the file cannot be listed ahead of its decoding (it cannot be read twice, or its records are not walked)".into(),
+            });
+        };
+        let (sender, receiver) = mpsc::channel();
+        let listing = Arc::new(Listing::default());
+        let outbox = Outbox::Unbounded(sender);
+        let store = FrameStore::new(Some(walker), limits.session);
+        list(listing_source, store, file_len, &listing, &outbox);
+        let config = BuildConfig::default();
+        let decoding = Decoding {
+            source,
+            listing,
+            file_len,
+            limits: limits.clone(),
+            config: config.clone(),
+            outbox,
+        };
+        let mut session = Session::with_receiver(path, limits, config, receiver);
+        session.file = file;
+        session.poll();
+        Ok((session, decoding))
     }
 
     /// Indexes a live capture (or any source that waits for frames) on a
@@ -388,7 +473,7 @@ impl Session {
                 move || {
                     load(
                         source,
-                        None,
+                        Role::Whole(FrameStore::new(None, limits.session)),
                         0,
                         limits,
                         loader_config,
@@ -433,7 +518,7 @@ impl Session {
         let (walker, file) = reopen(path);
         load(
             source,
-            walker,
+            Role::Whole(FrameStore::new(walker, limits.session)),
             file_len,
             limits.clone(),
             config.clone(),
@@ -480,11 +565,23 @@ impl Session {
         }
     }
 
-    /// Applies what the loader sent since the last call; returns whether
+    /// Applies what the loaders sent since the last call; returns whether
     /// anything changed. Never blocks.
     pub fn poll(&mut self) -> bool {
+        self.poll_for(Duration::MAX)
+    }
+
+    /// [`Session::poll`] within a time budget: stops applying updates once
+    /// `budget` has passed (one update at least), leaving the rest for the
+    /// next call, so a view that polls between keys never holds a key long
+    /// while a large file's batches pour in.
+    pub fn poll_for(&mut self, budget: Duration) -> bool {
+        let deadline = Instant::now().checked_add(budget);
         let mut changed = false;
         loop {
+            if changed && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return true;
+            }
             let Some(receiver) = &self.receiver else {
                 return changed;
             };
@@ -510,7 +607,9 @@ impl Session {
         match update {
             Update::Batch(batch) => {
                 let batch = *batch;
-                if let Some(first) = batch.rows.first() {
+                // A batch of the decoding pass behind a listing has no frames.
+                let lists = !batch.frames.is_empty();
+                if let (Some(first), true) = (batch.rows.first(), lists) {
                     if self.start_ts.is_none() {
                         self.start_ts = Some(first.ts);
                     }
@@ -526,6 +625,9 @@ impl Session {
                     self.frames.push(frame);
                 }
                 for row in batch.rows {
+                    if batch.decoded {
+                        self.progress.decoded = row.number.0;
+                    }
                     if let Some(tcp) = &row.tcp {
                         let index = usize::try_from(tcp.stream).unwrap_or(usize::MAX);
                         if index < self.stream_frames.len().saturating_add(1 << 16) {
@@ -537,7 +639,17 @@ impl Session {
                             }
                         }
                     }
-                    self.rows.push(row);
+                    // A decoded row replaces the row its frame was listed with.
+                    match self.index_of(row.number) {
+                        Some(index) if index < self.rows.len() => {
+                            if let Some(listed) = self.rows.as_mut_slice().get_mut(index) {
+                                *listed = row;
+                            }
+                        }
+                        Some(index) if index == self.rows.len() => self.rows.push(row),
+                        // Rows arrive in frame order, listed before decoded.
+                        _ => {}
+                    }
                 }
                 self.messages.extend(batch.messages);
                 for (frame, here) in batch.reassembled {
@@ -552,7 +664,9 @@ impl Session {
                     self.evict();
                 }
                 self.progress.frames = self.last_number();
-                self.progress.fraction = batch.fraction;
+                if lists {
+                    self.progress.fraction = batch.fraction;
+                }
                 if let (Some(live), Some(stats)) = (self.live.as_mut(), batch.stats) {
                     live.stats = stats;
                 }
@@ -561,6 +675,11 @@ impl Session {
                 if let Some(live) = self.live.as_mut() {
                     live.stats = stats;
                 }
+            }
+            Update::Listed { stopped } => {
+                self.progress.listed = true;
+                self.progress.fraction = 1.0;
+                self.progress.stopped = stopped;
             }
             Update::Done {
                 messages,
@@ -579,8 +698,13 @@ impl Session {
                 self.streams = streams;
                 self.delivery = Some(*delivery);
                 self.progress.done = true;
+                self.progress.listed = true;
                 self.progress.fraction = 1.0;
-                self.progress.stopped = stopped;
+                // The decoding ends where the listing did: the listing's
+                // reason (a limit) stands unless the decoding has its own.
+                if stopped.is_some() {
+                    self.progress.stopped = stopped;
+                }
                 if let (Some(live), Some(stats)) = (self.live.as_mut(), stats) {
                     live.stats = stats;
                 }
@@ -819,13 +943,15 @@ impl Session {
     pub fn dissect(&mut self, number: FrameNumber) -> Option<Arc<Dissection>> {
         match self.dissect_until(number, None) {
             Dissecting::Done(dissection) => dissection,
-            Dissecting::Replaying { .. } => None,
+            Dissecting::Replaying { .. } | Dissecting::Pending { .. } => None,
         }
     }
 
     /// [`Session::dissect`] within a time budget: when the frame's
     /// connection takes longer to replay, says how far the replay came; the
-    /// next call goes on from there.
+    /// next call goes on from there. A budget too long to add to the clock
+    /// (`Duration::MAX`) sets no limit. A frame the decoding has not reached
+    /// is [`Dissecting::Pending`].
     pub fn dissect_for(&mut self, number: FrameNumber, budget: Duration) -> Dissecting {
         self.dissect_until(number, Instant::now().checked_add(budget))
     }
@@ -837,6 +963,12 @@ impl Session {
         let Some(row) = self.row(number) else {
             return Dissecting::Done(None);
         };
+        if number.0 > self.progress.decoded {
+            return Dissecting::Pending {
+                decoded: self.progress.decoded,
+                frames: self.progress.frames,
+            };
+        }
         let dissection = match row.tcp.as_ref().map(|tcp| tcp.stream) {
             Some(stream) => match self.replay(stream, number, deadline) {
                 Ok(Some(dissection)) => dissection,
@@ -966,6 +1098,12 @@ const BATCH_BYTES: usize = 4 << 20;
 /// A batch is sent at the latest this long after its first frame.
 const BATCH_AGE: Duration = Duration::from_millis(100);
 
+/// How long the decoding pass sleeps while it waits for the listing.
+const LISTING_WAIT: Duration = Duration::from_millis(2);
+
+/// Frames decoded while the listing goes on (see [`Listing`]).
+const DECODED_WHILE_LISTING: u64 = 16_384;
+
 /// How often an idle live loader sends changed counters.
 const STATS_IDLE: Duration = Duration::from_millis(250);
 
@@ -985,11 +1123,270 @@ fn reopen(path: &Path) -> (Option<RecordWalker>, Option<std::fs::File>) {
     }
 }
 
+/// How far a listing pass has come, shared with the decoding pass behind
+/// it: the decoding never sends a frame's row before the listing has sent
+/// the frame, so the session always replaces a listed row. Past the first
+/// [`DECODED_WHILE_LISTING`] frames (enough for the first screens) the
+/// decoding waits for the listing to end: both would compete for the same
+/// cores, with the thread that applies their batches, and the whole list
+/// comes sooner while the decoding ends no later.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Frames the listing has sent to the session.
+    sent: AtomicU64,
+    /// The listing has ended (the file's end, an error, a limit, or the
+    /// session gone): no frame after `sent` will be listed.
+    ended: AtomicBool,
+}
+
+impl Listing {
+    /// Waits until frame `number` may be decoded; false when it was never
+    /// listed (the listing stopped before it).
+    fn wait_for(&self, number: u64) -> bool {
+        loop {
+            // `ended` is read first: once it is set, `sent` is final.
+            let ended = self.ended.load(Ordering::Acquire);
+            let sent = self.sent.load(Ordering::Acquire);
+            if ended {
+                return sent >= number;
+            }
+            if sent >= number && number <= DECODED_WHILE_LISTING {
+                return true;
+            }
+            thread::sleep(LISTING_WAIT);
+        }
+    }
+}
+
+/// A decoding pass waiting to run (see [`Session::list_blocking_with`]).
+pub struct Decoding {
+    source: FileSource,
+    listing: Arc<Listing>,
+    file_len: u64,
+    limits: Limits,
+    config: BuildConfig,
+    outbox: Outbox,
+}
+
+impl std::fmt::Debug for Decoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoding").finish_non_exhaustive()
+    }
+}
+
+impl Decoding {
+    /// Decodes every listed frame, sending the rows, messages and the rest
+    /// to the session.
+    pub fn run(self) {
+        load(
+            self.source,
+            Role::Decode(self.listing),
+            self.file_len,
+            self.limits,
+            self.config,
+            &self.outbox,
+        );
+    }
+}
+
+/// A second reader of a capture file for its listing pass, with the record
+/// walk it needs; the walk back (if any) when the file cannot be listed
+/// ahead (not a regular file, or not walked).
+fn listing_source(
+    path: &Path,
+    walker: Option<RecordWalker>,
+    regular: bool,
+) -> Result<(FileSource, RecordWalker), Option<RecordWalker>> {
+    match (walker, regular) {
+        (Some(walker), true) => match FileSource::open(path) {
+            Ok(source) => Ok((source, walker)),
+            Err(_) => Err(Some(walker)),
+        },
+        (walker, _) => Err(walker),
+    }
+}
+
+/// Marks the listing ended however its thread leaves.
+struct EndListing(Arc<Listing>);
+
+impl Drop for EndListing {
+    fn drop(&mut self) {
+        self.0.ended.store(true, Ordering::Release);
+    }
+}
+
+/// What the loader of a pass does besides decoding.
+enum Role {
+    /// Keeps every frame (or where it is in the file) and decodes it: the
+    /// one pass over a pipe, standard input, a live capture, or a file
+    /// opened with [`Session::open_blocking`].
+    Whole(FrameStore),
+    /// Decodes the frames a listing pass (which keeps them) has sent.
+    Decode(Arc<Listing>),
+}
+
+/// Keeps the frames for the session: where each is in the capture file
+/// (found by the record walk), or its bytes; stops at the session's limits.
+struct FrameStore {
+    walker: Option<RecordWalker>,
+    limits: SessionLimits,
+    /// Captured bytes kept in memory so far.
+    stored_bytes: usize,
+    n_frames: usize,
+    /// Bytes of the file read so far, for the progress bar.
+    read_estimate: u64,
+}
+
+impl FrameStore {
+    fn new(walker: Option<RecordWalker>, limits: SessionLimits) -> FrameStore {
+        FrameStore {
+            walker,
+            limits,
+            stored_bytes: 0,
+            n_frames: 0,
+            read_estimate: 0,
+        }
+    }
+
+    /// Adds the frame to the batch, or says why indexing stops before it.
+    fn store(&mut self, frame: &RawFrame<'_>, batch: &mut Batch) -> Result<(), String> {
+        // A frame the walk finds in the file is read again from there;
+        // after the first it does not find, the walk is over.
+        let file_offset = self
+            .walker
+            .as_mut()
+            .and_then(|walker| walker.next_matching(frame.data));
+        if file_offset.is_none() {
+            self.walker = None;
+        }
+        let in_memory = if file_offset.is_some() {
+            0
+        } else {
+            frame.data.len()
+        };
+        let limits = &self.limits;
+        if !limits.evict
+            && (self.n_frames >= limits.max_frames
+                || self.stored_bytes.saturating_add(in_memory) > limits.max_frame_bytes)
+        {
+            return Err(format!(
+                "indexing stopped after {} frames: the session keeps at most {} frames and {} MiB of captured bytes (--max-frames, --max-frame-bytes)",
+                self.n_frames,
+                limits.max_frames,
+                limits.max_frame_bytes >> 20
+            ));
+        }
+        self.n_frames += 1;
+        self.stored_bytes = self.stored_bytes.saturating_add(in_memory);
+        self.read_estimate = self
+            .read_estimate
+            .saturating_add(frame.data.len() as u64 + 16);
+        batch.frames.push(StoredFrame {
+            offset: batch.bytes.len(),
+            file_offset,
+            cap_len: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
+            orig_len: u32::try_from(frame.orig_len).unwrap_or(u32::MAX),
+            link_type: frame.link_type,
+            ts: frame.ts,
+        });
+        if file_offset.is_none() {
+            batch.bytes.extend_from_slice(frame.data);
+        }
+        Ok(())
+    }
+}
+
+impl Batch {
+    /// An empty batch with room for a full one's rows (and frames, for a
+    /// pass that keeps them).
+    fn new(decoded: bool, keeps_frames: bool) -> Batch {
+        Batch {
+            decoded,
+            rows: Vec::with_capacity(BATCH_FRAMES),
+            frames: Vec::with_capacity(if keeps_frames { BATCH_FRAMES } else { 0 }),
+            ..Batch::default()
+        }
+    }
+}
+
+/// Whether a batch is due: full, or its first frame waited long enough
+/// (the clock is read for each of a batch's first frames, then for every
+/// 64th: a frame takes microseconds).
+fn batch_due(batch: &Batch, started: Instant) -> bool {
+    let n = batch.rows.len();
+    n >= BATCH_FRAMES
+        || batch.bytes.len() >= BATCH_BYTES
+        || ((n < 64 || n.is_multiple_of(64)) && started.elapsed() >= BATCH_AGE)
+}
+
+/// The listing pass over a capture file: keeps every frame (see
+/// [`FrameStore`]) and sends the rows its own headers give
+/// ([`Row::listed`]), so the whole list is there in about the time it takes
+/// to read the file; the decoding pass replaces each row behind it.
+fn list(
+    source: FileSource,
+    store: FrameStore,
+    file_len: u64,
+    listing: &Arc<Listing>,
+    outbox: &Outbox,
+) {
+    let _end = EndListing(Arc::clone(listing));
+    let mut source = source;
+    let mut store = store;
+    let config = BuildConfig::default();
+    let mut interner = Interner::default();
+    let mut batch = Batch::new(false, true);
+    let mut started = Instant::now();
+    let mut n_listed = 0u64;
+    let mut stopped = None;
+    let send = |batch: Batch, n_listed: u64| {
+        let sent = outbox.send(Update::Batch(Box::new(batch)));
+        listing.sent.store(n_listed, Ordering::Release);
+        sent
+    };
+    loop {
+        let frame = match source.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(error) => {
+                stopped = Some(error.to_string());
+                break;
+            }
+        };
+        if let Err(reason) = store.store(&frame, &mut batch) {
+            stopped = Some(reason);
+            break;
+        }
+        if batch.rows.is_empty() {
+            started = Instant::now();
+        }
+        batch.rows.push(Row::listed(&frame, &config, &mut interner));
+        n_listed = frame.number.0;
+        if batch_due(&batch, started) {
+            batch.fraction = fraction(store.read_estimate, file_len);
+            // Each batch its own shared strings: the session drops a batch's
+            // rows as the decoding replaces them, and would otherwise keep
+            // touching the counts of the strings this thread is sharing.
+            interner = Interner::default();
+            if !send(
+                std::mem::replace(&mut batch, Batch::new(false, true)),
+                n_listed,
+            ) {
+                return;
+            }
+        }
+    }
+    batch.fraction = fraction(store.read_estimate, file_len);
+    if send(batch, n_listed) {
+        let _ = outbox.send(Update::Listed { stopped });
+    }
+}
+
 /// Reads the source through the pipeline, sending batches: full ones, and
 /// whatever is there as soon as a live source has nothing more waiting.
 fn load<S: Source>(
     mut source: S,
-    mut walker: Option<RecordWalker>,
+    mut role: Role,
     file_len: u64,
     pipeline_limits: Limits,
     config: BuildConfig,
@@ -1003,11 +1400,9 @@ fn load<S: Source>(
     } else {
         Pipeline::with_limits(config.clone(), pipeline_limits).observing_delivery()
     };
-    let mut batch = Batch::default();
+    let keeps_frames = matches!(role, Role::Whole(_));
+    let mut batch = Batch::new(true, keeps_frames);
     let mut batch_started = Instant::now();
-    let mut stored_bytes = 0usize;
-    let mut read_estimate = 0u64;
-    let mut n_frames = 0usize;
     let mut stopped = None;
     let mut interner = Interner::default();
     let mut sent_stats = source.capture_stats();
@@ -1016,7 +1411,14 @@ fn load<S: Source>(
             if !batch.rows.is_empty() {
                 batch.stats = source.capture_stats();
                 sent_stats = batch.stats;
-                if !outbox.send(Update::Batch(Box::new(std::mem::take(&mut batch)))) {
+                let full = std::mem::replace(
+                    &mut batch,
+                    Batch {
+                        decoded: true,
+                        ..Batch::default()
+                    },
+                );
+                if !outbox.send(Update::Batch(Box::new(full))) {
                     return;
                 }
             }
@@ -1040,33 +1442,21 @@ fn load<S: Source>(
                 break;
             }
         };
-        // A frame the walk finds in the file is read again from there;
-        // after the first it does not find, the walk is over.
-        let file_offset = walker
-            .as_mut()
-            .and_then(|walker| walker.next_matching(frame.data));
-        if file_offset.is_none() {
-            walker = None;
+        match &mut role {
+            Role::Whole(store) => {
+                if let Err(reason) = store.store(&frame, &mut batch) {
+                    stopped = Some(reason);
+                    break;
+                }
+                batch.fraction = fraction(store.read_estimate, file_len);
+            }
+            // The listing ended before this frame (a limit): so does the decoding.
+            Role::Decode(listing) => {
+                if !listing.wait_for(frame.number.0) {
+                    break;
+                }
+            }
         }
-        let in_memory = if file_offset.is_some() {
-            0
-        } else {
-            frame.data.len()
-        };
-        if !limits.evict
-            && (n_frames >= limits.max_frames
-                || stored_bytes.saturating_add(in_memory) > limits.max_frame_bytes)
-        {
-            stopped = Some(format!(
-                "indexing stopped after {n_frames} frames: the session keeps at most {} frames and {} MiB of captured bytes (--max-frames, --max-frame-bytes)",
-                limits.max_frames,
-                limits.max_frame_bytes >> 20
-            ));
-            break;
-        }
-        n_frames += 1;
-        stored_bytes = stored_bytes.saturating_add(in_memory);
-        read_estimate = read_estimate.saturating_add(frame.data.len() as u64 + 16);
         let (indexed, messages) = pipeline.process_with(&frame, |decoded, context| {
             Indexed::of(&frame, decoded, context, &config, &mut interner)
         });
@@ -1103,37 +1493,21 @@ fn load<S: Source>(
         if batch.rows.is_empty() {
             batch_started = Instant::now();
         }
-        batch.frames.push(StoredFrame {
-            offset: batch.bytes.len(),
-            file_offset,
-            cap_len: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
-            orig_len: u32::try_from(frame.orig_len).unwrap_or(u32::MAX),
-            link_type: frame.link_type,
-            ts: frame.ts,
-        });
-        if file_offset.is_none() {
-            batch.bytes.extend_from_slice(frame.data);
-        }
         batch.rows.push(row);
         batch.messages.extend(
             messages
                 .into_iter()
                 .map(|message| preview(message, limits.message_preview)),
         );
-        if batch.rows.len() >= BATCH_FRAMES
-            || batch.bytes.len() >= BATCH_BYTES
-            || batch_started.elapsed() >= BATCH_AGE
-        {
-            batch.fraction = fraction(read_estimate, file_len);
+        if batch_due(&batch, batch_started) {
             batch.stats = source.capture_stats();
             sent_stats = batch.stats;
-            let full = std::mem::take(&mut batch);
+            let full = std::mem::replace(&mut batch, Batch::new(true, keeps_frames));
             if !outbox.send(Update::Batch(Box::new(full))) {
                 return;
             }
         }
     }
-    batch.fraction = fraction(read_estimate, file_len);
     batch.stats = source.capture_stats();
     if !outbox.send(Update::Batch(Box::new(batch))) {
         return;

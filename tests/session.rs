@@ -106,6 +106,7 @@ fn a_replay_within_a_budget_goes_on_where_it_stopped() {
                 assert!(fed < total, "{fed} of {total}");
                 progress.push(fed);
             }
+            Dissecting::Pending { .. } => panic!("an opened session has decoded every frame"),
         }
         assert!(
             progress.len() < 10_000,
@@ -240,21 +241,21 @@ fn rows_carry_the_list_and_ladder_facts() {
     let rows = session.rows().to_vec();
     let syn = &rows[0];
     assert_eq!((&*syn.src, &*syn.dst), ("10.77.0.1", "10.77.0.2"));
-    assert!(syn.info.contains("[SYN]"), "{}", syn.info);
+    assert!(syn.info().contains("[SYN]"), "{}", syn.info());
     let tcp = syn.tcp.as_ref().unwrap();
     assert!(tcp.to_server);
     assert_eq!(&*tcp.flags, "SYN");
     let upgrade = rows
         .iter()
-        .find(|row| row.info.contains("GET /chat"))
+        .find(|row| row.info().contains("GET /chat"))
         .unwrap();
     assert_eq!(upgrade.protocol.short_name(), "http");
-    let answer = rows.iter().find(|row| row.info.contains("101")).unwrap();
+    let answer = rows.iter().find(|row| row.info().contains("101")).unwrap();
     assert!(!answer.tcp.as_ref().unwrap().to_server);
     assert_eq!(session.handshake_frame(0), Some(answer.number));
     let text = rows
         .iter()
-        .find(|row| row.info.contains("Hello, server!"))
+        .find(|row| row.info().contains("Hello, server!"))
         .unwrap();
     assert_eq!(text.protocol.short_name(), "websocket");
     assert_eq!(session.messages().len(), 10);
@@ -344,4 +345,169 @@ fn a_live_window_keeps_the_newest_frames_only() {
     }
     assert_eq!(n, window);
     std::fs::remove_file(&saved).unwrap();
+}
+
+/// Waits until a session opened in the background has decoded every frame.
+fn wait_done(session: &mut Session) {
+    let started = std::time::Instant::now();
+    while !session.progress().done {
+        session.poll();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "indexing did not end"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    session.poll();
+}
+
+/// What two sessions of the same capture must agree on once indexed.
+fn assert_same_index(listed: &mut Session, one: &mut Session, path: &std::path::Path) {
+    let name = path.display();
+    assert!(listed.progress().listed, "{name}");
+    assert_eq!(listed.progress().decoded, one.progress().decoded, "{name}");
+    assert_eq!(listed.progress().frames, one.progress().frames, "{name}");
+    assert_eq!(listed.progress().stopped, one.progress().stopped, "{name}");
+    assert!(listed.rows() == one.rows(), "{name}: rows differ");
+    assert!(
+        listed.messages() == one.messages(),
+        "{name}: messages differ"
+    );
+    assert!(listed.streams() == one.streams(), "{name}: streams differ");
+    assert!(
+        listed.delivery() == one.delivery(),
+        "{name}: delivery differs"
+    );
+    for stream in 0..one.streams().len() as u32 {
+        assert_eq!(
+            listed.stream_frames(stream),
+            one.stream_frames(stream),
+            "{name}: tcp.stream {stream}"
+        );
+        assert_eq!(
+            listed.handshake_frame(stream),
+            one.handshake_frame(stream),
+            "{name}: tcp.stream {stream}"
+        );
+    }
+    let n = one.rows().len() as u64;
+    for number in (1..=n).map(FrameNumber) {
+        assert_eq!(
+            listed.frame_bytes(number),
+            one.frame_bytes(number),
+            "{name}: frame {number}"
+        );
+        assert_eq!(
+            listed.timestamp(number),
+            one.timestamp(number),
+            "{name}: frame {number}"
+        );
+    }
+    // Models come from the indexes compared above; a sample of them, in order.
+    for number in (1..=n).filter(|k| k % 5 == 1 || *k == n).map(FrameNumber) {
+        let (a, b) = (
+            listed.dissect(number).unwrap(),
+            one.dissect(number).unwrap(),
+        );
+        assert!(*a == *b, "{name}: frame {number}");
+    }
+}
+
+/// A capture file is listed ahead of its decoding by a second thread
+/// (`Session::open`); once both are done the session is the one a single
+/// pass gives: rows, messages, connections, bytes and models.
+#[test]
+fn a_file_listed_ahead_ends_as_one_pass_does() {
+    for path in common::captures() {
+        let mut one = Session::open_blocking(&path, SessionLimits::default()).unwrap();
+        let mut listed = Session::open(&path, SessionLimits::default()).unwrap();
+        wait_done(&mut listed);
+        assert_same_index(&mut listed, &mut one, &path);
+    }
+}
+
+/// Between the two passes: every frame is listed from its own headers, none
+/// is decoded, and a frame's model waits for the decoding, which then
+/// replaces every row.
+#[test]
+fn listed_frames_wait_for_their_decoding() {
+    use osiscope::limits::Limits;
+    use osiscope::session::Dissecting;
+    let path = common::capture("ws-basic.pcapng");
+    let mut one = Session::open_blocking(&path, SessionLimits::default()).unwrap();
+    let (mut session, decoding) = Session::list_blocking_with(&path, Limits::default()).unwrap();
+    let progress = session.progress().clone();
+    assert!(progress.listed && !progress.done, "{progress:?}");
+    assert_eq!(progress.decoded, 0);
+    assert_eq!(progress.frames, one.rows().len() as u64);
+    for (listed, decoded) in session.rows().iter().zip(one.rows()) {
+        assert_eq!(
+            (
+                listed.number,
+                listed.ts,
+                listed.len,
+                &listed.src,
+                &listed.dst
+            ),
+            (
+                decoded.number,
+                decoded.ts,
+                decoded.len,
+                &decoded.src,
+                &decoded.dst
+            )
+        );
+        // No connection yet: no stream, no relative numbers.
+        assert!(listed.tcp.is_none());
+        let tcp = decoded.tcp.as_ref().unwrap();
+        let info = listed.info();
+        assert!(
+            info.starts_with(&format!(
+                "{} → {} [{}]",
+                tcp.src_port, tcp.dst_port, tcp.flags
+            )),
+            "{info}"
+        );
+        assert!(info.ends_with(&format!(" Len={}", tcp.len)), "{info}");
+        assert!(!info.contains("Seq="), "{info}");
+    }
+    match session.dissect_for(FrameNumber(1), std::time::Duration::from_secs(1)) {
+        Dissecting::Pending { decoded, frames } => {
+            assert_eq!((decoded, frames), (0, progress.frames));
+        }
+        other => panic!("frame 1 is not decoded yet: {other:?}"),
+    }
+    assert!(session.dissect(FrameNumber(1)).is_none());
+    decoding.run();
+    session.poll();
+    assert!(session.progress().done);
+    assert_same_index(&mut session, &mut one, &path);
+}
+
+/// The listing enforces the session's limits and meets a truncated file's
+/// end; the decoding stops where it did, with the same reason.
+#[test]
+fn a_listing_stops_where_one_pass_stops() {
+    let limits = SessionLimits {
+        max_frames: 7,
+        ..SessionLimits::default()
+    };
+    let path = common::capture("ws-basic.pcapng");
+    let mut one = Session::open_blocking(&path, limits).unwrap();
+    let mut listed = Session::open(&path, limits).unwrap();
+    wait_done(&mut listed);
+    assert_eq!(listed.rows().len(), 7);
+    assert_same_index(&mut listed, &mut one, &path);
+
+    let bytes = std::fs::read(&path).unwrap();
+    let dir = std::env::temp_dir().join(format!("osiscope-listing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("cut.pcapng");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let mut one = Session::open_blocking(&cut, SessionLimits::default()).unwrap();
+    let mut listed = Session::open(&cut, SessionLimits::default()).unwrap();
+    wait_done(&mut listed);
+    assert!(one.progress().stopped.is_some());
+    assert_same_index(&mut listed, &mut one, &cut);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

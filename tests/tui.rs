@@ -135,7 +135,7 @@ fn the_wrong_accept_is_shown_as_a_mismatch() {
     let rows = app.session.rows().to_vec();
     let wrong = rows
         .iter()
-        .filter(|row| row.info.contains("101"))
+        .filter(|row| row.info().contains("101"))
         .find_map(|row| {
             let stream = row.tcp.as_ref()?.stream;
             let frame = app.session.handshake_frame(stream)?;
@@ -207,10 +207,10 @@ fn stepping_following_and_searching() {
     }
     app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     let found = app.selected_number().unwrap();
-    assert!(app.selected_row().unwrap().info.contains("101 Switching"));
+    assert!(app.selected_row().unwrap().info().contains("101 Switching"));
     app.update(Action::SearchNext);
     assert_ne!(app.selected_number().unwrap(), found);
-    assert!(app.selected_row().unwrap().info.contains("101 Switching"));
+    assert!(app.selected_row().unwrap().info().contains("101 Switching"));
 }
 
 #[test]
@@ -289,6 +289,54 @@ fn a_long_replay_goes_on_at_each_tick_and_says_so() {
     assert_eq!(app.selected_number(), Some(last));
     assert!(app.current.is_some());
     assert!(!text(&app).contains("Decoding frame"));
+}
+
+/// A frame listed but not decoded yet: the list shows it, the stack pane
+/// says the decoding has not reached it, the title says decoding; once the
+/// decoding has run, the next tick shows its layers and the decoded row.
+#[test]
+fn a_listed_frame_waits_for_the_decoding_and_says_so() {
+    let path = common::capture("ws-basic.pcapng");
+    let (session, decoding) =
+        Session::list_blocking_with(&path, osiscope::limits::Limits::default()).unwrap();
+    let mut app = App::new(
+        session,
+        Theme::named("mono").unwrap(),
+        Rect::new(0, 0, 120, 40),
+    );
+    app.replay_budget = None;
+    app.select_frame(FrameNumber(4));
+    let waiting = app.waiting.expect("frame 4 is not decoded yet");
+    assert_eq!((waiting.number, waiting.decoded), (FrameNumber(4), 0));
+    assert!(app.current.is_none());
+    let screen = text(&app);
+    assert!(
+        screen.contains("Frame 4 is listed from its own headers"),
+        "{screen}"
+    );
+    assert!(screen.contains("decoding   0%"), "{screen}");
+    assert!(
+        !screen.contains("Seq="),
+        "no relative numbers before decoding: {screen}"
+    );
+    decoding.run();
+    // A tick applies what it can within its budget: a few ticks at most here.
+    for _ in 0..100 {
+        app.tick();
+        if app.session.progress().done {
+            break;
+        }
+    }
+    assert!(app.session.progress().done);
+    assert!(app.waiting.is_none());
+    assert_eq!(app.selected_number(), Some(FrameNumber(4)));
+    assert!(app.current.is_some());
+    let screen = text(&app);
+    assert!(
+        !screen.contains("is listed from its own headers"),
+        "{screen}"
+    );
+    assert!(screen.contains("Seq="), "{screen}");
 }
 
 #[test]

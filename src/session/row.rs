@@ -6,19 +6,20 @@
 //! connection, direction, flags, numbers and what the segment carried), so
 //! those views never need the full model of a frame they do not show.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use crate::decode::transport::tcp_field;
-use crate::decode::{Decoded, Net, Transport};
+use crate::decode::{decode_frame, Decoded, Net, Transport};
 use crate::dissect::build::{
     analysis_severity, application_layers, pdu_problem, tcp_wire_len, websocket_summary,
 };
 use crate::dissect::{
-    keys, AppPdu, AppPduKind, Dissection, Field, FieldValue, FrameContext, FrameNumber, Layer,
-    Protocol, Severity, Timestamp,
+    self, keys, AppPdu, AppPduKind, BuildConfig, Dissection, Field, FieldValue, FrameContext,
+    FrameNumber, Layer, Protocol, Severity, Timestamp,
 };
 use crate::flow::analysis::key;
 use crate::flow::table::Direction;
@@ -37,10 +38,32 @@ pub struct Row {
     pub dst: Arc<str>,
     /// The highest protocol that decoded (layer 5's state view aside).
     pub protocol: Protocol,
-    /// What the frame is, in one line, as tshark's Info column says it.
-    pub info: Box<str>,
+    /// What the frame is, in one line, as tshark's Info column says it
+    /// (see [`Row::info`]).
+    pub info: Info,
     pub worst: Option<Severity>,
     pub tcp: Option<TcpRow>,
+}
+
+/// A row's Info column: its text, or for a listed segment (see
+/// [`Row::listed`]) the few facts it is written from when it is shown, so
+/// that listing millions of frames writes none of them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Info {
+    Text(Box<str>),
+    Segment {
+        src_port: u16,
+        dst_port: u16,
+        flags: u8,
+        window: u16,
+        len: u32,
+    },
+}
+
+impl From<&str> for Info {
+    fn from(text: &str) -> Info {
+        Info::Text(text.into())
+    }
 }
 
 /// What a TCP segment was, for the ladder of its connection.
@@ -71,6 +94,11 @@ pub struct Interner {
     kept: HashSet<Arc<str>>,
     /// Addresses as shown, by address: a row made from parts needs no formatting.
     addresses: HashMap<IpAddr, Arc<str>>,
+    /// The addresses looked up last, most recent first: consecutive frames
+    /// mostly repeat a few, found here without hashing.
+    recent: [Option<(IpAddr, Arc<str>)>; 4],
+    /// Flag names by flag bits (see [`FLAG_NAMES`]).
+    flags: HashMap<u8, Arc<str>>,
 }
 
 impl Interner {
@@ -92,15 +120,47 @@ impl Interner {
 
     /// The shared text of an address.
     fn address(&mut self, address: IpAddr) -> Arc<str> {
-        if let Some(kept) = self.addresses.get(&address) {
-            return Arc::clone(kept);
+        let found = self
+            .recent
+            .iter()
+            .position(|entry| entry.as_ref().is_some_and(|(kept, _)| *kept == address));
+        let position = match found {
+            Some(position) => position,
+            None => {
+                let text = match self.addresses.get(&address) {
+                    Some(kept) => Arc::clone(kept),
+                    None => {
+                        if self.addresses.len() >= Self::MAX {
+                            self.addresses.clear();
+                        }
+                        let text: Arc<str> = address.to_string().into();
+                        self.addresses.insert(address, Arc::clone(&text));
+                        text
+                    }
+                };
+                if let Some(last) = self.recent.last_mut() {
+                    *last = Some((address, text));
+                }
+                self.recent.len().saturating_sub(1)
+            }
+        };
+        // The one looked up moves to the front.
+        if let Some(slots) = self.recent.get_mut(..=position) {
+            slots.rotate_right(1);
         }
-        if self.addresses.len() >= Self::MAX {
-            self.addresses.clear();
+        match self.recent.first() {
+            Some(Some((_, text))) => Arc::clone(text),
+            _ => address.to_string().into(),
         }
-        let text: Arc<str> = address.to_string().into();
-        self.addresses.insert(address, Arc::clone(&text));
-        text
+    }
+
+    /// The shared names of a segment's flags.
+    fn flags(&mut self, bits: u8) -> Arc<str> {
+        Arc::clone(
+            self.flags
+                .entry(bits)
+                .or_insert_with(|| flag_names(bits).into()),
+        )
     }
 
     /// Makes a row share the strings it repeats.
@@ -146,7 +206,8 @@ struct TcpFacts {
     stream: Option<(u32, bool)>,
     src_port: u16,
     dst_port: u16,
-    flags: String,
+    /// The flags set, as [`FLAG_NAMES`]' masks.
+    flags: u8,
     /// Relative numbers, as the model's `tcp.seq` and `tcp.ack` (the latter
     /// only with the ACK flag).
     seq: Option<u64>,
@@ -166,7 +227,10 @@ impl Row {
         let protocol = top_protocol(&dissection.layers).unwrap_or(Protocol::Physical);
         let carried = carried(&dissection.layers);
         let (info, tcp) = match tcp_facts(dissection) {
-            Some(facts) => (tcp_info(&facts, &carried), tcp_row(&facts, &carried)),
+            Some(facts) => (
+                tcp_info(&facts, &carried),
+                tcp_row(&facts, &carried, || flag_names(facts.flags).into()),
+            ),
             None => (other_info(dissection, &carried), None),
         };
         Row {
@@ -176,7 +240,7 @@ impl Row {
             src: src.into(),
             dst: dst.into(),
             protocol,
-            info: info.into(),
+            info: Info::Text(info.into()),
             worst: dissection.worst(),
             tcp,
         }
@@ -226,20 +290,15 @@ impl Row {
             .chain(context.app_problems.iter().map(|problem| problem.severity))
             .chain(app_worst)
             .max();
-        let flag_bits = u64::from(segment.flags());
-        let has_ack = flag_bits & tcp_field::ACK_MASK != 0;
+        let flag_mask = u64::from(segment.flags());
+        let has_ack = flag_mask & tcp_field::ACK_MASK != 0;
         let header = &segment.header;
         let flags = analysis.flags;
         let facts = TcpFacts {
             stream: Some((tcp.stream, tcp.direction == Direction::ClientToServer)),
             src_port: header.source_port(),
             dst_port: header.destination_port(),
-            flags: FLAG_NAMES
-                .iter()
-                .filter(|(_, mask, _)| flag_bits & mask != 0)
-                .map(|(_, _, name)| *name)
-                .collect::<Vec<_>>()
-                .join(", "),
+            flags: flag_bits(flag_mask),
             seq: Some(u64::from(analysis.relative.seq)),
             ack: has_ack.then(|| {
                 u64::from(
@@ -266,14 +325,119 @@ impl Row {
             src: interner.address(src),
             dst: interner.address(dst),
             protocol: top.unwrap_or(Protocol::Tcp),
-            info: tcp_info(&facts, &carried).into(),
+            info: Info::Text(tcp_info(&facts, &carried).into()),
             worst,
-            tcp: tcp_row(&facts, &carried).map(|mut tcp| {
-                tcp.flags = interner.get(&tcp.flags);
-                tcp
-            }),
+            tcp: tcp_row(&facts, &carried, || interner.flags(facts.flags)),
         })
     }
+}
+
+impl Row {
+    /// A frame's row from its own headers alone, before its connection is
+    /// decoded: what the list can show at once while the capture is decoded
+    /// in order behind it (see `Session::open`). A TCP segment's row names
+    /// its ports, flags, window and length, but no connection (`tcp` is
+    /// `None`) and no relative numbers or analysis, which need the frames
+    /// before it; any other frame's row is the one its model gives without
+    /// what earlier frames taught (an IPv4 fragment stays a fragment).
+    pub fn listed(frame: &RawFrame<'_>, config: &BuildConfig, interner: &mut Interner) -> Row {
+        let decoded = decode_frame(frame);
+        let addresses = match &decoded.net {
+            Some(Net::Ipv4(ip)) => Some((
+                IpAddr::from(Ipv4Addr::from(ip.header.source())),
+                IpAddr::from(Ipv4Addr::from(ip.header.destination())),
+            )),
+            Some(Net::Ipv6(ip)) => Some((
+                Ipv6Addr::from(ip.header.source()).into(),
+                Ipv6Addr::from(ip.header.destination()).into(),
+            )),
+            _ => None,
+        };
+        let (Some(Transport::Tcp(segment)), Some((src, dst)), None) =
+            (&decoded.transport, addresses, &decoded.rest)
+        else {
+            let dissection = dissect::build(frame, &decoded, &FrameContext::default(), config);
+            let mut row = Row::from_dissection(&dissection);
+            interner.share(&mut row);
+            return row;
+        };
+        let header = &segment.header;
+        let info = Info::Segment {
+            src_port: header.source_port(),
+            dst_port: header.destination_port(),
+            flags: flag_bits(u64::from(segment.flags())),
+            window: header.window_size(),
+            len: u32::try_from(tcp_wire_len(&decoded, segment)).unwrap_or(u32::MAX),
+        };
+        Row {
+            number: frame.number,
+            ts: frame.ts,
+            len: u32::try_from(frame.orig_len).unwrap_or(u32::MAX),
+            src: interner.address(src),
+            dst: interner.address(dst),
+            protocol: Protocol::Tcp,
+            info,
+            worst: decoded
+                .problems
+                .iter()
+                .map(|problem| problem.severity)
+                .max(),
+            tcp: None,
+        }
+    }
+}
+
+/// The flags of [`FLAG_NAMES`] among a segment's flag field (all eight fit
+/// in its low byte; the ninth, NS, is not named in the Info column).
+fn flag_bits(field: u64) -> u8 {
+    u8::try_from(field & 0xff).unwrap_or(0)
+}
+
+/// Writes flag names in tshark's order, such as `SYN, ACK`.
+fn write_flags(out: &mut String, bits: u8) {
+    let mut first = true;
+    for (_, mask, name) in FLAG_NAMES {
+        if u64::from(bits) & mask != 0 {
+            if !first {
+                out.push_str(", ");
+            }
+            out.push_str(name);
+            first = false;
+        }
+    }
+}
+
+impl Row {
+    /// The Info column.
+    pub fn info(&self) -> Cow<'_, str> {
+        match &self.info {
+            Info::Text(text) => Cow::Borrowed(text),
+            &Info::Segment {
+                src_port,
+                dst_port,
+                flags,
+                window,
+                len,
+            } => Cow::Owned(tcp_info(
+                &TcpFacts {
+                    src_port,
+                    dst_port,
+                    flags,
+                    window: Some(u64::from(window)),
+                    len: u64::from(len),
+                    ..TcpFacts::default()
+                },
+                &[],
+            )),
+        }
+    }
+}
+
+/// Flag names in tshark's order, such as `SYN, ACK`.
+fn flag_names(bits: u8) -> String {
+    let mut out = String::new();
+    write_flags(&mut out, bits);
+    out
 }
 
 /// What a segment's application PDUs tell the packet list: the highest
@@ -377,9 +541,7 @@ fn tcp_facts(dissection: &Dissection) -> Option<TcpFacts> {
         flags: FLAG_NAMES
             .iter()
             .filter(|(key, _, _)| uint(dissection, key).unwrap_or(0) != 0)
-            .map(|(_, _, name)| *name)
-            .collect::<Vec<_>>()
-            .join(", "),
+            .fold(0, |bits, (_, mask, _)| bits | flag_bits(*mask)),
         seq: uint(dissection, keys::tcp::SEQ),
         ack: (uint(dissection, keys::tcp::FLAGS_ACK).unwrap_or(0) != 0)
             .then(|| uint(dissection, keys::tcp::ACK))
@@ -434,14 +596,20 @@ fn http_line(field: &Field) -> String {
     }
 }
 
-fn tcp_row(facts: &TcpFacts, carried: &[String]) -> Option<TcpRow> {
+/// The ladder's record of a segment (`flags` gives the flag names), for a
+/// segment whose connection is known.
+fn tcp_row(
+    facts: &TcpFacts,
+    carried: &[String],
+    flags: impl FnOnce() -> Arc<str>,
+) -> Option<TcpRow> {
     let (stream, to_server) = facts.stream?;
     Some(TcpRow {
         stream,
         to_server,
         src_port: facts.src_port,
         dst_port: facts.dst_port,
-        flags: facts.flags.as_str().into(),
+        flags: flags(),
         seq: facts.seq.unwrap_or(0),
         ack: facts.ack,
         len: facts.len,
@@ -468,11 +636,9 @@ fn tcp_info(facts: &TcpFacts, carried: &[String]) -> String {
         return out;
     }
     // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "{} → {} [{}]",
-        facts.src_port, facts.dst_port, facts.flags
-    );
+    let _ = write!(out, "{} → {} [", facts.src_port, facts.dst_port);
+    write_flags(&mut out, facts.flags);
+    out.push(']');
     if let Some(seq) = facts.seq {
         let _ = write!(out, " Seq={seq}");
     }
@@ -549,7 +715,7 @@ mod tests {
         ));
         let row = Row::from_dissection(&dissection);
         assert_eq!(
-            &*row.info,
+            &*row.info(),
             "CONNECT tunnel to 10.77.0.2:8080, GET /proxied HTTP/1.1"
         );
         assert_eq!(row.protocol, Protocol::Http);
@@ -583,7 +749,7 @@ mod tests {
         });
         let row = Row::from_dissection(&dissection);
         assert_eq!(
-            &*row.info,
+            &*row.info(),
             "8080 → 40000 [SYN, ACK] Seq=0 Ack=1 Win=65160 Len=0"
         );
         let tcp = row.tcp.unwrap_or_else(|| unreachable!());
@@ -592,5 +758,71 @@ mod tests {
             (3, false, "SYN, ACK")
         );
         assert_eq!(row.protocol, Protocol::Tcp);
+    }
+
+    /// An Ethernet + IPv4 + TCP frame with no payload.
+    fn segment(flags: u8, window: u16) -> Vec<u8> {
+        let mut frame = vec![0u8; 12];
+        frame.extend([0x08, 0x00]);
+        // Checksums left zero: the row does not depend on them.
+        frame.extend([
+            0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        let mut tcp = vec![0xc0, 0x00, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags];
+        tcp.extend(window.to_be_bytes());
+        tcp.extend([0, 0, 0, 0]);
+        frame.extend(tcp);
+        frame
+    }
+
+    #[test]
+    fn a_listed_segment_writes_its_info_when_shown() {
+        let data = segment(0x12, 512);
+        let frame = RawFrame {
+            number: FrameNumber(3),
+            ts: Timestamp::default(),
+            orig_len: data.len(),
+            link_type: 1,
+            data: &data,
+        };
+        let mut interner = Interner::default();
+        let row = Row::listed(&frame, &BuildConfig::default(), &mut interner);
+        assert!(matches!(row.info, Info::Segment { .. }));
+        assert_eq!(row.info(), "49152 → 8080 [SYN, ACK] Win=512 Len=0");
+        assert_eq!((&*row.src, &*row.dst), ("10.0.0.1", "10.0.0.2"));
+        assert_eq!((row.protocol, row.tcp.is_none()), (Protocol::Tcp, true));
+        assert_eq!(row.len, 54);
+    }
+
+    #[test]
+    fn addresses_beyond_the_recent_ones_keep_their_own_text() {
+        let mut interner = Interner::default();
+        let addresses: Vec<IpAddr> = (1..=9u8)
+            .map(|i| Ipv4Addr::new(192, 0, 2, i).into())
+            .chain([Ipv6Addr::LOCALHOST.into()])
+            .collect();
+        for round in 0..3 {
+            for (i, address) in addresses.iter().enumerate() {
+                // Walks forwards, then backwards, then in a stride.
+                let address = match round {
+                    0 => *address,
+                    1 => addresses[addresses.len() - 1 - i],
+                    _ => addresses[(i * 3) % addresses.len()],
+                };
+                assert_eq!(*interner.address(address), address.to_string());
+            }
+        }
+        let first = interner.address(addresses[0]);
+        assert!(Arc::ptr_eq(&first, &interner.address(addresses[0])));
+    }
+
+    #[test]
+    fn flag_names_are_shared_and_in_tsharks_order() {
+        let mut interner = Interner::default();
+        let all = interner.flags(0xff);
+        assert_eq!(&*all, "FIN, SYN, RST, PSH, ACK, URG, ECE, CWR");
+        assert!(Arc::ptr_eq(&all, &interner.flags(0xff)));
+        assert_eq!(&*interner.flags(0), "");
+        assert_eq!(flag_bits(0x0fff), 0xff);
     }
 }

@@ -25,6 +25,8 @@ pub struct Strings {
     pub frame_of: &'static str,
     pub following: &'static str,
     pub indexing: &'static str,
+    /// The title once every frame is listed, while they are decoded.
+    pub decoding: &'static str,
     pub frames: &'static str,
     pub tab_switches: &'static str,
     pub too_small: &'static str,
@@ -73,6 +75,8 @@ pub struct Strings {
     pub title: &'static str,
     /// The stack pane while the selected frame's connection is replayed.
     pub replaying: &'static str,
+    /// The stack pane while the decoding has not reached the selected frame.
+    pub waiting: &'static str,
     // Notices in the status line.
     pub n_playback_end: &'static str,
     pub n_theme: &'static str,
@@ -113,6 +117,7 @@ const EN: Strings = Strings {
     frame_of: "frame {n} of {total}",
     following: "following tcp.stream {n}",
     indexing: "indexing",
+    decoding: "decoding",
     frames: "frames",
     tab_switches: "Tab switches",
     too_small: "osiscope: terminal too small",
@@ -191,6 +196,7 @@ const EN: Strings = Strings {
     number: "No.",
     title: "Title",
     replaying: "Decoding frame {n}: replaying tcp.stream {stream} from its start ({fed} of {total} frames)…",
+    waiting: "Frame {n} is listed from its own headers; its layers need the frames before it, and the capture is decoded in order: frame {decoded} of {frames} so far. They appear here when the decoding reaches it.",
     n_playback_end: "playback reached the last frame",
     n_theme: "theme: {name}",
     n_playing: "playing, one frame every {s} s",
@@ -224,6 +230,7 @@ const JA: Strings = Strings {
     frame_of: "フレーム {n} / {total}",
     following: "tcp.stream {n} を追跡中",
     indexing: "索引作成中",
+    decoding: "解析中",
     frames: "フレーム",
     tab_switches: "Tab で切替",
     too_small: "osiscope: 端末が小さすぎます",
@@ -302,6 +309,7 @@ const JA: Strings = Strings {
     number: "番号",
     title: "題名",
     replaying: "フレーム {n} を解析中: tcp.stream {stream} を最初から再生しています ({total} フレーム中 {fed})…",
+    waiting: "フレーム {n} は自身のヘッダーから一覧に載せています。各層の解析にはそれ以前のフレームが必要で、キャプチャは先頭から順に解析中です (現在 {frames} フレーム中 {decoded})。解析がこのフレームに達するとここに表示されます。",
     n_playback_end: "再生が最後のフレームに達しました",
     n_theme: "配色: {name}",
     n_playing: "再生中: {s} 秒ごとに 1 フレーム",

@@ -118,6 +118,7 @@ pub fn run(
             writeln!(log, "first-screen {}", started.elapsed().as_micros())?;
         }
         let mut indexed = false;
+        let mut listed = false;
         while !app.quit && signal.load(Ordering::Relaxed) == 0 {
             let mut dirty = false;
             let mut kind = "tick";
@@ -153,6 +154,12 @@ pub fn run(
             }
             let begun = Instant::now();
             let changed = app.tick();
+            if !listed && app.session.progress().listed {
+                listed = true;
+                if let Some(log) = log.as_mut() {
+                    writeln!(log, "listed {}", started.elapsed().as_micros())?;
+                }
+            }
             if !indexed && app.session.progress().done {
                 indexed = true;
                 if let Some(log) = log.as_mut() {

@@ -39,6 +39,10 @@ pub enum Overlay {
 /// selected frame; the replay goes on at the next tick.
 const REPLAY_BUDGET: Duration = Duration::from_millis(25);
 
+/// How long one tick may spend applying what the indexing threads sent;
+/// the rest waits for the next tick.
+const POLL_BUDGET: Duration = Duration::from_millis(10);
+
 /// What the messages of a connection were found for: the connection, how
 /// many messages the session had, how many frames it had evicted, and
 /// whether indexing was done (the list is sorted then).
@@ -52,6 +56,15 @@ pub struct Replaying {
     pub stream: u32,
     pub fed: usize,
     pub total: usize,
+}
+
+/// A frame listed but not decoded yet: the decoding, in frame order, has
+/// reached frame `decoded` of the `frames` listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub number: FrameNumber,
+    pub decoded: u64,
+    pub frames: u64,
 }
 
 /// The list of lessons, shown over the whole screen.
@@ -123,6 +136,8 @@ pub struct App {
     /// The selected frame's connection is being replayed to decode it, a
     /// budget at a time, so that no key waits for a long connection.
     pub replaying: Option<Replaying>,
+    /// The selected frame waits for the decoding to reach it.
+    pub waiting: Option<Waiting>,
     /// The layer focused before the replay began, to focus again after it.
     replay_focus: Option<(Protocol, Osi)>,
     /// How long one key or tick may replay (`None`: decode at once, however
@@ -190,6 +205,7 @@ impl App {
             presenter: false,
             step_pending: false,
             replaying: None,
+            waiting: None,
             replay_focus: None,
             replay_budget: Some(REPLAY_BUDGET),
             chat_index: std::cell::RefCell::new(None),
@@ -237,7 +253,7 @@ impl App {
     /// the screen should be drawn again.
     pub fn tick(&mut self) -> bool {
         let paused = self.live.as_ref().is_some_and(|live| live.paused);
-        let mut changed = !paused && self.session.poll();
+        let mut changed = !paused && self.session.poll_for(POLL_BUDGET);
         if changed {
             self.live_tick();
         }
@@ -249,9 +265,17 @@ impl App {
                 self.replaying = None;
             }
         }
+        if let Some(waiting) = self.waiting {
+            if self.selected_number() != Some(waiting.number) {
+                self.waiting = None;
+            } else if changed {
+                self.reload();
+            }
+        }
         if changed
             && self.current.is_none()
             && self.replaying.is_none()
+            && self.waiting.is_none()
             && !self.session.rows().is_empty()
         {
             self.select_index(0);
@@ -356,24 +380,38 @@ impl App {
         let Some(number) = self.selected_number() else {
             return;
         };
-        let previous = match self.replaying {
-            Some(_) => self.replay_focus,
-            None => self
-                .current
+        let previous = if self.replaying.is_some() || self.waiting.is_some() {
+            self.replay_focus
+        } else {
+            self.current
                 .as_ref()
                 .and_then(|d| d.layers.get(self.layer))
-                .map(|layer| (layer.protocol, layer.osi())),
+                .map(|layer| (layer.protocol, layer.osi()))
         };
         let dissected = match self.replay_budget {
             Some(budget) => self.session.dissect_for(number, budget),
-            None => Dissecting::Done(self.session.dissect(number)),
+            // No deadline: replays however long it takes, still says Pending.
+            None => self.session.dissect_for(number, Duration::MAX),
         };
         match dissected {
             Dissecting::Done(dissection) => {
                 self.replaying = None;
+                self.waiting = None;
                 self.current = dissection;
             }
+            Dissecting::Pending { decoded, frames } => {
+                self.replaying = None;
+                self.waiting = Some(Waiting {
+                    number,
+                    decoded,
+                    frames,
+                });
+                self.replay_focus = previous;
+                self.current = None;
+                return;
+            }
             Dissecting::Replaying { stream, fed, total } => {
+                self.waiting = None;
                 self.replaying = Some(Replaying {
                     number,
                     stream,
@@ -1169,7 +1207,7 @@ impl App {
         let len = self.visible_len();
         // Without a copy per row: a search may go through millions of them.
         let matches = |row: &Row| {
-            contains_folded(&row.info, &needle)
+            contains_folded(&row.info(), &needle)
                 || contains_folded(&row.src, &needle)
                 || contains_folded(&row.dst, &needle)
                 || row.protocol.short_name() == needle

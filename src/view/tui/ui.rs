@@ -133,6 +133,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Paragraph::new(text)
                 .wrap(Wrap { trim: true })
                 .render(inside, buf);
+        } else if let Some(waiting) = app.waiting {
+            let text = fill(
+                strings(app.lang).waiting,
+                &[
+                    ("n", &waiting.number),
+                    ("decoded", &waiting.decoded),
+                    ("frames", &waiting.frames),
+                ],
+            );
+            Paragraph::new(text)
+                .wrap(Wrap { trim: true })
+                .render(inside, buf);
         }
     }
     if let Some(area) = areas.tree {
@@ -309,18 +321,30 @@ fn title(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(live) = live_title(app) {
         spans.extend(live);
     } else if !progress.done {
+        // First the file is listed, then (for a file listed ahead) decoded.
+        let (word, fraction, count) = if progress.listed {
+            #[allow(clippy::cast_precision_loss)]
+            let decoded = progress.decoded as f64 / progress.frames.max(1) as f64;
+            (
+                s.decoding,
+                decoded.clamp(0.0, 1.0),
+                format!("{}/{}", progress.decoded, progress.frames),
+            )
+        } else {
+            (s.indexing, progress.fraction, progress.frames.to_string())
+        };
         let cells = 20usize;
         // Rounding to a cell count is all a progress bar needs.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let filled = ((progress.fraction * cells as f64) as usize).min(cells);
+        let filled = ((fraction * cells as f64) as usize).min(cells);
         spans.push(Span::styled(
             format!(
                 "· {} {:>3.0}% [{}{}] {} {} ",
-                s.indexing,
-                progress.fraction * 100.0,
+                word,
+                fraction * 100.0,
                 "█".repeat(filled),
                 "░".repeat(cells - filled),
-                progress.frames,
+                count,
                 s.frames
             ),
             theme.warning,

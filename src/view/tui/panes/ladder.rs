@@ -189,7 +189,7 @@ fn arrow(row: &Row, lanes: usize, theme: &Theme) -> Vec<Span<'static>> {
         // Not a TCP segment: say what it is between the lifelines.
         return vec![
             lifeline(),
-            Span::styled(pad(&fit(&row.info, inner), inner), theme.dim),
+            Span::styled(pad(&fit(&row.info(), inner), inner), theme.dim),
             lifeline(),
         ];
     };

@@ -109,7 +109,7 @@ pub fn render(view: &ListView<'_>, area: Rect, buf: &mut Buffer, theme: &Theme) 
             Span::raw(" "),
             Span::styled(pad(&row.len.to_string(), w_len), theme.text),
             Span::raw(" "),
-            Span::styled(pad(&fit(&row.info, w_info), w_info), colour),
+            Span::styled(pad(&fit(&row.info(), w_info), w_info), colour),
         ];
         let mut line = Line::from(cells);
         if view.selected == Some(row.number) {
