@@ -412,13 +412,39 @@ impl Row {
     pub fn info(&self) -> Cow<'_, str> {
         match &self.info {
             Info::Text(text) => Cow::Borrowed(text),
+            Info::Segment { .. } => {
+                let mut out = String::new();
+                self.write_info(&mut out);
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    /// The Info column, borrowed, or written into `buffer` (cleared first)
+    /// for a row whose Info is written when shown: a search through
+    /// millions of rows reuses one buffer.
+    pub fn info_in<'a>(&'a self, buffer: &'a mut String) -> &'a str {
+        match &self.info {
+            Info::Text(text) => text,
+            Info::Segment { .. } => {
+                buffer.clear();
+                self.write_info(buffer);
+                buffer
+            }
+        }
+    }
+
+    fn write_info(&self, out: &mut String) {
+        match &self.info {
+            Info::Text(text) => out.push_str(text),
             &Info::Segment {
                 src_port,
                 dst_port,
                 flags,
                 window,
                 len,
-            } => Cow::Owned(tcp_info(
+            } => write_tcp_info(
+                out,
                 &TcpFacts {
                     src_port,
                     dst_port,
@@ -428,7 +454,7 @@ impl Row {
                     ..TcpFacts::default()
                 },
                 &[],
-            )),
+            ),
         }
     }
 }
@@ -630,14 +656,20 @@ fn info_label(out: &mut String, facts: &TcpFacts) {
 /// TCP line.
 fn tcp_info(facts: &TcpFacts, carried: &[String]) -> String {
     let mut out = String::new();
-    info_label(&mut out, facts);
+    write_tcp_info(&mut out, facts, carried);
+    out
+}
+
+/// Writes [`tcp_info`]'s line onto `out`.
+fn write_tcp_info(out: &mut String, facts: &TcpFacts, carried: &[String]) {
+    info_label(out, facts);
     if !carried.is_empty() {
         out.push_str(&carried.join(", "));
-        return out;
+        return;
     }
     // Writing to a String cannot fail.
     let _ = write!(out, "{} → {} [", facts.src_port, facts.dst_port);
-    write_flags(&mut out, facts.flags);
+    write_flags(out, facts.flags);
     out.push(']');
     if let Some(seq) = facts.seq {
         let _ = write!(out, " Seq={seq}");
@@ -649,7 +681,6 @@ fn tcp_info(facts: &TcpFacts, carried: &[String]) -> String {
         let _ = write!(out, " Win={window}");
     }
     let _ = write!(out, " Len={}", facts.len);
-    out
 }
 
 /// The Info column of any other frame: what the highest layers said, or the

@@ -1206,8 +1206,9 @@ impl App {
         let number: Option<u64> = needle.parse().ok();
         let len = self.visible_len();
         // Without a copy per row: a search may go through millions of them.
-        let matches = |row: &Row| {
-            contains_folded(&row.info(), &needle)
+        let mut buffer = String::new();
+        let mut matches = |row: &Row| {
+            contains_folded(row.info_in(&mut buffer), &needle)
                 || contains_folded(&row.src, &needle)
                 || contains_folded(&row.dst, &needle)
                 || row.protocol.short_name() == needle
@@ -1219,7 +1220,7 @@ impl App {
             } else {
                 (self.selected + len - step % len) % len
             };
-            if self.visible_row(index).is_some_and(matches) {
+            if self.visible_row(index).is_some_and(&mut matches) {
                 self.select_index(index);
                 self.notice = Some(fill(
                     strings(self.lang).n_found,
