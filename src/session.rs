@@ -272,6 +272,8 @@ pub struct Session {
     reassembled_in: HashMap<u64, Vec<FrameNumber>>,
     fragments: HashMap<u64, Vec<u64>>,
     progress: Progress,
+    /// The last poll ran out of time with updates waiting.
+    behind: bool,
     receiver: Option<Receiver<Update>>,
     cursor: Option<Cursor>,
     cache: VecDeque<(u64, Arc<Dissection>)>,
@@ -557,6 +559,7 @@ impl Session {
             reassembled_in: HashMap::new(),
             fragments: HashMap::new(),
             progress: Progress::default(),
+            behind: false,
             receiver: Some(receiver),
             cursor: None,
             cache: VecDeque::new(),
@@ -578,8 +581,10 @@ impl Session {
     pub fn poll_for(&mut self, budget: Duration) -> bool {
         let deadline = Instant::now().checked_add(budget);
         let mut changed = false;
+        self.behind = false;
         loop {
             if changed && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                self.behind = true;
                 return true;
             }
             let Some(receiver) = &self.receiver else {
@@ -770,6 +775,11 @@ impl Session {
             self.fragments.retain(|frame, _| *frame >= first);
             self.handshakes.retain(|_, frame| frame.0 >= first);
         }
+    }
+
+    /// The last [`Session::poll_for`] left updates waiting.
+    pub fn behind(&self) -> bool {
+        self.behind
     }
 
     /// The capture file's path (a live capture's interface).

@@ -119,11 +119,15 @@ pub fn run(
         }
         let mut indexed = false;
         let mut listed = false;
+        let mut drawn = Instant::now();
+        // Set while the session has batches waiting.
+        let mut behind = false;
         while !app.quit && signal.load(Ordering::Relaxed) == 0 {
             let mut dirty = false;
             let mut kind = "tick";
             let mut what = String::new();
-            if event::poll(TICK)? {
+            // Batches waiting are applied tick after tick, without the wait.
+            if event::poll(if behind { Duration::ZERO } else { TICK })? {
                 let begun_event = Instant::now();
                 match event::read()? {
                     Event::Key(key) if key.kind != event::KeyEventKind::Release => {
@@ -168,8 +172,11 @@ pub fn run(
                     writeln!(log, "indexed {}", started.elapsed().as_micros())?;
                 }
             }
-            if changed || dirty {
+            behind = app.catching_up();
+            // While catching up, the screen is drawn once per TICK.
+            if (changed || dirty) && (!behind || drawn.elapsed() >= TICK) {
                 terminal.draw(|frame| ui::draw(frame, &app))?;
+                drawn = Instant::now();
                 if let Some(log) = log.as_mut() {
                     writeln!(log, "tick {}", begun.elapsed().as_micros())?;
                 }

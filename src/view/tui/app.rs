@@ -249,6 +249,13 @@ impl App {
         }
     }
 
+    /// The last tick left batches from the indexing threads waiting (and
+    /// the next tick will apply them: a paused live view does not).
+    pub fn catching_up(&self) -> bool {
+        let paused = self.live.as_ref().is_some_and(|live| live.paused);
+        !paused && self.session.behind()
+    }
+
     /// Applies new rows from the indexer and runs playback; returns whether
     /// the screen should be drawn again.
     pub fn tick(&mut self) -> bool {
