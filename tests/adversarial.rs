@@ -547,6 +547,31 @@ fn check_session(file: &Path, expect: &Expect, failures: &mut Failures) {
         let difference = common::rows_differ(&session, file);
         failures.check(difference.is_none(), || difference.unwrap_or_default());
     }
+    // Listed on one thread and decoded on another (as the terminal UI
+    // opens a file), the session ends the same.
+    match Session::open_with(file, Limits::default()) {
+        Ok(mut listed) => {
+            while !listed.progress().done && started.elapsed() < HANG_GUARD {
+                listed.poll();
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            listed.poll();
+            failures.check(listed.progress() == session.progress(), || {
+                format!(
+                    "{name}: listed ahead, the session ended with {:?}, in one pass {:?}",
+                    listed.progress(),
+                    session.progress()
+                )
+            });
+            failures.check(
+                listed.rows() == session.rows() && listed.messages() == session.messages(),
+                || format!("{name}: listed ahead, the rows or messages differ"),
+            );
+        }
+        Err(err) => failures.check(expect.code == 2, || {
+            format!("{name}: the session did not open listed ahead: {err}")
+        }),
+    }
     let n = u64::try_from(n).unwrap();
     for number in [1, n / 2, n].into_iter().filter(|&number| number >= 1) {
         failures.check(session.dissect(FrameNumber(number)).is_some(), || {
