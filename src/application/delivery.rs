@@ -45,6 +45,9 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use crate::application::conversation::{AppEvent, DirEvent};
 use crate::application::http::{Event as HttpEvent, Head};
@@ -124,6 +127,10 @@ pub struct Stamp {
     pub sent_us: i64,
 }
 
+/// The names [`stamps`] looks for before parsing, each searcher built once.
+static SEQ: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"seq\""));
+static SENT: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"sent\""));
+
 /// The messages that a JSON text carries, following the convention in the module's doc.
 pub fn stamps(text: &[u8]) -> Vec<Stamp> {
     // A cheap test first: most payloads are not JSON objects or arrays.
@@ -133,10 +140,7 @@ pub fn stamps(text: &[u8]) -> Vec<Stamp> {
         .is_some_and(|byte| *byte == b'{' || *byte == b'[');
     // A second one: most JSON payloads carry no stamp, and parsing them all
     // would cost more than the rest of the decoding.
-    if !starts_json
-        || memchr::memmem::find(text, b"\"seq\"").is_none()
-        || memchr::memmem::find(text, b"\"sent\"").is_none()
-    {
+    if !starts_json || SEQ.find(text).is_none() || SENT.find(text).is_none() {
         return Vec::new();
     }
     match serde_json::from_slice::<serde_json::Value>(text) {

@@ -26,7 +26,7 @@
 //! the next `tcp.stream` index (roles guessed unless it is a SYN), so stream
 //! numbers can differ from Wireshark's only after an eviction.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use crate::dissect::Timestamp;
@@ -290,8 +290,15 @@ pub struct Tracker {
     table: Table,
     /// By slot; `None` for a free slot.
     connections: Vec<Option<Connection>>,
-    /// Held connections by last activity, the idle longest first: `(tick, slot)`.
-    by_activity: BTreeSet<(u64, usize)>,
+    /// Every touch of a held connection as `(tick, slot)`, oldest first: the
+    /// idle order. A touch is current while the slot's connection was last
+    /// touched at that tick; later touches make earlier ones stale, which
+    /// are dropped from the front as they come and all at once when they
+    /// outnumber the current ones (amortized O(1) per segment, where a
+    /// sorted set cost a removal and an insertion).
+    touches: VecDeque<(u64, usize)>,
+    /// Connections held.
+    n_held: usize,
     /// Finished connections by the capture time of their last segment: `(ns, slot)`.
     finished: BTreeSet<(u64, usize)>,
     /// Segments placed so far: the clock of the idle order.
@@ -315,12 +322,12 @@ impl Tracker {
 
     /// How many connections are held.
     pub fn len(&self) -> usize {
-        self.by_activity.len()
+        self.n_held
     }
 
     /// Whether no connection is held.
     pub fn is_empty(&self) -> bool {
-        self.by_activity.is_empty()
+        self.n_held == 0
     }
 
     /// Numbers new connections from `first` on (see [`Table::starting_at`]).
@@ -353,18 +360,18 @@ impl Tracker {
                 self.connections.push(None);
             }
             *self.connections.get_mut(placement.slot)? = Some(connection);
+            self.n_held = self.n_held.saturating_add(1);
         }
         let tick = self.tick;
+        self.connections.get_mut(placement.slot)?.as_mut()?.touched = tick;
+        self.touches.push_back((tick, placement.slot));
+        self.compact_touches();
         let connection = self.connections.get_mut(placement.slot)?.as_mut()?;
         let direction = placement.direction;
         let here = direction.index();
         let there = direction.reverse().index();
         connection.last_frame = segment.frame;
         connection.last_ts = segment.ts;
-        self.by_activity
-            .remove(&(connection.touched, placement.slot));
-        connection.touched = tick;
-        self.by_activity.insert((tick, placement.slot));
         if let Some(stats) = connection.stats.get_mut(here) {
             stats.n_packets = stats.n_packets.saturating_add(1);
             stats.n_bytes = stats.n_bytes.saturating_add(segment.wire_len as u64);
@@ -472,12 +479,43 @@ impl Tracker {
         out
     }
 
+    /// Whether a touch is the latest of a held connection.
+    fn is_current(&self, (tick, slot): (u64, usize)) -> bool {
+        self.connections
+            .get(slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|connection| connection.touched == tick)
+    }
+
+    /// The held connection idle longest, other than `keep`.
+    fn idle_longest(&mut self, keep: usize) -> Option<usize> {
+        while let Some(&touch) = self.touches.front() {
+            if self.is_current(touch) {
+                break;
+            }
+            self.touches.pop_front();
+        }
+        self.touches
+            .iter()
+            .find(|&&touch| touch.1 != keep && self.is_current(touch))
+            .map(|&(_, slot)| slot)
+    }
+
+    /// Drops the stale touches once they outnumber the current ones.
+    fn compact_touches(&mut self) {
+        if self.touches.len() > self.n_held.saturating_mul(2).saturating_add(1024) {
+            let mut touches = std::mem::take(&mut self.touches);
+            touches.retain(|&touch| self.is_current(touch));
+            self.touches = touches;
+        }
+    }
+
     /// Evicts connections until no more than `max_streams` are held, sparing `keep`:
     /// the finished ones first, then the open ones idle longest.
     fn make_room(&mut self, keep: usize) -> Vec<Evicted> {
         let limit = self.limits.max_streams.max(1);
         let mut out = Vec::new();
-        while self.by_activity.len() > limit {
+        while self.n_held > limit {
             let finished = self
                 .finished
                 .iter()
@@ -485,12 +523,7 @@ impl Tracker {
                 .find(|&slot| slot != keep);
             let (slot, reason) = match finished {
                 Some(slot) => (slot, Eviction::Finished),
-                None => match self
-                    .by_activity
-                    .iter()
-                    .map(|&(_, slot)| slot)
-                    .find(|&slot| slot != keep)
-                {
+                None => match self.idle_longest(keep) {
                     Some(slot) => (slot, Eviction::StreamLimit { limit }),
                     None => break,
                 },
@@ -508,7 +541,7 @@ impl Tracker {
     pub fn evict(&mut self, slot: usize, reason: Eviction) -> Option<Evicted> {
         let mut connection = self.connections.get_mut(slot)?.take()?;
         self.table.remove(slot);
-        self.by_activity.remove(&(connection.touched, slot));
+        self.n_held = self.n_held.saturating_sub(1);
         if let Some(at) = connection.finished_at {
             self.finished.remove(&(at, slot));
         }
@@ -660,6 +693,37 @@ mod tests {
         assert_eq!(late.stream, 3);
         assert_eq!(late.slot, freed);
         assert_eq!(tracker.len(), 2);
+    }
+
+    /// The idle order survives many touches: stale ones are dropped, the
+    /// queue stays bounded, and the connection idle longest still goes first.
+    #[test]
+    fn the_idle_order_stays_bounded_and_right_over_many_segments() {
+        let mut tracker = Tracker::new(limits(3));
+        let server = ep(100, 80);
+        let clients = [ep(1, 1000), ep(2, 1000), ep(3, 1000)];
+        for (i, client) in clients.iter().enumerate() {
+            tracker.segment(&seg(*client, server, SYN, 1, 0, b"", i as u64 + 1, 0));
+        }
+        // Clients 1 and 3 speak 5,000 times each; client 2 never again.
+        let mut frame = 10;
+        for _ in 0..5000 {
+            for client in [clients[0], clients[2]] {
+                frame += 1;
+                tracker.segment(&seg(client, server, ACK, 2, 1, b"", frame, 0));
+            }
+        }
+        assert!(
+            tracker.touches.len() <= 3 * 2 + 1024 + 1,
+            "{}",
+            tracker.touches.len()
+        );
+        let step = tracker
+            .segment(&seg(ep(4, 1000), server, SYN, 1, 0, b"", frame + 1, 0))
+            .unwrap();
+        assert_eq!(step.evicted.len(), 1);
+        assert_eq!(step.evicted[0].connection.conversation.index, 1);
+        assert_eq!(tracker.len(), 3);
     }
 
     #[test]
