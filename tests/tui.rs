@@ -319,6 +319,11 @@ fn a_listed_frame_waits_for_the_decoding_and_says_so() {
         !screen.contains("Seq="),
         "no relative numbers before decoding: {screen}"
     );
+    // The ladder cannot know the connection yet, and says why.
+    app.update(osiscope::view::tui::keymap::Action::Ladder);
+    let screen = text(&app);
+    assert!(screen.contains("this frame is not decoded yet"), "{screen}");
+    app.update(osiscope::view::tui::keymap::Action::Ladder);
     decoding.run();
     // A tick applies what it can within its budget: a few ticks at most here.
     for _ in 0..100 {

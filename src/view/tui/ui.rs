@@ -538,6 +538,10 @@ fn mode_pane(app: &App, area: Rect, buf: &mut Buffer) {
                 Some(stream) => {
                     format!("TCP ladder · tcp.stream {stream} · {} segments", rows.len())
                 }
+                // A listed frame's connection is known once it is decoded.
+                None if app.waiting.is_some() => {
+                    "TCP ladder · this frame is not decoded yet".into()
+                }
                 None => "TCP ladder · this frame is not TCP".into(),
             };
             let inside = pane_block(app, Pane::Stack, title, area, buf);
