@@ -1138,8 +1138,9 @@ fn reopen(path: &Path) -> (Option<RecordWalker>, Option<std::fs::File>) {
 /// the frame, so the session always replaces a listed row. Past the first
 /// [`DECODED_WHILE_LISTING`] frames (enough for the first screens) the
 /// decoding waits for the listing to end: both would compete for the same
-/// cores, with the thread that applies their batches, and the whole list
-/// comes sooner while the decoding ends no later.
+/// cores, with the thread that applies their batches. The whole list comes
+/// sooner (on the 1 GB capture of `scripts/bench`, 3.7 s against 5.1 s),
+/// and the decoding's end was not measurably later (within run-to-run noise).
 #[derive(Debug, Default)]
 struct Listing {
     /// Frames the listing has sent to the session.
