@@ -1320,6 +1320,21 @@ impl Batch {
     }
 }
 
+/// The source's next frame; `None` at its end, or on an error, which
+/// becomes the reason indexing stopped.
+fn next_frame<'a, S: Source>(
+    source: &'a mut S,
+    stopped: &mut Option<String>,
+) -> Option<RawFrame<'a>> {
+    match source.next_frame() {
+        Ok(frame) => frame,
+        Err(error) => {
+            *stopped = Some(error.to_string());
+            None
+        }
+    }
+}
+
 /// Whether a batch is due: full, or its first frame waited long enough
 /// (the clock is read for each of a batch's first frames, then for every
 /// 64th: a frame takes microseconds).
@@ -1356,13 +1371,8 @@ fn list(
         sent
     };
     loop {
-        let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(error) => {
-                stopped = Some(error.to_string());
-                break;
-            }
+        let Some(frame) = next_frame(&mut source, &mut stopped) else {
+            break;
         };
         if let Err(reason) = store.store(&frame, &mut batch) {
             stopped = Some(reason);
@@ -1445,13 +1455,8 @@ fn load<S: Source>(
                 }
             }
         }
-        let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(error) => {
-                stopped = Some(error.to_string());
-                break;
-            }
+        let Some(frame) = next_frame(&mut source, &mut stopped) else {
+            break;
         };
         match &mut role {
             Role::Whole(store) => {
