@@ -1370,10 +1370,7 @@ fn list(
         listing.sent.store(n_listed, Ordering::Release);
         sent
     };
-    loop {
-        let Some(frame) = next_frame(&mut source, &mut stopped) else {
-            break;
-        };
+    while let Some(frame) = next_frame(&mut source, &mut stopped) {
         if let Err(reason) = store.store(&frame, &mut batch) {
             stopped = Some(reason);
             break;
