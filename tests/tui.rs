@@ -291,6 +291,59 @@ fn a_long_replay_goes_on_at_each_tick_and_says_so() {
     assert!(!text(&app).contains("Decoding frame"));
 }
 
+/// A search goes through the list a budget at a time: with a zero budget it
+/// stops every 4,096 rows, says how far it came, goes on at each tick and
+/// ends where a search without a budget ends; a key ends it.
+#[test]
+fn a_long_search_goes_on_at_each_tick_and_a_key_ends_it() {
+    let type_search = |app: &mut App, query: &str| {
+        app.key(KeyEvent::from(KeyCode::Char('/')));
+        for c in query.chars() {
+            app.key(KeyEvent::from(KeyCode::Char(c)));
+        }
+        app.key(KeyEvent::from(KeyCode::Enter));
+    };
+    let rows = app("ws-large.pcapng", 120, 40).session.rows().len();
+    assert!(rows > 4096);
+    for query in ["fin, ack", "no row says this"] {
+        let mut whole = app("ws-large.pcapng", 120, 40);
+        type_search(&mut whole, query);
+        assert!(whole.searching.is_none());
+        let mut budgeted = app("ws-large.pcapng", 120, 40);
+        budgeted.replay_budget = Some(std::time::Duration::ZERO);
+        type_search(&mut budgeted, query);
+        let mut ticks = 0;
+        while budgeted.searching.is_some() {
+            let screen = text(&budgeted);
+            assert!(screen.contains("searching…"), "{screen}");
+            assert!(budgeted.catching_up());
+            budgeted.tick();
+            ticks += 1;
+            assert!(ticks < 100);
+        }
+        assert_eq!(
+            budgeted.selected_number(),
+            whole.selected_number(),
+            "{query}"
+        );
+        // The same notice (the stack pane of the budgeted one may still be replaying).
+        let status = |app: &App| text(app).lines().last().unwrap_or_default().to_string();
+        assert_eq!(status(&budgeted), status(&whole), "{query}");
+        if query.starts_with("no row") {
+            assert!(ticks >= 1, "a search through {rows} rows stops at 4096");
+            assert!(text(&budgeted).contains("not found"));
+        }
+    }
+
+    let mut cancelled = app("ws-large.pcapng", 120, 40);
+    cancelled.replay_budget = Some(std::time::Duration::ZERO);
+    type_search(&mut cancelled, "no row says this");
+    assert!(cancelled.searching.is_some());
+    cancelled.key(KeyEvent::from(KeyCode::Char('n')));
+    assert!(cancelled.searching.is_none());
+    assert_eq!(cancelled.selected_number(), Some(FrameNumber(2)));
+}
+
 /// A frame listed but not decoded yet: the list shows it, the stack pane
 /// says the decoding has not reached it, the title says decoding; once the
 /// decoding has run, the next tick shows its layers and the decoded row.

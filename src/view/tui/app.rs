@@ -58,6 +58,19 @@ pub struct Replaying {
     pub total: usize,
 }
 
+/// A search under way: what it looks for, in which direction, from which
+/// position of the list, and how many rows it has looked at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Searching {
+    query: String,
+    /// The query lower-cased, and as a frame number if it is one.
+    needle: String,
+    number: Option<u64>,
+    forward: bool,
+    from: usize,
+    done: usize,
+}
+
 /// A frame listed but not decoded yet: the decoding, in frame order, has
 /// reached frame `decoded` of the `frames` listed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,9 +153,12 @@ pub struct App {
     pub waiting: Option<Waiting>,
     /// The layer focused before the replay began, to focus again after it.
     replay_focus: Option<(Protocol, Osi)>,
-    /// How long one key or tick may replay (`None`: decode at once, however
-    /// long it takes, as tests that compare screens want).
+    /// How long one key or tick may replay or search (`None`: decode and
+    /// search at once, however long it takes, as tests that compare screens
+    /// want).
     pub replay_budget: Option<Duration>,
+    /// A search going through the list a budget at a time.
+    pub searching: Option<Searching>,
     /// Where the selected connection's messages are in the session's list,
     /// with what that was found for (connection, messages, evicted, done).
     chat_index: std::cell::RefCell<Option<(ChatKey, Vec<usize>)>>,
@@ -208,6 +224,7 @@ impl App {
             waiting: None,
             replay_focus: None,
             replay_budget: Some(REPLAY_BUDGET),
+            searching: None,
             chat_index: std::cell::RefCell::new(None),
             narration_scroll: 0,
         };
@@ -249,11 +266,12 @@ impl App {
         }
     }
 
-    /// The last tick left batches from the indexing threads waiting (and
-    /// the next tick will apply them: a paused live view does not).
+    /// The last tick left work for the next: batches from the indexing
+    /// threads waiting (a paused live view does not apply them), or a
+    /// search under way.
     pub fn catching_up(&self) -> bool {
         let paused = self.live.as_ref().is_some_and(|live| live.paused);
-        !paused && self.session.behind()
+        (!paused && self.session.behind()) || self.searching.is_some()
     }
 
     /// Applies new rows from the indexer and runs playback; returns whether
@@ -263,6 +281,10 @@ impl App {
         let mut changed = !paused && self.session.poll_for(POLL_BUDGET);
         if changed {
             self.live_tick();
+        }
+        if self.searching.is_some() {
+            self.go_on_searching();
+            changed = true;
         }
         if let Some(replaying) = self.replaying {
             if self.selected_number() == Some(replaying.number) {
@@ -1006,6 +1028,8 @@ impl App {
     /// Applies one action.
     pub fn update(&mut self, action: Action) {
         self.notice = None;
+        // Any key ends a search under way (n and N start another).
+        self.searching = None;
         if self.overlay == Some(Overlay::Help) {
             self.overlay = None;
             if matches!(action, Action::Help | Action::Back) {
@@ -1204,39 +1228,85 @@ impl App {
         }
     }
 
+    /// Starts a search for the query from the selected row.
     fn find(&mut self, forward: bool) {
         let Some(query) = self.search.clone() else {
             self.notice = Some(strings(self.lang).n_no_search.into());
             return;
         };
         let needle = query.to_lowercase();
-        let number: Option<u64> = needle.parse().ok();
+        self.searching = Some(Searching {
+            number: needle.parse().ok(),
+            needle,
+            query,
+            forward,
+            from: self.selected,
+            done: 0,
+        });
+        self.go_on_searching();
+    }
+
+    /// Goes on with the search under way, within the key's budget (see
+    /// [`App::replay_budget`]): a search through millions of rows goes on
+    /// at the next ticks, the status line saying how far it came.
+    fn go_on_searching(&mut self) {
+        let Some(mut search) = self.searching.take() else {
+            return;
+        };
+        let deadline = self
+            .replay_budget
+            .and_then(|budget| Instant::now().checked_add(budget));
+        // Rows keep arriving while a file is listed: the length is read anew.
         let len = self.visible_len();
         // Without a copy per row: a search may go through millions of them.
         let mut buffer = String::new();
         let mut matches = |row: &Row| {
-            contains_folded(row.info_in(&mut buffer), &needle)
-                || contains_folded(&row.src, &needle)
-                || contains_folded(&row.dst, &needle)
-                || row.protocol.short_name() == needle
-                || number == Some(row.number.0)
+            contains_folded(row.info_in(&mut buffer), &search.needle)
+                || contains_folded(&row.src, &search.needle)
+                || contains_folded(&row.dst, &search.needle)
+                || row.protocol.short_name() == search.needle
+                || search.number == Some(row.number.0)
         };
-        for step in 1..=len {
-            let index = if forward {
-                (self.selected + step) % len
+        let mut found = None;
+        let mut looked = 0usize;
+        while search.done < len {
+            // The clock is read every few thousand rows: a row takes nanoseconds.
+            if looked == 4096 {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                looked = 0;
+            }
+            looked += 1;
+            search.done += 1;
+            let step = search.done;
+            let index = if search.forward {
+                (search.from + step) % len
             } else {
-                (self.selected + len - step % len) % len
+                (search.from + len - step % len) % len
             };
             if self.visible_row(index).is_some_and(&mut matches) {
-                self.select_index(index);
-                self.notice = Some(fill(
-                    strings(self.lang).n_found,
-                    &[("q", &query), ("n", &(index + 1))],
-                ));
-                return;
+                found = Some(index);
+                break;
             }
         }
-        self.notice = Some(fill(strings(self.lang).n_not_found, &[("q", &query)]));
+        let query = &search.query;
+        if let Some(index) = found {
+            self.select_index(index);
+            self.notice = Some(fill(
+                strings(self.lang).n_found,
+                &[("q", query), ("n", &(index + 1))],
+            ));
+        } else if search.done < len {
+            let percent = search.done.saturating_mul(100) / len;
+            self.notice = Some(fill(
+                strings(self.lang).n_searching,
+                &[("q", query), ("pct", &percent)],
+            ));
+            self.searching = Some(search);
+        } else {
+            self.notice = Some(fill(strings(self.lang).n_not_found, &[("q", query)]));
+        }
     }
 
     fn jump_source(&mut self) {
