@@ -342,6 +342,16 @@ fn a_long_search_goes_on_at_each_tick_and_a_key_ends_it() {
     cancelled.key(KeyEvent::from(KeyCode::Char('n')));
     assert!(cancelled.searching.is_none());
     assert_eq!(cancelled.selected_number(), Some(FrameNumber(2)));
+    // So does the mouse wheel.
+    type_search(&mut cancelled, "no row says this");
+    assert!(cancelled.searching.is_some());
+    cancelled.mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 10,
+        row: 5,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert!(cancelled.searching.is_none());
 }
 
 /// A frame listed but not decoded yet: the list shows it, the stack pane

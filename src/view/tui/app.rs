@@ -935,6 +935,10 @@ impl App {
             _ => None,
         };
         let clicked = matches!(event.kind, MouseEventKind::Down(MouseButton::Left));
+        // A click or the wheel ends a search under way, as a key does.
+        if clicked || scroll.is_some() {
+            self.searching = None;
+        }
         if self.overlay.is_some() {
             if clicked {
                 self.overlay = None;
