@@ -1139,7 +1139,8 @@ fn reopen(path: &Path) -> (Option<RecordWalker>, Option<std::fs::File>) {
 /// [`DECODED_WHILE_LISTING`] frames (enough for the first screens) the
 /// decoding waits for the listing to end: both would compete for the same
 /// cores, with the thread that applies their batches. The whole list comes
-/// sooner (on the 1 GB capture of `scripts/bench`, 3.7 s against 5.1 s),
+/// sooner (on the 1 GB capture of `scripts/bench`, 3.7 s against 5.1 s in
+/// one run each),
 /// and the decoding's end was not measurably later (within run-to-run noise).
 #[derive(Debug, Default)]
 struct Listing {
