@@ -19,7 +19,7 @@ use crate::limits::Limits;
 use crate::pipeline::Pipeline;
 use crate::session::{LiveInfo, Session, SessionLimits};
 use crate::source::live::{self, LiveConfig};
-use crate::source::{CaptureStats, FileSource, LiveSource, RawFrame, Source, SourceError};
+use crate::source::{frame_or_stop, CaptureStats, FileSource, LiveSource, Source};
 use crate::view;
 use crate::view::sanitize::sanitize;
 use crate::view::tui::theme::Theme;
@@ -502,21 +502,6 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     match failure {
         Some(err) => Err(err.into()),
         None => Ok(ExitCode::SUCCESS),
-    }
-}
-
-/// The next frame of a file, or `None` at its end or at an error, which is
-/// kept in `failure` so that what was read can still be reported first.
-fn frame_or_stop<'s>(
-    source: &'s mut FileSource,
-    failure: &mut Option<SourceError>,
-) -> Option<RawFrame<'s>> {
-    match source.next_frame() {
-        Ok(frame) => frame,
-        Err(err) => {
-            *failure = Some(err);
-            None
-        }
     }
 }
 

@@ -48,7 +48,7 @@ use crate::source::file::FileSource;
 use crate::source::live::LiveControl;
 use crate::source::offsets::RecordWalker;
 use crate::source::save::PcapngWriter;
-use crate::source::{CaptureStats, RawFrame, Source, SourceError};
+use crate::source::{frame_or_stop, CaptureStats, RawFrame, Source, SourceError};
 
 pub use row::{Info, Interner, Row, TcpRow};
 use window::Window;
@@ -1321,21 +1321,6 @@ impl Batch {
     }
 }
 
-/// The source's next frame; `None` at its end, or on an error, which
-/// becomes the reason indexing stopped.
-fn next_frame<'a, S: Source>(
-    source: &'a mut S,
-    stopped: &mut Option<String>,
-) -> Option<RawFrame<'a>> {
-    match source.next_frame() {
-        Ok(frame) => frame,
-        Err(error) => {
-            *stopped = Some(error.to_string());
-            None
-        }
-    }
-}
-
 /// Whether a batch is due: full, or its first frame waited long enough
 /// (the clock is read for each of a batch's first frames, then for every
 /// 64th: a frame takes microseconds).
@@ -1366,12 +1351,14 @@ fn list(
     let mut started = Instant::now();
     let mut n_listed = 0u64;
     let mut stopped = None;
+    // A read error ends indexing like a limit does, and is said the same way.
+    let mut failure = None;
     let send = |batch: Batch, n_listed: u64| {
         let sent = outbox.send(Update::Batch(Box::new(batch)));
         listing.sent.store(n_listed, Ordering::Release);
         sent
     };
-    while let Some(frame) = next_frame(&mut source, &mut stopped) {
+    while let Some(frame) = frame_or_stop(&mut source, &mut failure) {
         if let Err(reason) = store.store(&frame, &mut batch) {
             stopped = Some(reason);
             break;
@@ -1397,6 +1384,7 @@ fn list(
     }
     batch.fraction = fraction(store.read_estimate, file_len);
     if send(batch, n_listed) {
+        let stopped = stopped.or(failure.map(|error| error.to_string()));
         let _ = outbox.send(Update::Listed { stopped });
     }
 }
@@ -1423,6 +1411,8 @@ fn load<S: Source>(
     let mut batch = Batch::new(true, keeps_frames);
     let mut batch_started = Instant::now();
     let mut stopped = None;
+    // A read error ends indexing like a limit does, and is said the same way.
+    let mut failure = None;
     let mut interner = Interner::default();
     let mut sent_stats = source.capture_stats();
     loop {
@@ -1453,7 +1443,7 @@ fn load<S: Source>(
                 }
             }
         }
-        let Some(frame) = next_frame(&mut source, &mut stopped) else {
+        let Some(frame) = frame_or_stop(&mut source, &mut failure) else {
             break;
         };
         match &mut role {
@@ -1535,7 +1525,7 @@ fn load<S: Source>(
         messages,
         streams: pipeline.summaries(),
         delivery: Box::new(pipeline.delivery().unwrap_or_default()),
-        stopped,
+        stopped: stopped.or(failure.map(|error| error.to_string())),
         stats: source.capture_stats(),
     });
 }

@@ -178,3 +178,18 @@ pub trait Source {
         None
     }
 }
+
+/// The next frame of a source, or `None` at its end or at an error, which is
+/// kept in `failure` so that what was read before it can still be reported.
+pub fn frame_or_stop<'s, S: Source>(
+    source: &'s mut S,
+    failure: &mut Option<SourceError>,
+) -> Option<RawFrame<'s>> {
+    match source.next_frame() {
+        Ok(frame) => frame,
+        Err(err) => {
+            *failure = Some(err);
+            None
+        }
+    }
+}

@@ -269,17 +269,7 @@ impl Row {
         {
             return None;
         }
-        let (src, dst): (IpAddr, IpAddr) = match &decoded.net {
-            Some(Net::Ipv4(ip)) => (
-                Ipv4Addr::from(ip.header.source()).into(),
-                Ipv4Addr::from(ip.header.destination()).into(),
-            ),
-            Some(Net::Ipv6(ip)) => (
-                Ipv6Addr::from(ip.header.source()).into(),
-                Ipv6Addr::from(ip.header.destination()).into(),
-            ),
-            _ => return None,
-        };
+        let (src, dst) = ip_addresses(decoded)?;
         let (top, carried, app_worst) = application_facts(&context.app);
         let analysis = &tcp.analysis;
         let worst = decoded
@@ -342,19 +332,8 @@ impl Row {
     /// what earlier frames taught (an IPv4 fragment stays a fragment).
     pub fn listed(frame: &RawFrame<'_>, config: &BuildConfig, interner: &mut Interner) -> Row {
         let decoded = decode_frame(frame);
-        let addresses = match &decoded.net {
-            Some(Net::Ipv4(ip)) => Some((
-                IpAddr::from(Ipv4Addr::from(ip.header.source())),
-                IpAddr::from(Ipv4Addr::from(ip.header.destination())),
-            )),
-            Some(Net::Ipv6(ip)) => Some((
-                Ipv6Addr::from(ip.header.source()).into(),
-                Ipv6Addr::from(ip.header.destination()).into(),
-            )),
-            _ => None,
-        };
         let (Some(Transport::Tcp(segment)), Some((src, dst)), None) =
-            (&decoded.transport, addresses, &decoded.rest)
+            (&decoded.transport, ip_addresses(&decoded), &decoded.rest)
         else {
             let dissection = dissect::build(frame, &decoded, &FrameContext::default(), config);
             let mut row = Row::from_dissection(&dissection);
@@ -456,6 +435,21 @@ impl Row {
                 &[],
             ),
         }
+    }
+}
+
+/// The source and destination of an IPv4 or IPv6 packet.
+fn ip_addresses(decoded: &Decoded<'_>) -> Option<(IpAddr, IpAddr)> {
+    match &decoded.net {
+        Some(Net::Ipv4(ip)) => Some((
+            Ipv4Addr::from(ip.header.source()).into(),
+            Ipv4Addr::from(ip.header.destination()).into(),
+        )),
+        Some(Net::Ipv6(ip)) => Some((
+            Ipv6Addr::from(ip.header.source()).into(),
+            Ipv6Addr::from(ip.header.destination()).into(),
+        )),
+        _ => None,
     }
 }
 

@@ -120,31 +120,33 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 lang: app.lang,
             };
             stack::render(&view, inside, buf, theme);
-        } else if let Some(replaying) = app.replaying {
-            let text = fill(
-                strings(app.lang).replaying,
-                &[
-                    ("n", &replaying.number),
-                    ("stream", &replaying.stream),
-                    ("fed", &replaying.fed),
-                    ("total", &replaying.total),
-                ],
-            );
-            Paragraph::new(text)
-                .wrap(Wrap { trim: true })
-                .render(inside, buf);
-        } else if let Some(waiting) = app.waiting {
-            let text = fill(
-                strings(app.lang).waiting,
-                &[
-                    ("n", &waiting.number),
-                    ("decoded", &waiting.decoded),
-                    ("frames", &waiting.frames),
-                ],
-            );
-            Paragraph::new(text)
-                .wrap(Wrap { trim: true })
-                .render(inside, buf);
+        } else {
+            // Why there is no model yet: a replay under way, or the decoding behind.
+            let text = match (app.replaying, app.waiting) {
+                (Some(replaying), _) => Some(fill(
+                    strings(app.lang).replaying,
+                    &[
+                        ("n", &replaying.number),
+                        ("stream", &replaying.stream),
+                        ("fed", &replaying.fed),
+                        ("total", &replaying.total),
+                    ],
+                )),
+                (None, Some(waiting)) => Some(fill(
+                    strings(app.lang).waiting,
+                    &[
+                        ("n", &waiting.number),
+                        ("decoded", &waiting.decoded),
+                        ("frames", &waiting.frames),
+                    ],
+                )),
+                (None, None) => None,
+            };
+            if let Some(text) = text {
+                Paragraph::new(text)
+                    .wrap(Wrap { trim: true })
+                    .render(inside, buf);
+            }
         }
     }
     if let Some(area) = areas.tree {
