@@ -31,6 +31,17 @@ pub use conversation::StreamSummary;
 pub use delivery::DeliveryReport;
 pub use message::WsMessage;
 
+/// Lower-case hex of `bytes`, as `hex::encode` writes it, into one buffer
+/// at once (`hex::encode` collects a character at a time, which showed in
+/// profiles of the JSON views).
+pub fn hex_string(bytes: &[u8]) -> String {
+    let mut text = vec![0u8; bytes.len().saturating_mul(2)];
+    match hex::encode_to_slice(bytes, &mut text) {
+        Ok(()) => String::from_utf8(text).unwrap_or_default(),
+        Err(_) => hex::encode(bytes),
+    }
+}
+
 /// A frame's position in its capture: 1-based, exactly as Wireshark counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FrameNumber(pub u64);
@@ -448,5 +459,19 @@ impl Dissection {
     /// The most severe problem, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.problems.iter().map(|problem| problem.severity).max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_string_is_what_the_hex_crate_writes() {
+        for bytes in [
+            &[][..],
+            &[0x00],
+            &[0xde, 0xad, 0xbe, 0xef, 0x01, 0x7f, 0x80, 0xff],
+        ] {
+            assert_eq!(super::hex_string(bytes), hex::encode(bytes));
+        }
     }
 }

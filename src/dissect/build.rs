@@ -676,7 +676,7 @@ pub(crate) fn short_hex(bytes: &[u8]) -> String {
         Some(head) if bytes.len() > MAX => {
             format!("{}… ({} bytes)", hex::encode(head), bytes.len())
         }
-        _ => hex::encode(bytes),
+        _ => crate::dissect::hex_string(bytes),
     }
 }
 

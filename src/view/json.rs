@@ -83,7 +83,7 @@ fn value(value: &FieldValue) -> ValueJson<'_> {
         FieldValue::Mac(mac) => ValueJson::Text(crate::dissect::build::format_mac(*mac)),
         FieldValue::Ipv4(addr) => ValueJson::Text(addr.to_string()),
         FieldValue::Ipv6(addr) => ValueJson::Text(addr.to_string()),
-        FieldValue::Bytes(bytes) => ValueJson::Text(hex::encode(bytes)),
+        FieldValue::Bytes(bytes) => ValueJson::Text(crate::dissect::hex_string(bytes)),
         FieldValue::Text(text) => ValueJson::Str(text),
     }
 }

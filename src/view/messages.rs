@@ -42,7 +42,7 @@ struct MessageJson<'a> {
 /// The SHA-256 of a message's payload, when the whole payload is known.
 pub fn payload_sha256(message: &WsMessage) -> Option<String> {
     let whole = message.payload_complete && message.payload.len() as u64 == message.len;
-    whole.then(|| hex::encode(Sha256::digest(&message.payload)))
+    whole.then(|| crate::dissect::hex_string(&Sha256::digest(&message.payload)))
 }
 
 /// Writes one message as one line of JSON.
