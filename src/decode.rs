@@ -58,6 +58,9 @@ pub struct Decoded<'a> {
     /// These bytes are a datagram quoted inside an ICMP error: quotes in
     /// them are not decoded again, so nesting cannot recurse.
     pub quoted: bool,
+    /// Only the headers were decoded ([`decode_headers`]): TCP options,
+    /// transport checksums and ICMP errors' quoted datagrams were not.
+    pub headers_only: bool,
 }
 
 /// An IPv4 datagram rebuilt from fragments; its transport header is decoded
@@ -82,6 +85,7 @@ impl<'a> Decoded<'a> {
             reassembled: None,
             problems: Vec::new(),
             quoted: false,
+            headers_only: false,
         }
     }
 
@@ -131,7 +135,14 @@ impl<'a> Decoded<'a> {
 
 /// Decodes one frame's link, network and transport headers.
 pub fn decode_frame<'a>(frame: &RawFrame<'a>) -> Decoded<'a> {
-    decode_with(frame, false)
+    decode_with(frame, false, false)
+}
+
+/// Decodes a frame's headers only, to learn its addresses and protocols at
+/// the least cost: no TCP options, no transport checksums, no quoted
+/// datagrams (see [`Decoded::headers_only`]).
+pub fn decode_headers<'a>(frame: &RawFrame<'a>) -> Decoded<'a> {
+    decode_with(frame, false, true)
 }
 
 /// Decodes the start of a datagram quoted in an ICMP error (raw IP bytes).
@@ -143,14 +154,15 @@ pub(crate) fn decode_quoted(data: &[u8]) -> Decoded<'_> {
         link_type: crate::source::link_type::RAW,
         data,
     };
-    decode_with(&frame, true)
+    decode_with(&frame, true, false)
 }
 
-fn decode_with<'a>(frame: &RawFrame<'a>, quoted: bool) -> Decoded<'a> {
+fn decode_with<'a>(frame: &RawFrame<'a>, quoted: bool, headers_only: bool) -> Decoded<'a> {
     let data = frame.data;
     let (link, next) = link::decode(frame.link_type, data);
     let mut decoded = Decoded::new(data, link);
     decoded.quoted = quoted;
+    decoded.headers_only = headers_only;
     if !quoted && frame.orig_len < data.len() {
         // A capture file can claim anything; the bytes captured are what is decoded.
         decoded.problem(

@@ -256,7 +256,10 @@ pub fn decode(
         pseudo,
         payload,
         cut,
-        !decoded.quoted,
+        Depth {
+            quotes: !decoded.quoted && !decoded.headers_only,
+            verify: !decoded.headers_only,
+        },
     );
     decoded.transport = result.transport;
     if result.rest.is_some() {
@@ -275,10 +278,30 @@ pub fn decode_in(
     payload: Span,
     cut: bool,
 ) -> TransportResult<'_> {
-    decode_inner(bytes, source, protocol, pseudo, payload, cut, true)
+    decode_inner(
+        bytes,
+        source,
+        protocol,
+        pseudo,
+        payload,
+        cut,
+        Depth {
+            quotes: true,
+            verify: true,
+        },
+    )
 }
 
-/// Like [`decode_in`]; `quotes` says whether ICMP errors' quoted datagrams are decoded.
+/// How deep [`decode_inner`] goes below the transport headers.
+#[derive(Clone, Copy)]
+struct Depth {
+    /// ICMP errors' quoted datagrams are decoded.
+    quotes: bool,
+    /// TCP options are parsed and checksums verified.
+    verify: bool,
+}
+
+/// Like [`decode_in`], as deep as `depth` says.
 fn decode_inner(
     bytes: &[u8],
     source: usize,
@@ -286,8 +309,11 @@ fn decode_inner(
     pseudo: Pseudo,
     payload: Span,
     cut: bool,
-    quotes: bool,
+    depth: Depth,
 ) -> TransportResult<'_> {
+    let Depth { quotes, verify } = depth;
+    // Without verification a checksum is left unverified, as when cut.
+    let unverified = cut || !verify;
     let mut result = TransportResult::default();
     let body = bytes.get(payload.start..payload.end).unwrap_or(&[]);
     let offset = payload.start;
@@ -307,7 +333,11 @@ fn decode_inner(
         ip_proto::TCP => match TcpHeaderSlice::from_slice(body) {
             Ok(header) => {
                 let header_len = header.slice().len();
-                let options = parse_options(header.slice(), offset);
+                let options = if verify {
+                    parse_options(header.slice(), offset)
+                } else {
+                    Vec::new()
+                };
                 for option in &options {
                     if let TcpOption::Malformed { span, kind } = option {
                         result.problems.push(DecodeProblem {
@@ -319,7 +349,7 @@ fn decode_inner(
                         });
                     }
                 }
-                let status = if cut {
+                let status = if unverified {
                     ChecksumStatus::Unverified
                 } else {
                     checksum::verify_transport(pseudo, ip_proto::TCP, body, header.checksum())
@@ -347,7 +377,7 @@ fn decode_inner(
             Ok(header) => {
                 let status = if header.checksum() == 0 && matches!(pseudo, Pseudo::V4 { .. }) {
                     ChecksumStatus::Absent
-                } else if cut {
+                } else if unverified {
                     ChecksumStatus::Unverified
                 } else {
                     checksum::verify_transport(pseudo, ip_proto::UDP, body, header.checksum())
@@ -399,7 +429,7 @@ fn decode_inner(
             };
             match ok {
                 Ok(field) => {
-                    let status = match (cut, v6) {
+                    let status = match (unverified, v6) {
                         (true, _) => ChecksumStatus::Unverified,
                         (false, false) => checksum::verify(body, field),
                         (false, true) => {
