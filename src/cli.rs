@@ -223,6 +223,11 @@ pub struct MessagesArgs {
     /// With --json: add the payload, base64-encoded, as `payload_b64`.
     #[arg(long, requires = "json")]
     pub payload: bool,
+    /// Threads that decode a capture file's connections, divided between them by address
+    /// pair; the limits on all connections together are divided too. 1 decodes them all
+    /// on one, as the other commands do [default: the cores, at most 8].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub threads: Option<usize>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -350,12 +350,43 @@ fn dump_frames(source: &mut dyn Source, mut pipeline: Pipeline, json: bool) -> R
 /// `osiscope messages`: every WebSocket message, streamed as text or JSON lines.
 fn messages(args: &MessagesArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
-    let pipeline =
-        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
+    let limits = args.limits.apply(Limits::default());
+    // A file's connections are decoded on several threads; standard input
+    // and pipes on one, so each message is written as its frame comes.
+    let threads = match args.threads {
+        Some(threads) => threads,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+    };
+    let regular = std::fs::metadata(&args.file).is_ok_and(|meta| meta.is_file());
+    if threads < 2 || !regular {
+        let pipeline = Pipeline::with_limits(BuildConfig::default(), limits)
             .without_summaries()
             .messages_only();
-    stream_messages(&mut source, pipeline, args.json, args.payload)?;
-    Ok(ExitCode::SUCCESS)
+        stream_messages(&mut source, pipeline, args.json, args.payload)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pipelines = (0..threads)
+        .map(|_| {
+            Pipeline::with_limits(BuildConfig::default(), limits.divided(threads))
+                .without_summaries()
+                .messages_only()
+                .noting_ended_streams()
+        })
+        .collect();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let failure = crate::pipeline::shard::messages(&mut source, pipelines, |message| {
+        if args.json {
+            view::messages::write_json(&mut out, message, args.payload)
+        } else {
+            view::messages::write_text(&mut out, message)
+        }
+    })?;
+    out.flush()?;
+    match failure {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// Streams every WebSocket message of a source as text or JSON lines, each

@@ -46,6 +46,8 @@ use crate::flow::Direction;
 use crate::limits::Limits;
 use crate::source::RawFrame;
 
+pub mod shard;
+
 /// What one frame's model shows at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameLimits {
@@ -93,6 +95,9 @@ pub struct Pipeline {
     delivery: Option<DeliveryObserver>,
     /// What the connections evicted so far delivered, when delivery is observed.
     retired_delivery: Vec<ConnectionDelivery>,
+    /// The `tcp.stream` of every connection let go since last taken, when
+    /// asked for ([`Pipeline::noting_ended_streams`]).
+    ended_streams: Option<Vec<u32>>,
 }
 
 /// The application state of one connection, and bookkeeping for its messages.
@@ -269,6 +274,7 @@ impl Pipeline {
             reassembled_in: std::collections::HashMap::new(),
             delivery: None,
             retired_delivery: Vec::new(),
+            ended_streams: None,
         }
     }
 
@@ -298,6 +304,39 @@ impl Pipeline {
     pub fn observing_delivery(mut self) -> Pipeline {
         self.delivery = Some(DeliveryObserver::new(DeliveryLimits::default()));
         self
+    }
+
+    /// Notes the `tcp.stream` of every connection it lets go (evicted or
+    /// lingered out), for [`Pipeline::take_ended_streams`]: a caller that
+    /// maps stream numbers keeps the map to the connections held.
+    pub fn noting_ended_streams(mut self) -> Pipeline {
+        self.ended_streams = Some(Vec::new());
+        self
+    }
+
+    /// The streams let go since the last call (see [`Pipeline::noting_ended_streams`]).
+    pub fn take_ended_streams(&mut self) -> Vec<u32> {
+        self.ended_streams
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The capture's clock passes a frame that is not this pipeline's (when
+    /// a capture's connections are divided between pipelines, see
+    /// [`shard`]): IPv4 fragments and, when it carries a TCP segment (`tcp`),
+    /// finished connections expire as they would had the frame come here.
+    /// Returns the messages that ends (of expired connections).
+    pub fn pass_time(&mut self, ts: Timestamp, tcp: bool) -> Vec<WsMessage> {
+        let _ = self.defrag.expire(defrag_micros(ts));
+        if !tcp {
+            return Vec::new();
+        }
+        let mut messages = Vec::new();
+        for evicted in self.tracker.pass_time(ts) {
+            messages.extend(self.retire(evicted).0);
+        }
+        messages
     }
 
     /// Numbers new TCP connections from `first` on, so that replaying one
@@ -598,6 +637,9 @@ impl Pipeline {
             chunks,
         } = evicted;
         self.set_cost(slot, 0);
+        if let Some(ended) = self.ended_streams.as_mut() {
+            ended.push(connection.conversation.index);
+        }
         let mut app = self
             .apps
             .get_mut(slot)
@@ -1094,10 +1136,7 @@ impl Pipeline {
         frame: &RawFrame<'_>,
         decoded: &mut Decoded<'_>,
     ) -> Option<(Vec<u8>, Vec<u64>)> {
-        let ts_micros = u64::try_from(frame.ts.secs)
-            .unwrap_or(0)
-            .saturating_mul(1_000_000)
-            .saturating_add(u64::from(frame.ts.nanos / 1000));
+        let ts_micros = defrag_micros(frame.ts);
         for expired in self.defrag.expire(ts_micros) {
             report_expired(decoded, &expired);
         }
@@ -1483,6 +1522,14 @@ fn initial_rtt_us(tracker: &Tracker, slot: usize) -> Option<i64> {
 }
 
 /// A capture time in microseconds since the Unix epoch.
+/// A frame's time as the defragmenter counts it (microseconds, 0 before 1970).
+fn defrag_micros(ts: Timestamp) -> u64 {
+    u64::try_from(ts.secs)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(ts.nanos / 1000))
+}
+
 fn micros(ts: Timestamp) -> i64 {
     ts.secs
         .saturating_mul(1_000_000)
@@ -1687,6 +1734,53 @@ mod tests {
             segment(false, s + 1, req_end, false, RESPONSE),
             segment(false, resp_end, req_end, false, payload),
         ]
+    }
+
+    /// The server's RST after the test connection's frames.
+    fn server_reset(seq: u32, ack: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+            .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
+            .tcp(80, 40000, seq, 0)
+            .rst()
+            .ack(ack)
+            .write(&mut out, &[])
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn passing_time_lets_a_finished_connection_go_as_a_segment_would() {
+        // A message cut by the server's reset: it ends (incomplete) when the
+        // connection is let go, a linger time after the reset.
+        let mut frames = websocket_then_server(&[0x81, 0x05, b'H', b'e']);
+        let resp_end = 5000 + 1 + RESPONSE.len() as u32;
+        let req_end = 1000 + 1 + REQUEST.len() as u32;
+        frames.push(server_reset(resp_end + 4, req_end));
+        let mut pipeline = Pipeline::default().messages_only().noting_ended_streams();
+        for (index, data) in frames.iter().enumerate() {
+            let output = pipeline.process(
+                &RawFrame {
+                    number: FrameNumber(index as u64 + 1),
+                    ts: Timestamp { secs: 1, nanos: 0 },
+                    orig_len: data.len(),
+                    link_type: link_type::ETHERNET,
+                    data,
+                },
+                false,
+            );
+            assert!(output.messages.is_empty(), "frame {}", index + 1);
+        }
+        let at = |secs| Timestamp { secs, nanos: 0 };
+        // Within the linger time, or a frame without a TCP segment: nothing.
+        assert!(pipeline.pass_time(at(60), true).is_empty());
+        assert!(pipeline.pass_time(at(62), false).is_empty());
+        assert!(pipeline.take_ended_streams().is_empty());
+        let messages = pipeline.pass_time(at(62), true);
+        assert_eq!(messages.len(), 1);
+        assert_eq!((messages[0].stream, messages[0].complete), (0, false));
+        assert_eq!(pipeline.take_ended_streams(), vec![0]);
+        assert!(pipeline.finish().is_empty());
     }
 
     #[test]

@@ -361,3 +361,112 @@ fn payloads_full_of_terminal_escapes_match_byte_for_byte() {
         "{reasons:?}"
     );
 }
+
+/// Many connections at once, over more than the linger time: every Ethernet
+/// capture of `captures/` (libpcap reads one link type per file) four times, each copy 75 s after the one before (so finished
+/// connections of a copy are let go while the next one runs, and the same
+/// addresses and ports come back), the captures interleaved in time.
+fn many_connections(path: &Path) -> usize {
+    use osiscope::dissect::Timestamp;
+    use osiscope::source::{save::PcapngWriter, FileSource, Source};
+
+    let mut frames: Vec<(i128, usize, Timestamp, usize, u32, Vec<u8>)> = Vec::new();
+    for (which, capture) in common::captures().iter().enumerate() {
+        let mut source = FileSource::open(capture).unwrap();
+        let mut first = None;
+        let mut order = 0;
+        while let Ok(Some(frame)) = source.next_frame() {
+            if frame.link_type != 1 {
+                break;
+            }
+            let nanos = i128::from(frame.ts.secs) * 1_000_000_000 + i128::from(frame.ts.nanos);
+            let first = *first.get_or_insert(nanos);
+            for copy in 0..4i128 {
+                let at = 1_700_000_000_000_000_000
+                    + (nanos - first)
+                    + copy * 75_000_000_000
+                    + i128::try_from(which).unwrap() * 370_000_000;
+                let ts = Timestamp {
+                    secs: i64::try_from(at / 1_000_000_000).unwrap(),
+                    nanos: u32::try_from(at % 1_000_000_000).unwrap(),
+                };
+                frames.push((
+                    at,
+                    order,
+                    ts,
+                    frame.orig_len,
+                    frame.link_type,
+                    frame.data.to_vec(),
+                ));
+                order += 1;
+            }
+        }
+    }
+    frames.sort_by_key(|frame| (frame.0, frame.1));
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut writer = PcapngWriter::new(file, 262_144, None).unwrap();
+    for (_, _, ts, orig_len, link_type, data) in &frames {
+        writer.write(*ts, *orig_len, *link_type, data).unwrap();
+    }
+    writer.finish().unwrap();
+    frames.len()
+}
+
+/// `messages` on several threads (connections divided by address pair) says
+/// exactly what one pipeline says: the same messages, stream numbers and
+/// order, byte for byte, with any number of threads.
+#[test]
+fn threads_give_the_messages_of_one_pipeline() {
+    let dir = std::env::temp_dir().join(format!("osiscope-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("many.pcapng");
+    let n_frames = many_connections(&path);
+    let run = |threads: &str| {
+        let output = common::osiscope()
+            .args(["messages", "--json", "--payload", "--threads", threads])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let one = run("1");
+    let values: Vec<Value> = one
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let streams = values
+        .iter()
+        .map(|value| value["stream"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let incomplete = values
+        .iter()
+        .filter(|value| value["complete"] == false)
+        .count();
+    // Something to divide: many connections, some ending incomplete.
+    assert!(n_frames > 10_000, "{n_frames} frames");
+    assert!(values.len() > 1_000, "{} messages", values.len());
+    assert!(streams > 50, "{streams} streams");
+    assert!(incomplete > 4, "{incomplete} incomplete messages");
+    for threads in ["2", "3", "4", "7"] {
+        let many = run(threads);
+        if many != one {
+            let at = one
+                .lines()
+                .zip(many.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(one.lines().count().min(many.lines().count()));
+            panic!(
+                "{threads} threads differ from one at message {at}:\n  one: {}\n  {threads}: {}",
+                one.lines().nth(at).unwrap_or("(none)"),
+                many.lines().nth(at).unwrap_or("(none)")
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -338,10 +338,7 @@ impl Tracker {
 
     /// Places one segment, reassembles it, and returns what it released.
     pub fn segment<'a>(&mut self, segment: &TcpSegment<'a>) -> Option<Step<'a>> {
-        let nanos = u64::try_from(segment.ts.secs)
-            .unwrap_or(0)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(segment.ts.nanos));
+        let nanos = nanos(segment.ts);
         self.now = self.now.max(nanos);
         self.tick = self.tick.saturating_add(1);
         let mut evicted = self.expire_finished();
@@ -459,6 +456,19 @@ impl Tracker {
             chunks,
             evicted,
         })
+    }
+
+    /// The capture's clock reaches a TCP segment placed elsewhere (another
+    /// tracker holds its connection): the finished connections quiet for the
+    /// linger time by then are evicted, as they would be before placing it.
+    pub fn pass_time(&mut self, ts: Timestamp) -> Vec<Evicted> {
+        self.now = self.now.max(nanos(ts));
+        self.expire_finished()
+    }
+
+    /// The `tcp.stream` index the next new connection will get.
+    pub fn next_stream(&self) -> u32 {
+        self.table.next_stream()
     }
 
     /// Evicts the finished connections that have been quiet for the linger time.
@@ -609,6 +619,14 @@ impl Tracker {
             .enumerate()
             .filter_map(|(slot, connection)| Some((slot, connection.as_ref()?)))
     }
+}
+
+/// A time stamp in nanoseconds (0 before 1970), the tracker's clock.
+fn nanos(ts: Timestamp) -> u64 {
+    u64::try_from(ts.secs)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(ts.nanos))
 }
 
 #[cfg(test)]
