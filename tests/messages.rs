@@ -78,10 +78,11 @@ fn tunnels(capture: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `messages --json` as JSON values, one per message.
-fn json_messages(capture: &Path) -> Vec<Value> {
+/// What `osiscope messages ARGS CAPTURE` printed (it must succeed).
+fn messages_output(args: &[&str], capture: &Path) -> String {
     let output = common::osiscope()
-        .args(["messages", "--json"])
+        .arg("messages")
+        .args(args)
         .arg(capture)
         .output()
         .unwrap();
@@ -90,8 +91,12 @@ fn json_messages(capture: &Path) -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout)
-        .unwrap()
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `messages --json` as JSON values, one per message.
+fn json_messages(capture: &Path) -> Vec<Value> {
+    messages_output(&["--json"], capture)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
@@ -421,19 +426,8 @@ fn threads_give_the_messages_of_one_pipeline() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("many.pcapng");
     let n_frames = many_connections(&path);
-    let run = |threads: &str| {
-        let output = common::osiscope()
-            .args(["messages", "--json", "--payload", "--threads", threads])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let run =
+        |threads: &str| messages_output(&["--json", "--payload", "--threads", threads], &path);
     let one = run("1");
     let values: Vec<Value> = one
         .lines()

@@ -278,18 +278,7 @@ pub fn decode_in(
     payload: Span,
     cut: bool,
 ) -> TransportResult<'_> {
-    decode_inner(
-        bytes,
-        source,
-        protocol,
-        pseudo,
-        payload,
-        cut,
-        Depth {
-            quotes: true,
-            verify: true,
-        },
-    )
+    decode_inner(bytes, source, protocol, pseudo, payload, cut, Depth::FULL)
 }
 
 /// How deep [`decode_inner`] goes below the transport headers.
@@ -299,6 +288,14 @@ struct Depth {
     quotes: bool,
     /// TCP options are parsed and checksums verified.
     verify: bool,
+}
+
+impl Depth {
+    /// Everything decoded.
+    const FULL: Depth = Depth {
+        quotes: true,
+        verify: true,
+    };
 }
 
 /// Like [`decode_in`], as deep as `depth` says.
