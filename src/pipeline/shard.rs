@@ -193,7 +193,9 @@ where
         let merged = merge(answers, &mut sink);
         // A sink that failed dropped the answers: the pipelines and the
         // reader stop at their next send.
-        let failure = reader.join().unwrap_or(None);
+        let failure = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         merged.map(|()| failure)
     })
 }
