@@ -1521,7 +1521,6 @@ fn initial_rtt_us(tracker: &Tracker, slot: usize) -> Option<i64> {
     Some(i64::try_from(rtt.as_micros()).unwrap_or(i64::MAX))
 }
 
-/// A capture time in microseconds since the Unix epoch.
 /// A frame's time as the defragmenter counts it (microseconds, 0 before 1970).
 fn defrag_micros(ts: Timestamp) -> u64 {
     u64::try_from(ts.secs)
@@ -1530,6 +1529,7 @@ fn defrag_micros(ts: Timestamp) -> u64 {
         .saturating_add(u64::from(ts.nanos / 1000))
 }
 
+/// A capture time in microseconds since the Unix epoch.
 fn micros(ts: Timestamp) -> i64 {
     ts.secs
         .saturating_mul(1_000_000)

@@ -11,7 +11,8 @@
 //!   - 0x1000 alone: a timestamp just before the epoch.
 //! - the rest: the captured frame bytes.
 //!
-//! Checked: no panic; the model's spans stay inside their data sources; problems
+//! Checked: no panic; routing by address pair sees the TCP segment the full
+//! decode sees; the model's spans stay inside their data sources; problems
 //! point at existing layers; the JSON view writes one valid JSON line; the text
 //! view writes no control character but newlines.
 
@@ -58,6 +59,16 @@ fuzz_target!(|data: &[u8]| {
         link_type,
         data: bytes,
     };
+    // Routing (messages on several threads) decodes the headers only; it
+    // must see the TCP segment the full decode sees.
+    let (shard, tcp) = osiscope::pipeline::shard::route(&frame, 3);
+    assert!(shard < 3);
+    let full = osiscope::decode::decode_frame(&frame);
+    assert_eq!(
+        tcp,
+        matches!(full.transport, Some(osiscope::decode::Transport::Tcp(_))),
+        "routing and the full decode disagree on the TCP segment"
+    );
     let mut pipeline = Pipeline::default();
     let dissection = pipeline.dissect(&frame);
     check_model(&dissection, &frame);

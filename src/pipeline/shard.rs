@@ -488,6 +488,31 @@ mod tests {
     }
 
     #[test]
+    fn routing_sees_the_tcp_segments_of_every_capture_as_the_full_decode() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let mut n_frames = 0;
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(mut source) = crate::source::FileSource::open(&path) else {
+                continue;
+            };
+            while let Ok(Some(frame)) = source.next_frame() {
+                let full = crate::decode::decode_frame(&frame);
+                let tcp = matches!(full.transport, Some(Transport::Tcp(_)));
+                assert_eq!(
+                    route(&frame, 2).1,
+                    tcp,
+                    "{} frame {}",
+                    path.display(),
+                    frame.number
+                );
+                n_frames += 1;
+            }
+        }
+        assert!(n_frames > 1000, "{n_frames} frames");
+    }
+
+    #[test]
     fn shared_limits_are_divided_and_per_connection_ones_are_not() {
         let limits = Limits::default();
         let divided = limits.divided(3);
