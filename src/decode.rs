@@ -89,6 +89,21 @@ impl<'a> Decoded<'a> {
         }
     }
 
+    /// The source and destination of the IPv4 or IPv6 packet, if the frame has one.
+    pub fn ip_addresses(&self) -> Option<(std::net::IpAddr, std::net::IpAddr)> {
+        match &self.net {
+            Some(Net::Ipv4(ip)) => Some((
+                ip.header.source_addr().into(),
+                ip.header.destination_addr().into(),
+            )),
+            Some(Net::Ipv6(ip)) => Some((
+                ip.header.source_addr().into(),
+                ip.header.destination_addr().into(),
+            )),
+            _ => None,
+        }
+    }
+
     pub(crate) fn problem(
         &mut self,
         protocol: Protocol,

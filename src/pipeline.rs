@@ -12,8 +12,6 @@
 //! messages come out incomplete, its summary is kept, and an eviction a
 //! limit forced is a problem of the frame that forced it.
 
-use std::net::IpAddr;
-
 use std::ops::Range;
 
 use crate::application::conversation::{AppEvent, AppProtocol, Conversation, DirEvent};
@@ -1205,17 +1203,7 @@ impl Pipeline {
         let Some(Transport::Tcp(tcp)) = &decoded.transport else {
             return None;
         };
-        let (src, dst) = match &decoded.net {
-            Some(Net::Ipv4(ip)) => (
-                IpAddr::from(ip.header.source_addr()),
-                IpAddr::from(ip.header.destination_addr()),
-            ),
-            Some(Net::Ipv6(ip)) => (
-                IpAddr::from(ip.header.source_addr()),
-                IpAddr::from(ip.header.destination_addr()),
-            ),
-            _ => return None,
-        };
+        let (src, dst) = decoded.ip_addresses()?;
         let bytes = if tcp.source == 0 {
             decoded.data
         } else {

@@ -46,7 +46,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use crate::decode::{decode_headers, Net, Transport};
+use std::net::IpAddr;
+
+use crate::decode::{decode_headers, Transport};
 use crate::dissect::{FrameNumber, Timestamp, WsMessage};
 use crate::limits::Limits;
 use crate::pipeline::Pipeline;
@@ -82,17 +84,14 @@ impl Limits {
 pub fn route(frame: &RawFrame<'_>, n: usize) -> (usize, bool) {
     let decoded = decode_headers(frame);
     let tcp = matches!(decoded.transport, Some(Transport::Tcp(_)));
-    let (a, b) = match &decoded.net {
-        Some(Net::Ipv4(ip)) => (
-            u128::from(u32::from(ip.header.source_addr())),
-            u128::from(u32::from(ip.header.destination_addr())),
-        ),
-        Some(Net::Ipv6(ip)) => (
-            u128::from(ip.header.source_addr()),
-            u128::from(ip.header.destination_addr()),
-        ),
-        _ => return (0, false),
+    let Some((a, b)) = decoded.ip_addresses() else {
+        return (0, false);
     };
+    let bits = |addr: IpAddr| match addr {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    let (a, b) = (bits(a), bits(b));
     let (low, high) = (a.min(b), a.max(b));
     // Fold the pair into 64 bits and mix them (Fibonacci hashing): the
     // addresses of a capture often differ only in their last bits.

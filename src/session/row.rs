@@ -9,11 +9,11 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::decode::transport::tcp_field;
-use crate::decode::{decode_frame, Decoded, Net, Transport};
+use crate::decode::{decode_frame, Decoded, Transport};
 use crate::dissect::build::{
     analysis_severity, application_layers, pdu_problem, tcp_wire_len, websocket_summary,
 };
@@ -269,7 +269,7 @@ impl Row {
         {
             return None;
         }
-        let (src, dst) = ip_addresses(decoded)?;
+        let (src, dst) = decoded.ip_addresses()?;
         let (top, carried, app_worst) = application_facts(&context.app);
         let analysis = &tcp.analysis;
         let worst = decoded
@@ -333,7 +333,7 @@ impl Row {
     pub fn listed(frame: &RawFrame<'_>, config: &BuildConfig, interner: &mut Interner) -> Row {
         let decoded = decode_frame(frame);
         let (Some(Transport::Tcp(segment)), Some((src, dst)), None) =
-            (&decoded.transport, ip_addresses(&decoded), &decoded.rest)
+            (&decoded.transport, decoded.ip_addresses(), &decoded.rest)
         else {
             let dissection = dissect::build(frame, &decoded, &FrameContext::default(), config);
             let mut row = Row::from_dissection(&dissection);
@@ -435,21 +435,6 @@ impl Row {
                 &[],
             ),
         }
-    }
-}
-
-/// The source and destination of an IPv4 or IPv6 packet.
-fn ip_addresses(decoded: &Decoded<'_>) -> Option<(IpAddr, IpAddr)> {
-    match &decoded.net {
-        Some(Net::Ipv4(ip)) => Some((
-            Ipv4Addr::from(ip.header.source()).into(),
-            Ipv4Addr::from(ip.header.destination()).into(),
-        )),
-        Some(Net::Ipv6(ip)) => Some((
-            Ipv6Addr::from(ip.header.source()).into(),
-            Ipv6Addr::from(ip.header.destination()).into(),
-        )),
-        _ => None,
     }
 }
 
@@ -823,8 +808,8 @@ mod tests {
     fn addresses_beyond_the_recent_ones_keep_their_own_text() {
         let mut interner = Interner::default();
         let addresses: Vec<IpAddr> = (1..=9u8)
-            .map(|i| Ipv4Addr::new(192, 0, 2, i).into())
-            .chain([Ipv6Addr::LOCALHOST.into()])
+            .map(|i| std::net::Ipv4Addr::new(192, 0, 2, i).into())
+            .chain([std::net::Ipv6Addr::LOCALHOST.into()])
             .collect();
         for round in 0..3 {
             for (i, address) in addresses.iter().enumerate() {
