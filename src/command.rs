@@ -375,12 +375,9 @@ fn messages(args: &MessagesArgs) -> Result<ExitCode> {
         .collect();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    let mut lines = view::messages::MessageLines::new(args.json, args.payload);
     let failure = crate::pipeline::shard::messages(&mut source, pipelines, |message| {
-        if args.json {
-            view::messages::write_json(&mut out, message, args.payload)
-        } else {
-            view::messages::write_text(&mut out, message)
-        }
+        lines.write(&mut out, message)
     })?;
     out.flush()?;
     match failure {
@@ -410,16 +407,13 @@ fn stream_messages(
         let writer = scope.spawn(move || -> io::Result<()> {
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
+            let mut lines = view::messages::MessageLines::new(json, payload);
             for batch in receiver {
                 if batch.is_empty() {
                     out.flush()?;
                 }
                 for message in &batch {
-                    if json {
-                        view::messages::write_json(&mut out, message, payload)?;
-                    } else {
-                        view::messages::write_text(&mut out, message)?;
-                    }
+                    lines.write(&mut out, message)?;
                 }
                 // Dropped here if the decoder is not taking them back.
                 let _ = give_back.try_send(batch);

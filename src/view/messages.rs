@@ -8,73 +8,167 @@
 //! is of the application payload (unmasked, joined, inflated); it is null when
 //! that payload was not seen whole.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use base64::Engine;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::dissect::WsMessage;
 use crate::view::sanitize::{json_safe, sanitize, shorten};
 use crate::view::time::utc_string;
 
-#[derive(Serialize)]
-struct MessageJson<'a> {
-    stream: u32,
-    client: String,
-    server: String,
-    dir: &'static str,
-    opcode: &'a str,
-    length: u64,
-    sha256: Option<String>,
-    frames: Vec<u64>,
-    compressed: bool,
-    close_code: Option<u16>,
-    close_reason: Option<String>,
-    complete: bool,
-    problems: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payload_b64: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tunnel: Option<String>,
-}
-
 /// The SHA-256 of a message's payload, when the whole payload is known.
-pub fn payload_sha256(message: &WsMessage) -> Option<String> {
+fn payload_digest(message: &WsMessage) -> Option<[u8; 32]> {
     let whole = message.payload_complete && message.payload.len() as u64 == message.len;
-    whole.then(|| crate::dissect::hex_string(&Sha256::digest(&message.payload)))
+    whole.then(|| Sha256::digest(&message.payload).into())
 }
 
-/// Writes one message as one line of JSON.
-pub fn write_json(out: &mut impl Write, message: &WsMessage, payload: bool) -> io::Result<()> {
-    let mut problems: Vec<String> = message.problems.iter().map(|p| sanitize(p)).collect();
-    if message.guessed {
-        problems.push("the opening handshake was not captured whole: WebSocket was recognised from the frames".to_string());
+/// Writes messages one line each, as text or JSON, reusing one line's
+/// buffer for the next (the JSON is written field by field: a message is
+/// a few hundred bytes and there are millions in a large capture).
+#[derive(Debug, Default)]
+pub struct MessageLines {
+    json: bool,
+    payload: bool,
+    line: String,
+}
+
+impl MessageLines {
+    /// JSON lines (with `payload_b64` when `payload`), or text lines.
+    pub fn new(json: bool, payload: bool) -> MessageLines {
+        MessageLines {
+            json,
+            payload,
+            line: String::new(),
+        }
     }
-    let json = MessageJson {
-        stream: message.stream,
-        client: message.client.to_string(),
-        server: message.server.to_string(),
-        dir: message.direction.short(),
-        opcode: &message.opcode,
-        length: message.len,
-        sha256: payload_sha256(message),
-        frames: message.frames.iter().map(|frame| frame.0).collect(),
-        compressed: message.compressed,
-        close_code: message.close_code,
-        // The reason as sent: JSON escapes its control characters, and
-        // `json_safe` those a terminal would still act on.
-        close_reason: message.close_reason.clone(),
-        complete: message.complete,
-        problems,
-        payload_b64: payload
-            .then(|| base64::engine::general_purpose::STANDARD.encode(&message.payload)),
-        // As sent, like the close reason: the JSON line is made terminal-safe below.
-        tunnel: message.tunnel.clone(),
-    };
-    let line = serde_json::to_string(&json).map_err(io::Error::other)?;
-    out.write_all(json_safe(&line).as_bytes())?;
-    out.write_all(b"\n")
+
+    /// Writes one message as one line.
+    pub fn write(&mut self, out: &mut impl Write, message: &WsMessage) -> io::Result<()> {
+        if !self.json {
+            return write_text(out, message);
+        }
+        self.line.clear();
+        json_line(&mut self.line, message, self.payload).map_err(io::Error::other)?;
+        out.write_all(json_safe(&self.line).as_bytes())?;
+        out.write_all(b"\n")
+    }
+}
+
+/// One message's JSON object, as `serde_json` writes it compactly, with the
+/// keys in the order the module's documentation gives.
+fn json_line(line: &mut String, message: &WsMessage, payload: bool) -> Result<(), JsonError> {
+    let mut numbers = itoa::Buffer::new();
+    line.push_str("{\"stream\":");
+    line.push_str(numbers.format(message.stream));
+    // Addresses, ports and opcode names need no escape.
+    write!(line, ",\"client\":\"{}\"", message.client)?;
+    write!(line, ",\"server\":\"{}\"", message.server)?;
+    line.push_str(",\"dir\":\"");
+    line.push_str(message.direction.short());
+    line.push_str("\",\"opcode\":");
+    push_string(line, &message.opcode)?;
+    line.push_str(",\"length\":");
+    line.push_str(numbers.format(message.len));
+    line.push_str(",\"sha256\":");
+    match payload_digest(message) {
+        Some(digest) => {
+            let mut hex = [0u8; 64];
+            hex::encode_to_slice(digest, &mut hex).map_err(|_| JsonError::Format)?;
+            line.push('"');
+            line.push_str(std::str::from_utf8(&hex).map_err(|_| JsonError::Format)?);
+            line.push('"');
+        }
+        None => line.push_str("null"),
+    }
+    line.push_str(",\"frames\":[");
+    for (i, frame) in message.frames.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        line.push_str(numbers.format(frame.0));
+    }
+    line.push_str("],\"compressed\":");
+    line.push_str(bool_text(message.compressed));
+    line.push_str(",\"close_code\":");
+    match message.close_code {
+        Some(code) => line.push_str(numbers.format(code)),
+        None => line.push_str("null"),
+    }
+    // The reason as sent: JSON escapes its control characters, and
+    // `json_safe` those a terminal would still act on.
+    line.push_str(",\"close_reason\":");
+    match &message.close_reason {
+        Some(reason) => push_string(line, reason)?,
+        None => line.push_str("null"),
+    }
+    line.push_str(",\"complete\":");
+    line.push_str(bool_text(message.complete));
+    line.push_str(",\"problems\":[");
+    let guessed = message.guessed.then_some(
+        "the opening handshake was not captured whole: WebSocket was recognised from the frames",
+    );
+    let mut first = true;
+    for problem in message.problems.iter().map(|p| sanitize(p)) {
+        if !std::mem::take(&mut first) {
+            line.push(',');
+        }
+        push_string(line, &problem)?;
+    }
+    if let Some(guessed) = guessed {
+        if !first {
+            line.push(',');
+        }
+        push_string(line, guessed)?;
+    }
+    line.push(']');
+    if payload {
+        line.push_str(",\"payload_b64\":\"");
+        base64::engine::general_purpose::STANDARD.encode_string(&message.payload, line);
+        line.push('"');
+    }
+    // As sent, like the close reason: the line is made terminal-safe after.
+    if let Some(tunnel) = &message.tunnel {
+        line.push_str(",\"tunnel\":");
+        push_string(line, tunnel)?;
+    }
+    line.push('}');
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum JsonError {
+    #[error("formatting a message as JSON failed")]
+    Format,
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<std::fmt::Error> for JsonError {
+    fn from(_: std::fmt::Error) -> JsonError {
+        JsonError::Format
+    }
+}
+
+/// A JSON string as `serde_json` escapes it.
+fn push_string(line: &mut String, text: &str) -> Result<(), JsonError> {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        line.push('"');
+        line.push_str(text);
+        line.push('"');
+    } else {
+        line.push_str(&serde_json::to_string(text)?);
+    }
+    Ok(())
+}
+
+fn bool_text(value: bool) -> &'static str {
+    if value {
+        "true"
+    } else {
+        "false"
+    }
 }
 
 /// Writes one message as a line of text: time, direction, opcode, length, content.
@@ -121,4 +215,91 @@ pub fn write_text(out: &mut impl Write, message: &WsMessage) -> io::Result<()> {
         message.opcode,
         message.len
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::{FrameNumber, Timestamp};
+    use crate::flow::table::{Direction, Endpoint};
+
+    fn message() -> WsMessage {
+        WsMessage {
+            stream: 7,
+            client: Endpoint {
+                addr: std::net::IpAddr::from([10, 0, 0, 1]),
+                port: 50000,
+            },
+            server: Endpoint {
+                addr: "fd00::2".parse().unwrap_or(std::net::IpAddr::from([0; 16])),
+                port: 8080,
+            },
+            direction: Direction::ServerToClient,
+            opcode: "text".to_string(),
+            ts: Timestamp::default(),
+            len: 5,
+            payload: b"hello".to_vec(),
+            payload_complete: true,
+            frames: vec![FrameNumber(12), FrameNumber(13)],
+            compressed: true,
+            close_code: None,
+            close_reason: None,
+            complete: true,
+            problems: Vec::new(),
+            guessed: false,
+            tunnel: None,
+        }
+    }
+
+    fn line(message: &WsMessage, payload: bool) -> String {
+        let mut out = Vec::new();
+        let written = MessageLines::new(true, payload).write(&mut out, message);
+        assert!(written.is_ok());
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_message_is_one_compact_json_line_with_the_documented_keys_in_order() {
+        assert_eq!(
+            line(&message(), false),
+            "{\"stream\":7,\"client\":\"10.0.0.1:50000\",\"server\":\"[fd00::2]:8080\",\
+             \"dir\":\"s2c\",\"opcode\":\"text\",\"length\":5,\
+             \"sha256\":\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\",\
+             \"frames\":[12,13],\"compressed\":true,\"close_code\":null,\"close_reason\":null,\
+             \"complete\":true,\"problems\":[]}\n"
+        );
+        let mut cut = message();
+        cut.payload.truncate(2);
+        cut.payload_complete = false;
+        assert!(line(&cut, true).contains("\"sha256\":null,"));
+        assert!(line(&cut, true).ends_with(",\"payload_b64\":\"aGU=\"}\n"));
+    }
+
+    #[test]
+    fn strings_from_the_wire_are_escaped_as_json_and_made_safe_for_a_terminal() {
+        let mut close = message();
+        close.opcode = "close".to_string();
+        close.close_code = Some(1000);
+        close.close_reason = Some("bye \"x\" \\ \u{1b}[31m\n\u{7f}\u{202e}é".to_string());
+        close.problems = vec!["cut\u{1b}]0;title\u{7}".to_string()];
+        close.guessed = true;
+        close.tunnel = Some("example.org:443\u{9b}".to_string());
+        let text = line(&close, false);
+        assert_eq!(text.lines().count(), 1);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+        assert!(!text.contains('\u{202e}'));
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(value["close_code"], 1000);
+        assert_eq!(
+            value["close_reason"], "bye \"x\" \\ \u{1b}[31m\n\u{7f}\u{202e}é",
+            "escaped, the reason reads back as sent"
+        );
+        assert_eq!(value["tunnel"], "example.org:443\u{9b}");
+        let problems = value["problems"].as_array().cloned().unwrap_or_default();
+        assert_eq!(problems.len(), 2);
+        assert!(problems[1]
+            .as_str()
+            .is_some_and(|p| p.starts_with("the opening handshake was not captured whole")));
+        assert!(problems[0].as_str().is_some_and(|p| !p.contains('\u{1b}')));
+    }
 }
