@@ -1320,8 +1320,9 @@ fn collect_messages(
                 let mut frames: Vec<u64> = Vec::new();
                 for frame in &message.frames {
                     if let Some(map) = map {
-                        frames.extend(
-                            map.frames_in(frame.header_range.start..frame.payload_range.end),
+                        map.extend_frames_in(
+                            frame.header_range.start..frame.payload_range.end,
+                            &mut frames,
                         );
                     }
                 }
@@ -1369,7 +1370,7 @@ fn collect_messages(
                     client: connection.conversation.client,
                     server: connection.conversation.server,
                     direction: event.direction,
-                    opcode: message.opcode.name().into_owned(),
+                    opcode: message.opcode.name(),
                     ts,
                     len,
                     payload: if take_payloads {

@@ -138,6 +138,10 @@ impl TcpOption {
     }
 }
 
+/// A header's options, in order: held inline up to four (NOP, NOP and
+/// timestamps is the common case), so most segments allocate nothing.
+pub type TcpOptions = smallvec::SmallVec<[TcpOption; 4]>;
+
 /// A TCP header, its options and where its payload lies.
 #[derive(Clone, Debug)]
 pub struct Tcp<'a> {
@@ -145,7 +149,7 @@ pub struct Tcp<'a> {
     pub source: usize,
     pub offset: usize,
     pub header: TcpHeaderSlice<'a>,
-    pub options: Vec<TcpOption>,
+    pub options: TcpOptions,
     pub checksum: ChecksumStatus,
     pub payload: Span,
     /// Fewer payload bytes were captured than the IP length announces.
@@ -333,7 +337,7 @@ fn decode_inner(
                 let options = if verify {
                     parse_options(header.slice(), offset)
                 } else {
-                    Vec::new()
+                    TcpOptions::new()
                 };
                 for option in &options {
                     if let TcpOption::Malformed { span, kind } = option {
@@ -492,10 +496,10 @@ fn push_checksum_problem(
 
 /// Walks the options of a TCP header whose bytes are `header`, located at
 /// `offset` in its data source.
-pub fn parse_options(header: &[u8], offset: usize) -> Vec<TcpOption> {
+pub fn parse_options(header: &[u8], offset: usize) -> TcpOptions {
     let options = header.get(tcp_field::MIN_LEN..).unwrap_or(&[]);
     let base = offset.saturating_add(tcp_field::MIN_LEN);
-    let mut out = Vec::new();
+    let mut out = TcpOptions::new();
     let mut i = 0;
     while let Some(&kind) = options.get(i) {
         let start = base.saturating_add(i);
@@ -605,7 +609,7 @@ mod tests {
     fn tcp_options_have_values_and_spans() {
         let options = parse_options(&SYN, 100);
         assert_eq!(
-            options,
+            options.to_vec(),
             vec![
                 TcpOption::Mss {
                     span: Span::new(120, 124),

@@ -15,7 +15,7 @@ pub struct WsMessage {
     pub server: Endpoint,
     pub direction: Direction,
     /// `text`, `binary`, `close`, `ping`, `pong`, `continuation` or `reserved-N`.
-    pub opcode: String,
+    pub opcode: std::borrow::Cow<'static, str>,
     /// When the frame that ended the message was captured.
     pub ts: Timestamp,
     /// Application payload bytes: unmasked, joined, inflated.

@@ -93,11 +93,16 @@ impl StreamMap {
 
     /// The runs overlapping `range`, clipped to it.
     pub fn runs_in(&self, range: Range<u64>) -> Vec<Run> {
+        self.clipped(range).collect()
+    }
+
+    /// The runs overlapping `range`, clipped to it, without collecting them.
+    fn clipped(&self, range: Range<u64>) -> impl Iterator<Item = Run> + '_ {
         let first = self.runs.partition_point(|run| run.end() <= range.start);
         self.runs
             .range(first..)
-            .take_while(|run| run.stream_offset < range.end)
-            .map(|run| {
+            .take_while(move |run| run.stream_offset < range.end)
+            .map(move |run| {
                 let start = run.stream_offset.max(range.start);
                 let end = run.end().min(range.end);
                 // `start` is at least the run's offset and `end` at least `start` when runs overlap the range.
@@ -111,25 +116,27 @@ impl StreamMap {
                         .saturating_add(u32::try_from(skip).unwrap_or(u32::MAX)),
                 }
             })
-            .collect()
     }
 
     /// The frames that carried any byte of `range`, ascending, each once.
     pub fn frames_in(&self, range: Range<u64>) -> Vec<u64> {
-        let mut frames: Vec<u64> = self.runs_in(range).iter().map(|run| run.frame).collect();
+        let mut frames = Vec::new();
+        self.extend_frames_in(range, &mut frames);
         frames.sort_unstable();
         frames.dedup();
         frames
     }
 
+    /// Appends the frames that carried any byte of `range` to `frames`, in
+    /// stream order (a frame can come more than once).
+    pub fn extend_frames_in(&self, range: Range<u64>, frames: &mut Vec<u64>) {
+        frames.extend(self.clipped(range).map(|run| run.frame));
+    }
+
     /// Whether every byte of `range` is still known (not pruned or forgotten).
     pub fn covers(&self, range: Range<u64>) -> bool {
         range.start >= self.forgotten_before
-            && self
-                .runs_in(range.clone())
-                .iter()
-                .map(|run| run.len)
-                .sum::<u64>()
+            && self.clipped(range.clone()).map(|run| run.len).sum::<u64>()
                 == range.end.saturating_sub(range.start)
     }
 

@@ -278,7 +278,7 @@ pub struct Step<'a> {
     /// Both sides' TCP state after the segment, and what changed.
     pub state: state::Step,
     /// Stream chunks released by this segment, in order per direction.
-    pub chunks: Vec<(Direction, Chunk<'a>)>,
+    pub chunks: smallvec::SmallVec<[(Direction, Chunk<'a>); 2]>,
     /// Connections evicted while placing this segment (never its own).
     pub evicted: Vec<Evicted>,
 }
@@ -403,7 +403,7 @@ impl Tracker {
             ack: segment.ack,
             payload_len,
         });
-        let mut chunks = Vec::new();
+        let mut chunks = smallvec::SmallVec::new();
         let outcome = match connection.reassemblers.get_mut(here) {
             Some(reassembler) => reassembler.push(
                 Segment {

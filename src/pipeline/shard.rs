@@ -543,7 +543,7 @@ mod tests {
             client: endpoint,
             server: endpoint,
             direction: Direction::ClientToServer,
-            opcode: "text".to_string(),
+            opcode: "text".into(),
             ts: Timestamp::default(),
             len,
             payload: Vec::new(),

@@ -175,7 +175,7 @@ fn bool_text(value: bool) -> &'static str {
 pub fn write_text(out: &mut impl Write, message: &WsMessage) -> io::Result<()> {
     let time = utc_string(message.ts);
     let clock = time.get(11..26).unwrap_or(&time);
-    let content = match (message.opcode.as_str(), message.close_code) {
+    let content = match (message.opcode.as_ref(), message.close_code) {
         ("close", Some(code)) => format!(
             "{code} {}",
             sanitize(message.close_reason.as_deref().unwrap_or(""))
@@ -235,7 +235,7 @@ mod tests {
                 port: 8080,
             },
             direction: Direction::ServerToClient,
-            opcode: "text".to_string(),
+            opcode: "text".into(),
             ts: Timestamp::default(),
             len: 5,
             payload: b"hello".to_vec(),
@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn strings_from_the_wire_are_escaped_as_json_and_made_safe_for_a_terminal() {
         let mut close = message();
-        close.opcode = "close".to_string();
+        close.opcode = "close".into();
         close.close_code = Some(1000);
         close.close_reason = Some("bye \"x\" \\ \u{1b}[31m\n\u{7f}\u{202e}é".to_string());
         close.problems = vec!["cut\u{1b}]0;title\u{7}".to_string()];

@@ -154,7 +154,7 @@ fn content(message: &WsMessage, max: usize) -> String {
     let cut_short = !message.payload_complete
         || u64::try_from(message.payload.len()).map_or(true, |kept| kept < message.len);
     let more = if cut_short { "…" } else { "" };
-    let text = match message.opcode.as_str() {
+    let text = match message.opcode.as_ref() {
         "close" => match message.close_code {
             Some(code) => {
                 let reason = sanitize(message.close_reason.as_deref().unwrap_or(""));
