@@ -52,18 +52,27 @@ struct Sum(u16);
 
 impl Sum {
     /// Adds bytes as big-endian 16-bit words; an odd last byte is padded with zero.
+    /// The words are summed wide and folded once at the end: ones' complement
+    /// addition is associative, and a wide sum lets the compiler add many
+    /// words at a time (a segment's payload is most of what is summed).
     fn add(self, bytes: &[u8]) -> Sum {
-        let mut sum = self;
         let mut words = bytes.chunks_exact(2);
-        for word in &mut words {
-            if let [hi, lo] = word {
-                sum = sum.word(u16::from_be_bytes([*hi, *lo]));
-            }
-        }
+        // Up to 2^48 words fit in 64 bits without overflow: any slice does.
+        let mut wide: u64 = words
+            .by_ref()
+            .map(|word| match word {
+                [hi, lo] => u64::from(u16::from_be_bytes([*hi, *lo])),
+                _ => 0,
+            })
+            .sum();
         if let [last] = words.remainder() {
-            sum = sum.word(u16::from_be_bytes([*last, 0]));
+            wide = wide.wrapping_add(u64::from(u16::from_be_bytes([*last, 0])));
         }
-        sum
+        wide = wide.wrapping_add(u64::from(self.0));
+        while wide > 0xFFFF {
+            wide = (wide & 0xFFFF).wrapping_add(wide >> 16);
+        }
+        Sum(u16::try_from(wide).unwrap_or(u16::MAX))
     }
 
     /// Adds one word with end-around carry, so the sum never leaves 16 bits.
@@ -137,6 +146,42 @@ pub fn verify_transport(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 1071 as written: one word at a time, with end-around carry.
+    fn word_by_word(start: u16, bytes: &[u8]) -> u16 {
+        let mut sum = Sum(start);
+        let mut words = bytes.chunks_exact(2);
+        for word in &mut words {
+            if let [hi, lo] = word {
+                sum = sum.word(u16::from_be_bytes([*hi, *lo]));
+            }
+        }
+        if let [last] = words.remainder() {
+            sum = sum.word(u16::from_be_bytes([*last, 0]));
+        }
+        sum.folded()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_wide_sum_is_the_word_by_word_sum(
+            start: u16,
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+        ) {
+            proptest::prop_assert_eq!(Sum(start).add(&bytes).folded(), word_by_word(start, &bytes));
+        }
+    }
+
+    #[test]
+    fn the_wide_sum_keeps_zero_and_all_ones_apart() {
+        assert_eq!(Sum::default().add(&[0; 64]).folded(), 0);
+        assert_eq!(Sum::default().add(&[0xFF; 64]).folded(), 0xFFFF);
+        assert_eq!(
+            Sum::default().add(&[0xFF; 3]).folded(),
+            word_by_word(0, &[0xFF; 3])
+        );
+        assert_eq!(Sum(0xFFFF).add(&[0, 1]).folded(), 1);
+    }
 
     // An IPv4 header from RFC 1071-style examples: checksum 0xb861 is correct.
     static IPV4_HEADER: [u8; 20] = [

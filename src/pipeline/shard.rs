@@ -338,7 +338,7 @@ struct Pending {
     /// The capture's end was answered (or the pipeline stopped).
     finished: Option<Vec<WsMessage>>,
     /// The pipeline's stream numbers of the connections it holds -> the capture's.
-    streams: HashMap<u32, u32>,
+    streams: HashMap<u32, u32, foldhash::fast::RandomState>,
 }
 
 /// Goes through the pipelines' answers in frame order, numbering streams as

@@ -8,13 +8,14 @@
 //! is of the application payload (unmasked, joined, inflated); it is null when
 //! that payload was not seen whole.
 
-use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::dissect::WsMessage;
+use crate::flow::table::Endpoint;
 use crate::view::sanitize::{json_safe, sanitize, shorten};
 use crate::view::time::utc_string;
 
@@ -32,6 +33,26 @@ pub struct MessageLines {
     json: bool,
     payload: bool,
     line: String,
+    /// Endpoints as text: a connection's two come back with each of its
+    /// messages, and formatting an address is most of a line's work.
+    endpoints: Endpoints,
+}
+
+/// Endpoints formatted once, at most [`Endpoints::MAX`] kept.
+#[derive(Debug, Default)]
+struct Endpoints(HashMap<Endpoint, Box<str>, foldhash::fast::RandomState>);
+
+impl Endpoints {
+    const MAX: usize = 4096;
+
+    fn text(&mut self, endpoint: Endpoint) -> &str {
+        if self.0.len() >= Endpoints::MAX && !self.0.contains_key(&endpoint) {
+            self.0.clear();
+        }
+        self.0
+            .entry(endpoint)
+            .or_insert_with(|| endpoint.to_string().into_boxed_str())
+    }
 }
 
 impl MessageLines {
@@ -41,6 +62,7 @@ impl MessageLines {
             json,
             payload,
             line: String::new(),
+            endpoints: Endpoints::default(),
         }
     }
 
@@ -50,7 +72,8 @@ impl MessageLines {
             return write_text(out, message);
         }
         self.line.clear();
-        json_line(&mut self.line, message, self.payload).map_err(io::Error::other)?;
+        json_line(&mut self.line, &mut self.endpoints, message, self.payload)
+            .map_err(io::Error::other)?;
         out.write_all(json_safe(&self.line).as_bytes())?;
         out.write_all(b"\n")
     }
@@ -58,14 +81,21 @@ impl MessageLines {
 
 /// One message's JSON object, as `serde_json` writes it compactly, with the
 /// keys in the order the module's documentation gives.
-fn json_line(line: &mut String, message: &WsMessage, payload: bool) -> Result<(), JsonError> {
+fn json_line(
+    line: &mut String,
+    endpoints: &mut Endpoints,
+    message: &WsMessage,
+    payload: bool,
+) -> Result<(), JsonError> {
     let mut numbers = itoa::Buffer::new();
     line.push_str("{\"stream\":");
     line.push_str(numbers.format(message.stream));
-    // Addresses, ports and opcode names need no escape.
-    write!(line, ",\"client\":\"{}\"", message.client)?;
-    write!(line, ",\"server\":\"{}\"", message.server)?;
-    line.push_str(",\"dir\":\"");
+    // Addresses and ports need no escape.
+    line.push_str(",\"client\":\"");
+    line.push_str(endpoints.text(message.client));
+    line.push_str("\",\"server\":\"");
+    line.push_str(endpoints.text(message.server));
+    line.push_str("\",\"dir\":\"");
     line.push_str(message.direction.short());
     line.push_str("\",\"opcode\":");
     push_string(line, &message.opcode)?;
@@ -143,12 +173,6 @@ enum JsonError {
     Format,
     #[error(transparent)]
     Json(#[from] serde_json::Error),
-}
-
-impl From<std::fmt::Error> for JsonError {
-    fn from(_: std::fmt::Error) -> JsonError {
-        JsonError::Format
-    }
 }
 
 /// A JSON string as `serde_json` escapes it.
@@ -273,6 +297,22 @@ mod tests {
         cut.payload_complete = false;
         assert!(line(&cut, true).contains("\"sha256\":null,"));
         assert!(line(&cut, true).ends_with(",\"payload_b64\":\"aGU=\"}\n"));
+    }
+
+    #[test]
+    fn endpoints_are_formatted_once_and_the_cache_stays_bounded() {
+        let mut endpoints = Endpoints::default();
+        for port in 0..=u16::try_from(Endpoints::MAX).unwrap_or(u16::MAX) {
+            let endpoint = Endpoint {
+                addr: std::net::IpAddr::from([192, 0, 2, 1]),
+                port,
+            };
+            assert_eq!(endpoints.text(endpoint), format!("192.0.2.1:{port}"));
+            assert!(endpoints.0.len() <= Endpoints::MAX);
+        }
+        let v6 = message().server;
+        assert_eq!(endpoints.text(v6), "[fd00::2]:8080");
+        assert_eq!(endpoints.text(v6), "[fd00::2]:8080");
     }
 
     #[test]
