@@ -474,9 +474,10 @@ impl Pipeline {
             let mut events = self.feed_application(step, keep);
             self.observe_delivery(step, frame, &events);
             // Without a model to build, the records can take the payloads.
-            output
-                .messages
-                .extend(self.collect_messages(step.slot, &mut events, frame.ts, !keep));
+            append(
+                &mut output.messages,
+                self.collect_messages(step.slot, &mut events, frame.ts, !keep),
+            );
             let changes = self.follow_session(step.slot, frame.number.0, &events);
             if keep {
                 (app, n_more_pdus) = self.app_pdus(
@@ -783,7 +784,7 @@ impl Pipeline {
         }
         let mut events = Vec::new();
         for (direction, chunk) in &step.chunks {
-            events.extend(app.feed(*direction, chunk, keep_tail));
+            append(&mut events, app.feed(*direction, chunk, keep_tail));
         }
         events
     }
@@ -1400,6 +1401,16 @@ fn collect_messages(
         }
     }
     out
+}
+
+/// Appends `more` to `list`, taking `more`'s room when `list` is empty (a
+/// frame's events and messages usually come from one place).
+fn append<T>(list: &mut Vec<T>, more: Vec<T>) {
+    if list.is_empty() {
+        *list = more;
+    } else {
+        list.extend(more);
+    }
 }
 
 /// Payload bytes of a message kept in the frame's model, which shows a preview only.

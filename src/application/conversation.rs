@@ -565,15 +565,12 @@ impl Conversation {
                     let assembler =
                         slot.get_or_insert_with(|| MessageAssembler::new(config, stream_offset));
                     // One pass: a segment of many tiny frames makes many events.
-                    out.extend(
-                        assembler
-                            .feed(bytes, stream_offset)
-                            .into_iter()
-                            .map(|event| DirEvent {
-                                direction,
-                                event: AppEvent::WebSocket(event),
-                            }),
-                    );
+                    assembler.feed_with(bytes, stream_offset, |event| {
+                        out.push(DirEvent {
+                            direction,
+                            event: AppEvent::WebSocket(event),
+                        })
+                    });
                 }
             }
             Phase::Tls(decoders) => {

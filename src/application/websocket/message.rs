@@ -32,7 +32,6 @@
 //! context takeover the shared window is then unknown; see
 //! [`crate::application::websocket::deflate::Inflater`].
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::mem;
 use std::ops::Range;
@@ -310,7 +309,7 @@ enum State {
         start: u64,
     },
     /// Inside a frame's payload.
-    Payload(Box<FrameState>),
+    Payload(FrameState),
     /// Looking for a frame header after a hole.
     Resync {
         /// The bytes kept for the scan.
@@ -393,7 +392,7 @@ struct Building {
     complete: bool,
     text: TextCheck,
     /// The last few pieces of uncompressed data, to place a UTF-8 error.
-    recent: VecDeque<ChunkSpan>,
+    recent: smallvec::SmallVec<[ChunkSpan; RECENT_SPANS]>,
 }
 
 /// How many recent pieces are remembered: a character spans at most four.
@@ -572,6 +571,18 @@ impl MessageAssembler {
     /// An offset past the expected one is a hole (as [`MessageAssembler::gap`]); bytes before it
     /// were fed already and are ignored, with a [`StreamIssue::Overlap`].
     pub fn feed(&mut self, bytes: &[u8], stream_offset: u64) -> Vec<Event> {
+        self.advance(bytes, stream_offset);
+        mem::take(&mut self.events)
+    }
+
+    /// [`MessageAssembler::feed`], handing each event to `each` in order:
+    /// the assembler keeps its list's room for the next bytes.
+    pub fn feed_with(&mut self, bytes: &[u8], stream_offset: u64, each: impl FnMut(Event)) {
+        self.advance(bytes, stream_offset);
+        self.events.drain(..).for_each(each);
+    }
+
+    fn advance(&mut self, bytes: &[u8], stream_offset: u64) {
         let mut bytes = bytes;
         let mut offset = stream_offset;
         if offset > self.next_offset {
@@ -597,7 +608,6 @@ impl MessageAssembler {
         }
         self.next_offset = offset.saturating_add(bytes.len() as u64);
         self.process(bytes, offset);
-        mem::take(&mut self.events)
     }
 
     /// Declares `len` missing bytes at the current position.
@@ -658,7 +668,7 @@ impl MessageAssembler {
                         frame.message_index,
                     );
                     self.payload_hole(&mut frame, missing);
-                    self.complete_frame(*frame);
+                    self.complete_frame(frame);
                     break;
                 }
             }
@@ -738,7 +748,7 @@ impl MessageAssembler {
                     data = rest;
                     at = at.saturating_add(take as u64);
                     if frame.position >= frame.header.payload_len {
-                        self.complete_frame(*frame);
+                        self.complete_frame(frame);
                     } else {
                         self.state = State::Payload(frame);
                     }
@@ -889,7 +899,7 @@ impl MessageAssembler {
         if header.payload_len == 0 {
             self.complete_frame(frame);
         } else {
-            self.state = State::Payload(Box::new(frame));
+            self.state = State::Payload(frame);
         }
     }
 
@@ -931,7 +941,7 @@ impl MessageAssembler {
             keep: true,
             complete: !orphan,
             text,
-            recent: VecDeque::with_capacity(RECENT_SPANS),
+            recent: smallvec::SmallVec::new(),
         });
     }
 
@@ -1005,9 +1015,9 @@ impl MessageAssembler {
                 }
             }
             if building.recent.len() == RECENT_SPANS {
-                building.recent.pop_front();
+                building.recent.remove(0);
             }
-            building.recent.push_back(ChunkSpan {
+            building.recent.push(ChunkSpan {
                 message_offset,
                 stream_offset: at,
                 len,
@@ -1246,7 +1256,7 @@ impl MessageAssembler {
                     self.state = State::Payload(frame);
                 } else {
                     self.payload_hole(&mut frame, remaining);
-                    self.complete_frame(*frame);
+                    self.complete_frame(frame);
                     if len > remaining {
                         self.enter_resync(end);
                     }
@@ -1458,7 +1468,7 @@ fn check_text(
 }
 
 /// The stream byte holding message byte `message_offset`, when it is among the recent pieces.
-fn locate(recent: &VecDeque<ChunkSpan>, message_offset: u64, fallback: &Range<u64>) -> Range<u64> {
+fn locate(recent: &[ChunkSpan], message_offset: u64, fallback: &Range<u64>) -> Range<u64> {
     recent
         .iter()
         .find(|span| {
