@@ -56,15 +56,23 @@ impl Sum {
     /// addition is associative, and a wide sum lets the compiler add many
     /// words at a time (a segment's payload is most of what is summed).
     fn add(self, bytes: &[u8]) -> Sum {
-        let mut words = bytes.chunks_exact(2);
-        // Up to 2^48 words fit in 64 bits without overflow: any slice does.
-        let mut wide: u64 = words
+        // Eight bytes at a time as two 32-bit words: 2^16 is 1 modulo
+        // 2^16 - 1, so a 32-bit word counts as its two 16-bit halves.
+        let mut blocks = bytes.chunks_exact(8);
+        let mut wide: u64 = blocks
             .by_ref()
-            .map(|word| match word {
-                [hi, lo] => u64::from(u16::from_be_bytes([*hi, *lo])),
-                _ => 0,
+            .map(|block| {
+                let value = u64::from_be_bytes(block.try_into().unwrap_or_default());
+                (value >> 32).wrapping_add(value & 0xFFFF_FFFF)
             })
-            .sum();
+            .fold(0u64, u64::wrapping_add);
+        // At most 2^32 blocks of two words under 2^32 fit in 64 bits: any slice does.
+        let mut words = blocks.remainder().chunks_exact(2);
+        for word in words.by_ref() {
+            if let [hi, lo] = word {
+                wide = wide.wrapping_add(u64::from(u16::from_be_bytes([*hi, *lo])));
+            }
+        }
         if let [last] = words.remainder() {
             wide = wide.wrapping_add(u64::from(u16::from_be_bytes([*last, 0])));
         }
