@@ -8,7 +8,6 @@
 //! is of the application payload (unmasked, joined, inflated); it is null when
 //! that payload was not seen whole.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 use base64::Engine;
@@ -38,20 +37,51 @@ pub struct MessageLines {
     endpoints: Endpoints,
 }
 
-/// Endpoints formatted once, at most [`Endpoints::MAX`] kept.
+/// Connections' endpoints as text, in a fixed number of places: stream `n`
+/// takes place `n % PLACES`, and is formatted anew when another connection
+/// held it. A connection's messages come in runs, so nearly every line
+/// finds its endpoints here.
 #[derive(Debug, Default)]
-struct Endpoints(HashMap<Endpoint, Box<str>, foldhash::fast::RandomState>);
+struct Endpoints(Vec<Option<Texts>>);
+
+#[derive(Debug)]
+struct Texts {
+    stream: u32,
+    client: Endpoint,
+    server: Endpoint,
+    client_text: Box<str>,
+    server_text: Box<str>,
+}
 
 impl Endpoints {
-    const MAX: usize = 4096;
+    const PLACES: usize = 1024;
 
-    fn text(&mut self, endpoint: Endpoint) -> &str {
-        if self.0.len() >= Endpoints::MAX && !self.0.contains_key(&endpoint) {
-            self.0.clear();
+    /// The message's client and server as text.
+    fn of(&mut self, message: &WsMessage) -> (&str, &str) {
+        if self.0.is_empty() {
+            self.0.resize_with(Endpoints::PLACES, || None);
         }
-        self.0
-            .entry(endpoint)
-            .or_insert_with(|| endpoint.to_string().into_boxed_str())
+        let at = usize::try_from(message.stream).unwrap_or_default() % Endpoints::PLACES;
+        let Some(place) = self.0.get_mut(at) else {
+            return ("", "");
+        };
+        let held = place.as_ref().is_some_and(|texts| {
+            texts.stream == message.stream
+                && texts.client == message.client
+                && texts.server == message.server
+        });
+        if !held {
+            *place = Some(Texts {
+                stream: message.stream,
+                client: message.client,
+                server: message.server,
+                client_text: message.client.to_string().into_boxed_str(),
+                server_text: message.server.to_string().into_boxed_str(),
+            });
+        }
+        place
+            .as_ref()
+            .map_or(("", ""), |texts| (&*texts.client_text, &*texts.server_text))
     }
 }
 
@@ -91,10 +121,11 @@ fn json_line(
     line.push_str("{\"stream\":");
     line.push_str(numbers.format(message.stream));
     // Addresses and ports need no escape.
+    let (client, server) = endpoints.of(message);
     line.push_str(",\"client\":\"");
-    line.push_str(endpoints.text(message.client));
+    line.push_str(client);
     line.push_str("\",\"server\":\"");
-    line.push_str(endpoints.text(message.server));
+    line.push_str(server);
     line.push_str("\",\"dir\":\"");
     line.push_str(message.direction.short());
     line.push_str("\",\"opcode\":");
@@ -300,19 +331,21 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_are_formatted_once_and_the_cache_stays_bounded() {
+    fn endpoints_are_formatted_for_the_connection_holding_their_place() {
         let mut endpoints = Endpoints::default();
-        for port in 0..=u16::try_from(Endpoints::MAX).unwrap_or(u16::MAX) {
-            let endpoint = Endpoint {
-                addr: std::net::IpAddr::from([192, 0, 2, 1]),
-                port,
-            };
-            assert_eq!(endpoints.text(endpoint), format!("192.0.2.1:{port}"));
-            assert!(endpoints.0.len() <= Endpoints::MAX);
-        }
-        let v6 = message().server;
-        assert_eq!(endpoints.text(v6), "[fd00::2]:8080");
-        assert_eq!(endpoints.text(v6), "[fd00::2]:8080");
+        let first = message();
+        assert_eq!(endpoints.of(&first), ("10.0.0.1:50000", "[fd00::2]:8080"));
+        // Another connection in the same place, then one with the same
+        // number but other endpoints (numbers from another capture).
+        let mut other = message();
+        other.stream = first.stream + u32::try_from(Endpoints::PLACES).unwrap_or_default();
+        other.client.port = 50001;
+        assert_eq!(endpoints.of(&other), ("10.0.0.1:50001", "[fd00::2]:8080"));
+        let mut renamed = message();
+        renamed.server.port = 9090;
+        assert_eq!(endpoints.of(&renamed), ("10.0.0.1:50000", "[fd00::2]:9090"));
+        assert_eq!(endpoints.of(&first), ("10.0.0.1:50000", "[fd00::2]:8080"));
+        assert_eq!(endpoints.0.len(), Endpoints::PLACES);
     }
 
     #[test]
