@@ -2,8 +2,8 @@
 //! the connection it belongs to and every frame that carried a byte of it.
 
 use crate::dissect::{FrameNumber, Timestamp};
-use crate::flow::table::Endpoint;
-use crate::flow::Direction;
+// The record's endpoint and direction types, for the views that read it.
+pub use crate::flow::table::{Direction, Endpoint};
 
 /// One WebSocket message: a data message with its fragments joined (and
 /// inflated), or one control frame.

@@ -13,8 +13,8 @@ use std::io::{self, Write};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::dissect::message::Endpoint;
 use crate::dissect::WsMessage;
-use crate::flow::table::Endpoint;
 use crate::view::sanitize::{json_safe, sanitize, shorten};
 use crate::view::time::utc_string;
 
@@ -275,8 +275,8 @@ pub fn write_text(out: &mut impl Write, message: &WsMessage) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::message::Direction;
     use crate::dissect::{FrameNumber, Timestamp};
-    use crate::flow::table::{Direction, Endpoint};
 
     fn message() -> WsMessage {
         WsMessage {
