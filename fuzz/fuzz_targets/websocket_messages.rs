@@ -55,6 +55,7 @@ const SMALL: Limits = Limits {
     max_inflated_len: 256,
     max_message_frames: 4,
     max_resync_scan_len: 256,
+    keep_data_frames: true,
 };
 
 struct Checker {
