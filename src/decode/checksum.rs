@@ -66,7 +66,8 @@ impl Sum {
                 (value >> 32).wrapping_add(value & 0xFFFF_FFFF)
             })
             .fold(0u64, u64::wrapping_add);
-        // At most 2^32 blocks of two words under 2^32 fit in 64 bits: any slice does.
+        // A block adds less than 2^33: 2^31 blocks (16 GiB) fit in 64 bits, far
+        // more than any frame or datagram.
         let mut words = blocks.remainder().chunks_exact(2);
         for word in words.by_ref() {
             if let [hi, lo] = word {

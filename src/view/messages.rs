@@ -39,8 +39,8 @@ pub struct MessageLines {
 
 /// Connections' endpoints as text, in a fixed number of places: stream `n`
 /// takes place `n % PLACES`, and is formatted anew when another connection
-/// held it. A connection's messages come in runs, so nearly every line
-/// finds its endpoints here.
+/// held it. Captures rarely hold a thousand connections open at once, so
+/// nearly every line finds its endpoints here.
 #[derive(Debug, Default)]
 struct Endpoints(Vec<Option<Texts>>);
 
