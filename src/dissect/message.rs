@@ -37,3 +37,34 @@ pub struct WsMessage {
     /// proxy carried it.
     pub tunnel: Option<String>,
 }
+
+#[cfg(test)]
+impl WsMessage {
+    /// A complete, empty text message from 10.0.0.1:1 to itself on stream 0,
+    /// for tests to change what they need.
+    pub(crate) fn sample() -> WsMessage {
+        let endpoint = Endpoint {
+            addr: std::net::IpAddr::from([10, 0, 0, 1]),
+            port: 1,
+        };
+        WsMessage {
+            stream: 0,
+            client: endpoint,
+            server: endpoint,
+            direction: Direction::ClientToServer,
+            opcode: "text".into(),
+            ts: Timestamp::default(),
+            len: 0,
+            payload: Vec::new(),
+            payload_complete: true,
+            frames: Vec::new(),
+            compressed: false,
+            close_code: None,
+            close_reason: None,
+            complete: true,
+            problems: Vec::new(),
+            guessed: false,
+            tunnel: None,
+        }
+    }
+}

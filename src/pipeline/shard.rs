@@ -436,8 +436,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
-    use crate::flow::table::Endpoint;
-    use crate::flow::Direction;
     use crate::source::link_type;
 
     fn frame(data: &[u8]) -> RawFrame<'_> {
@@ -534,28 +532,10 @@ mod tests {
     }
 
     fn message(stream: u32, len: u64) -> WsMessage {
-        let endpoint = Endpoint {
-            addr: std::net::IpAddr::from([10, 0, 0, 1]),
-            port: 1,
-        };
         WsMessage {
             stream,
-            client: endpoint,
-            server: endpoint,
-            direction: Direction::ClientToServer,
-            opcode: "text".into(),
-            ts: Timestamp::default(),
             len,
-            payload: Vec::new(),
-            payload_complete: true,
-            frames: Vec::new(),
-            compressed: false,
-            close_code: None,
-            close_reason: None,
-            complete: true,
-            problems: Vec::new(),
-            guessed: false,
-            tunnel: None,
+            ..WsMessage::sample()
         }
     }
 

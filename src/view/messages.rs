@@ -276,7 +276,7 @@ pub fn write_text(out: &mut impl Write, message: &WsMessage) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::dissect::message::Direction;
-    use crate::dissect::{FrameNumber, Timestamp};
+    use crate::dissect::FrameNumber;
 
     fn message() -> WsMessage {
         WsMessage {
@@ -290,19 +290,11 @@ mod tests {
                 port: 8080,
             },
             direction: Direction::ServerToClient,
-            opcode: "text".into(),
-            ts: Timestamp::default(),
             len: 5,
             payload: b"hello".to_vec(),
-            payload_complete: true,
             frames: vec![FrameNumber(12), FrameNumber(13)],
             compressed: true,
-            close_code: None,
-            close_reason: None,
-            complete: true,
-            problems: Vec::new(),
-            guessed: false,
-            tunnel: None,
+            ..WsMessage::sample()
         }
     }
 
