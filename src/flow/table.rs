@@ -127,8 +127,9 @@ impl Key {
 /// Finds or creates the conversation of each segment.
 #[derive(Debug, Default)]
 pub struct Table {
-    /// Seeded per process (`foldhash`): several times faster than SipHash on
-    /// these small keys, and still not predictable from a capture.
+    /// Hashed with `foldhash`, seeded per process: cheaper than SipHash on
+    /// these small keys (it showed in profiles), and still not predictable
+    /// from a capture.
     by_key: HashMap<Key, usize, foldhash::fast::RandomState>,
     /// By slot; `None` for a free slot.
     conversations: Vec<Option<Conversation>>,
