@@ -118,6 +118,15 @@ fn curriculum() -> Option<(Vec<Lesson>, PathBuf)> {
     first.is_file().then_some((lessons, first))
 }
 
+/// Standard output for a batch command's records.
+type Output = BufWriter<io::StdoutLock<'static>>;
+
+/// Standard output with room for many records: a batch command writes in
+/// 64 KiB pieces rather than 8 KiB ones (an eighth of the system calls).
+fn output() -> Output {
+    BufWriter::with_capacity(1 << 16, io::stdout().lock())
+}
+
 /// `osiscope lessons`: list them, or check them against their captures.
 fn lessons(args: &LessonsArgs) -> Result<ExitCode> {
     let dir = match &args.dir {
@@ -321,8 +330,7 @@ fn dump(args: &DumpArgs) -> Result<ExitCode> {
 /// flushed whenever the source has nothing more waiting, so a reader of a
 /// live capture sees each frame as it arrives.
 fn dump_frames(source: &mut dyn Source, mut pipeline: Pipeline, json: bool) -> Result<()> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = output();
     loop {
         if !source.wait(Duration::ZERO) {
             out.flush()?;
@@ -373,8 +381,7 @@ fn messages(args: &MessagesArgs) -> Result<ExitCode> {
                 .noting_ended_streams()
         })
         .collect();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = output();
     let mut lines = view::messages::MessageLines::new(args.json, args.payload);
     let failure = crate::pipeline::shard::messages(&mut source, pipelines, |message| {
         lines.write(&mut out, message)
@@ -405,8 +412,7 @@ fn stream_messages(
     let (give_back, written) = std::sync::mpsc::sync_channel::<Vec<crate::dissect::WsMessage>>(32);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> io::Result<()> {
-            let stdout = io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
+            let mut out = output();
             let mut lines = view::messages::MessageLines::new(json, payload);
             for batch in receiver {
                 if batch.is_empty() {
@@ -479,9 +485,8 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     let mut pipeline =
         Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
             .messages_only();
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let write = |out: &mut BufWriter<io::StdoutLock<'_>>, summary: &StreamSummary| {
+    let mut out = output();
+    let write = |out: &mut Output, summary: &StreamSummary| {
         if args.json {
             view::streams::write_json(out, summary)
         } else {
