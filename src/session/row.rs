@@ -58,6 +58,15 @@ pub enum Info {
         window: u16,
         len: u32,
     },
+    /// A decoded segment of a known connection: the line is written when
+    /// shown from the row's [`TcpRow`] (ports, flag names, relative
+    /// numbers, length, or the one PDU it carried) and these, so that a
+    /// decoded capture keeps no Info text for most of its rows.
+    Tcp {
+        window: Option<u16>,
+        /// The analysis label in front, as an index into [`ANALYSIS_LABELS`].
+        label: Option<u8>,
+    },
 }
 
 impl From<&str> for Info {
@@ -215,9 +224,9 @@ struct TcpFacts {
     window: Option<u64>,
     len: u64,
     /// Tshark's `[TCP Dup ACK frame#n]` as (frame, n), or else the first
-    /// analysis label.
+    /// analysis label (an index into [`ANALYSIS_LABELS`]).
     duplicate_ack: Option<(u64, u64)>,
-    label: Option<&'static str>,
+    label: Option<usize>,
 }
 
 impl Row {
@@ -228,10 +237,10 @@ impl Row {
         let carried = carried(&dissection.layers);
         let (info, tcp) = match tcp_facts(dissection) {
             Some(facts) => (
-                tcp_info(&facts, &carried),
+                segment_info(&facts, &carried),
                 tcp_row(&facts, &carried, || flag_names(facts.flags).into()),
             ),
-            None => (other_info(dissection, &carried), None),
+            None => (Info::Text(other_info(dissection, &carried).into()), None),
         };
         Row {
             number: dissection.frame.number,
@@ -240,7 +249,7 @@ impl Row {
             src: src.into(),
             dst: dst.into(),
             protocol,
-            info: Info::Text(info.into()),
+            info,
             worst: dissection.worst(),
             tcp,
         }
@@ -305,8 +314,7 @@ impl Row {
                 .map(|duplicate| (duplicate.frame, u64::from(duplicate.num))),
             label: ANALYSIS_LABELS
                 .iter()
-                .find(|(key, _)| flags.iter().any(|flag| flag.key() == *key))
-                .map(|(_, label)| *label),
+                .position(|(key, _)| flags.iter().any(|flag| flag.key() == *key)),
         };
         Some(Row {
             number: frame.number,
@@ -315,7 +323,7 @@ impl Row {
             src: interner.address(src),
             dst: interner.address(dst),
             protocol: top.unwrap_or(Protocol::Tcp),
-            info: Info::Text(tcp_info(&facts, &carried).into()),
+            info: segment_info(&facts, &carried),
             worst,
             tcp: tcp_row(&facts, &carried, || interner.flags(facts.flags)),
         })
@@ -391,7 +399,7 @@ impl Row {
     pub fn info(&self) -> Cow<'_, str> {
         match &self.info {
             Info::Text(text) => Cow::Borrowed(text),
-            Info::Segment { .. } => {
+            Info::Segment { .. } | Info::Tcp { .. } => {
                 let mut out = String::new();
                 self.write_info(&mut out);
                 Cow::Owned(out)
@@ -405,7 +413,7 @@ impl Row {
     pub fn info_in<'a>(&'a self, buffer: &'a mut String) -> &'a str {
         match &self.info {
             Info::Text(text) => text,
-            Info::Segment { .. } => {
+            Info::Segment { .. } | Info::Tcp { .. } => {
                 buffer.clear();
                 self.write_info(buffer);
                 buffer
@@ -434,7 +442,47 @@ impl Row {
                 },
                 &[],
             ),
+            &Info::Tcp { window, label } => {
+                let Some(tcp) = &self.tcp else {
+                    return;
+                };
+                let facts = TcpFacts {
+                    src_port: tcp.src_port,
+                    dst_port: tcp.dst_port,
+                    seq: Some(tcp.seq),
+                    ack: tcp.ack,
+                    window: window.map(u64::from),
+                    len: tcp.len,
+                    label: label.map(usize::from),
+                    ..TcpFacts::default()
+                };
+                info_label(out, &facts);
+                if tcp.carried.is_empty() {
+                    write_segment_line(out, &facts, &tcp.flags);
+                } else {
+                    out.push_str(&tcp.carried);
+                }
+            }
         }
+    }
+}
+
+/// A segment's Info: written when shown (see [`Info::Tcp`]) where the
+/// row's [`TcpRow`] holds all it says, else its text now.
+fn segment_info(facts: &TcpFacts, carried: &[String]) -> Info {
+    let window = facts.window.map(u16::try_from);
+    let label = facts.label.map(u8::try_from);
+    match (window.transpose(), label.transpose()) {
+        (Ok(window), Ok(label))
+            if facts.stream.is_some()
+                && facts.seq.is_some()
+                && facts.duplicate_ack.is_none()
+                && carried.len() <= 1
+                && carried.iter().all(|said| !said.is_empty()) =>
+        {
+            Info::Tcp { window, label }
+        }
+        _ => Info::Text(tcp_info(facts, carried).into()),
     }
 }
 
@@ -536,8 +584,7 @@ fn tcp_facts(dissection: &Dissection) -> Option<TcpFacts> {
         .and_then(|group| {
             ANALYSIS_LABELS
                 .iter()
-                .find(|(key, _)| group.find(key).is_some())
-                .map(|(_, label)| *label)
+                .position(|(key, _)| group.find(key).is_some())
         });
     Some(TcpFacts {
         stream,
@@ -626,8 +673,10 @@ fn tcp_row(
 fn info_label(out: &mut String, facts: &TcpFacts) {
     if let Some((acked, number)) = facts.duplicate_ack {
         out.push_str(&format!("[TCP Dup ACK {acked}#{number}] "));
-    } else if let Some(label) = facts.label {
-        out.push_str(&format!("[{label}] "));
+    } else if let Some((_, label)) = facts.label.and_then(|index| ANALYSIS_LABELS.get(index)) {
+        out.push('[');
+        out.push_str(label);
+        out.push_str("] ");
     }
 }
 
@@ -646,10 +695,20 @@ fn write_tcp_info(out: &mut String, facts: &TcpFacts, carried: &[String]) {
         out.push_str(&carried.join(", "));
         return;
     }
+    let mut names = String::new();
+    write_flags(&mut names, facts.flags);
+    write_segment_line(out, facts, &names);
+}
+
+/// The TCP line of the Info column (`PORT → PORT [FLAGS] Seq=… Ack=… Win=…
+/// Len=…`), given the flag names.
+fn write_segment_line(out: &mut String, facts: &TcpFacts, flag_names: &str) {
     // Writing to a String cannot fail.
-    let _ = write!(out, "{} → {} [", facts.src_port, facts.dst_port);
-    write_flags(out, facts.flags);
-    out.push(']');
+    let _ = write!(
+        out,
+        "{} → {} [{flag_names}]",
+        facts.src_port, facts.dst_port
+    );
     if let Some(seq) = facts.seq {
         let _ = write!(out, " Seq={seq}");
     }
@@ -768,6 +827,97 @@ mod tests {
             (3, false, "SYN, ACK")
         );
         assert_eq!(row.protocol, Protocol::Tcp);
+    }
+
+    #[test]
+    fn a_decoded_segment_writes_the_same_info_when_shown() {
+        let base = TcpFacts {
+            stream: Some((3, true)),
+            src_port: 41248,
+            dst_port: 8080,
+            flags: flag_bits(tcp_field::SYN_MASK | tcp_field::ACK_MASK),
+            seq: Some(7),
+            ack: Some(1),
+            window: Some(64240),
+            len: 0,
+            duplicate_ack: None,
+            label: None,
+        };
+        let one = vec!["WebSocket text, 5 bytes \"Hello\"".to_string()];
+        let two = vec![
+            "GET /chat HTTP/1.1".to_string(),
+            "WebSocket ping".to_string(),
+        ];
+        let cases = [
+            (TcpFacts { ..base }, Vec::new(), true),
+            (
+                TcpFacts {
+                    label: Some(2),
+                    ..base
+                },
+                Vec::new(),
+                true,
+            ),
+            (
+                TcpFacts {
+                    ack: None,
+                    window: None,
+                    ..base
+                },
+                Vec::new(),
+                true,
+            ),
+            (
+                TcpFacts {
+                    label: Some(0),
+                    ..base
+                },
+                one.clone(),
+                true,
+            ),
+            (TcpFacts { ..base }, one, true),
+            // Written now: two PDUs (the ladder joins them otherwise), a
+            // duplicate ACK's frame, no connection, an empty summary.
+            (TcpFacts { ..base }, two, false),
+            (
+                TcpFacts {
+                    duplicate_ack: Some((12, 3)),
+                    ..base
+                },
+                Vec::new(),
+                false,
+            ),
+            (
+                TcpFacts {
+                    stream: None,
+                    ..base
+                },
+                Vec::new(),
+                false,
+            ),
+            (TcpFacts { ..base }, vec![String::new()], false),
+        ];
+        for (facts, carried, deferred) in cases {
+            let row = Row {
+                number: FrameNumber(1),
+                ts: Timestamp::default(),
+                len: 54,
+                src: "10.0.0.1".into(),
+                dst: "10.0.0.2".into(),
+                protocol: Protocol::Tcp,
+                info: segment_info(&facts, &carried),
+                worst: None,
+                tcp: tcp_row(&facts, &carried, || flag_names(facts.flags).into()),
+            };
+            assert_eq!(
+                matches!(row.info, Info::Tcp { .. }),
+                deferred,
+                "{carried:?}"
+            );
+            assert_eq!(row.info(), tcp_info(&facts, &carried), "{carried:?}");
+            let mut buffer = String::from("left over");
+            assert_eq!(row.info_in(&mut buffer), tcp_info(&facts, &carried));
+        }
     }
 
     /// An Ethernet + IPv4 + TCP frame with no payload.
