@@ -209,11 +209,12 @@ pub struct Batch {
 /// Where a frame's bytes sit in the session's store, and its capture facts.
 #[derive(Clone, Copy, Debug)]
 struct StoredFrame {
-    /// Offset in its batch's chunk of bytes, for a frame kept in memory.
-    offset: usize,
-    /// Where the frame's bytes are in the capture file, for a frame read
-    /// again from there when asked for (see [`RecordWalker`]).
-    file_offset: Option<u64>,
+    /// Where the frame's bytes are: in the capture file (`in_file`), read
+    /// again from there when asked for (see [`RecordWalker`]), or else in
+    /// its batch's chunk of bytes kept in memory. (One offset and a flag:
+    /// millions of frames are kept, 40 bytes each.)
+    at: u64,
+    in_file: bool,
     cap_len: u32,
     orig_len: u32,
     link_type: u32,
@@ -624,7 +625,7 @@ impl Session {
                     });
                 }
                 for frame in batch.frames {
-                    if frame.file_offset.is_none() {
+                    if !frame.in_file {
                         self.kept_bytes = self.kept_bytes.saturating_add(frame.cap_len as usize);
                     }
                     self.frames.push(frame);
@@ -885,11 +886,15 @@ impl Session {
     /// capture file.
     pub fn frame_bytes(&self, number: FrameNumber) -> Option<Cow<'_, [u8]>> {
         let stored = self.stored(number)?;
-        if let Some(offset) = stored.file_offset {
+        if stored.in_file {
             let mut bytes = vec![0; stored.cap_len as usize];
-            self.file.as_ref()?.read_exact_at(&mut bytes, offset).ok()?;
+            self.file
+                .as_ref()?
+                .read_exact_at(&mut bytes, stored.at)
+                .ok()?;
             return Some(Cow::Owned(bytes));
         }
+        let offset = usize::try_from(stored.at).ok()?;
         let chunk = self
             .chunks
             .partition_point(|chunk| chunk.first <= number.0)
@@ -897,7 +902,7 @@ impl Session {
         self.chunks
             .get(chunk)?
             .bytes
-            .get(stored.offset..stored.offset.saturating_add(stored.cap_len as usize))
+            .get(offset..offset.saturating_add(stored.cap_len as usize))
             .map(Cow::Borrowed)
     }
 
@@ -1294,8 +1299,8 @@ impl FrameStore {
             .read_estimate
             .saturating_add(frame.data.len() as u64 + 16);
         batch.frames.push(StoredFrame {
-            offset: batch.bytes.len(),
-            file_offset,
+            at: file_offset.unwrap_or(batch.bytes.len() as u64),
+            in_file: file_offset.is_some(),
             cap_len: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
             orig_len: u32::try_from(frame.orig_len).unwrap_or(u32::MAX),
             link_type: frame.link_type,
@@ -1625,6 +1630,11 @@ fn fraction(read: u64, total: u64) -> f64 {
 #[cfg(test)]
 pub(crate) mod tests {
     use crate::dissect::{Dissection, FrameInfo, FrameNumber, Timestamp};
+
+    #[test]
+    fn a_kept_frame_costs_40_bytes() {
+        assert_eq!(std::mem::size_of::<super::StoredFrame>(), 40);
+    }
 
     pub(crate) fn empty_dissection() -> Dissection {
         Dissection {
