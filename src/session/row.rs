@@ -100,9 +100,11 @@ pub struct TcpRow {
 /// so a row of a long capture costs its own Info line and little more.
 #[derive(Debug, Default)]
 pub struct Interner {
-    kept: HashSet<Arc<str>>,
-    /// Addresses as shown, by address: a row made from parts needs no formatting.
-    addresses: HashMap<IpAddr, Arc<str>>,
+    kept: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    /// Addresses as shown, by address: a row made from parts needs no
+    /// formatting. (Hashed with `foldhash`, seeded per process, as the
+    /// connection table is: two lookups per row.)
+    addresses: HashMap<IpAddr, Arc<str>, foldhash::fast::RandomState>,
     /// The addresses looked up last, most recent first: consecutive frames
     /// mostly repeat a few, found here without hashing.
     recent: [Option<(IpAddr, Arc<str>)>; 4],
@@ -312,9 +314,14 @@ impl Row {
             duplicate_ack: analysis
                 .duplicate_ack
                 .map(|duplicate| (duplicate.frame, u64::from(duplicate.num))),
-            label: ANALYSIS_LABELS
-                .iter()
-                .position(|(key, _)| flags.iter().any(|flag| flag.key() == *key)),
+            // Most segments have no analysis flag: no label to look for.
+            label: (!flags.is_empty())
+                .then(|| {
+                    ANALYSIS_LABELS
+                        .iter()
+                        .position(|(key, _)| flags.iter().any(|flag| flag.key() == *key))
+                })
+                .flatten(),
         };
         Some(Row {
             number: frame.number,
