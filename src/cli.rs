@@ -209,6 +209,10 @@ pub struct StreamsArgs {
     /// One JSON object per conversation per line instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Threads that decode a capture file's connections, as for `messages`
+    /// [default: the cores, at most 8].
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub threads: Option<usize>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -355,18 +355,25 @@ fn dump_frames(source: &mut dyn Source, mut pipeline: Pipeline, json: bool) -> R
     Ok(())
 }
 
+/// How many threads decode a capture's connections: as asked, else the
+/// cores (at most 8); one for standard input and pipes, so each record is
+/// written as its frame comes.
+fn decoding_threads(asked: Option<usize>, file: &Path) -> usize {
+    let regular = std::fs::metadata(file).is_ok_and(|meta| meta.is_file());
+    if !regular {
+        return 1;
+    }
+    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
+}
+
 /// `osiscope messages`: every WebSocket message, streamed as text or JSON lines.
 fn messages(args: &MessagesArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
     let limits = args.limits.apply(Limits::default());
     // A file's connections are decoded on several threads; standard input
     // and pipes on one, so each message is written as its frame comes.
-    let threads = match args.threads {
-        Some(threads) => threads,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
-    };
-    let regular = std::fs::metadata(&args.file).is_ok_and(|meta| meta.is_file());
-    if threads < 2 || !regular {
+    let threads = decoding_threads(args.threads, &args.file);
+    if threads < 2 {
         let pipeline = Pipeline::with_limits(BuildConfig::default(), limits)
             .without_summaries()
             .messages_only();
@@ -482,9 +489,7 @@ fn stream_messages(
 /// row is final, so memory does not grow with the number of connections.
 fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     let mut source = FileSource::open(&args.file)?;
-    let mut pipeline =
-        Pipeline::with_limits(BuildConfig::default(), args.limits.apply(Limits::default()))
-            .messages_only();
+    let limits = args.limits.apply(Limits::default());
     let mut out = output();
     let write = |out: &mut Output, summary: &StreamSummary| {
         if args.json {
@@ -496,6 +501,26 @@ fn streams(args: &StreamsArgs) -> Result<ExitCode> {
     if !args.json {
         view::streams::write_heading(&mut out)?;
     }
+    let threads = decoding_threads(args.threads, &args.file);
+    if threads >= 2 {
+        // Divided between threads as `messages` is (see `pipeline::shard`).
+        let pipelines = (0..threads)
+            .map(|_| {
+                Pipeline::with_limits(BuildConfig::default(), limits.divided(threads))
+                    .messages_only()
+                    .noting_ended_streams()
+            })
+            .collect();
+        let failure = crate::pipeline::shard::streams(&mut source, pipelines, |summary| {
+            write(&mut out, summary)
+        })?;
+        out.flush()?;
+        return match failure {
+            Some(err) => Err(err.into()),
+            None => Ok(ExitCode::SUCCESS),
+        };
+    }
+    let mut pipeline = Pipeline::with_limits(BuildConfig::default(), limits).messages_only();
     let mut pending = std::collections::BTreeMap::new();
     let mut failure = None;
     let mut n_frames = 0u64;

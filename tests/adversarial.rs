@@ -463,7 +463,10 @@ fn check_case(
             failures.check(streams.lines > 12_000, || {
                 format!("{file}: streams lists {} lines", streams.lines)
             });
-            failures.check(streams.has("evicted (limit)") == 2000, || {
+            // `streams` divides the connections (and the limit) between
+            // threads: at most 10 000 are held together, so at least 2000
+            // are evicted (exactly 2000 on one thread, as `dump` says).
+            failures.check(streams.has("evicted (limit)") >= 2000, || {
                 format!(
                     "{file}: streams marks {} rows evicted",
                     streams.has("evicted (limit)")

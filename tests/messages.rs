@@ -464,3 +464,41 @@ fn threads_give_the_messages_of_one_pipeline() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `streams` divides connections between threads as `messages` does: the
+/// same rows, in the same order, with the same numbers.
+#[test]
+fn threads_give_the_streams_of_one_pipeline() {
+    let dir = std::env::temp_dir().join(format!("osiscope-streams-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("many.pcapng");
+    many_connections(&path);
+    let run = |args: &[&str]| {
+        let output = common::osiscope()
+            .arg("streams")
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    for format in [&["--json"][..], &[][..]] {
+        let one = run(&[format, &["--threads", "1"]].concat());
+        assert!(one.lines().count() > 50, "{one}");
+        for threads in ["2", "3", "7"] {
+            let many = run(&[format, &["--threads", threads]].concat());
+            let differ = one.lines().zip(many.lines()).position(|(a, b)| a != b);
+            assert_eq!(
+                (differ, many.lines().count()),
+                (None, one.lines().count()),
+                "{threads} threads differ from one ({format:?})"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

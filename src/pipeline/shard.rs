@@ -17,7 +17,8 @@
 //!   whole capture.
 //! - **Order**: messages come out in the order of the frames that ended them,
 //!   as one pipeline gives them; at the end of the capture, connection by
-//!   connection in stream order.
+//!   connection in stream order. Connections' summaries (for `streams`) come
+//!   out in stream order, each as soon as every lower stream's is final.
 //! - **Time**: a finished connection is let go when the capture's clock has
 //!   passed its linger time, and IPv4 fragments expire, at whichever frame
 //!   that happens. Each pipeline is told the time of every frame the others
@@ -39,17 +40,17 @@
 //! which holds the bytes of the pipeline's own frames and the time of every
 //! other; each pipeline decodes its batches on a thread of its own and
 //! answers each with what it learned, frame by frame; the caller's thread
-//! merges the answers and hands the messages to the caller's sink (which
-//! formats and writes them). Channels between them are bounded, so memory
+//! merges the answers and hands the messages, or the summaries, to the
+//! caller's sink (which formats and writes them). Channels between them are bounded, so memory
 //! stays within a few batches per pipeline whatever the file's size.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use std::net::IpAddr;
 
 use crate::decode::{decode_headers, Transport};
-use crate::dissect::{FrameNumber, Timestamp, WsMessage};
+use crate::dissect::{FrameNumber, StreamSummary, Timestamp, WsMessage};
 use crate::limits::Limits;
 use crate::pipeline::Pipeline;
 use crate::source::{frame_or_stop, RawFrame, Source, SourceError};
@@ -60,6 +61,8 @@ const BATCH_FRAMES: usize = 2048;
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches waiting for each pipeline, and answers waiting for the merge.
 const QUEUE: usize = 4;
+/// Items merged between two looks for the summaries the merge can hand out.
+const SUMMARIES_HELD: usize = 4096;
 
 impl Limits {
     /// These limits divided between `n` pipelines that share a capture's
@@ -146,8 +149,24 @@ enum Learned {
     /// A new connection, with the pipeline's own stream number.
     Born(u32),
     Message(WsMessage),
+    /// A connection let go, summarised (before its `Ended`).
+    Retired(StreamSummary),
     /// A connection let go: its number is no longer needed.
     Ended(u32),
+}
+
+/// What the pipelines report: messages (`messages`) or connections'
+/// summaries (`streams`); the other is not made, or dropped where it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Want {
+    Messages,
+    Summaries,
+}
+
+/// What the merge hands out.
+enum Record<'a> {
+    Message(&'a WsMessage),
+    Summary(&'a StreamSummary),
 }
 
 /// A pipeline's answers to one batch, or its last ones.
@@ -155,8 +174,12 @@ enum Learned {
 enum Answer {
     /// Everything learned up to and including frame `through`.
     Items { items: Vec<Item>, through: u64 },
-    /// The capture ended: the messages that ends, in the pipeline's stream order.
-    Finished(Vec<WsMessage>),
+    /// The capture ended: the messages that ends, in the pipeline's stream
+    /// order, and the summaries of the connections it held.
+    Finished {
+        messages: Vec<WsMessage>,
+        summaries: Vec<StreamSummary>,
+    },
 }
 
 /// Decodes the frames of `source` with `pipelines` (one thread each) and
@@ -174,6 +197,50 @@ pub fn messages<S, E>(
 where
     S: Source + Send,
 {
+    run(
+        source,
+        pipelines,
+        Want::Messages,
+        &mut |record| match record {
+            Record::Message(message) => sink(message),
+            Record::Summary(_) => Ok(()),
+        },
+    )
+}
+
+/// Decodes the frames of `source` with `pipelines` as [`messages`] does and
+/// hands the summary of every TCP connection to `sink`, in stream order,
+/// each once every lower stream's summary is final (as one pipeline's
+/// [`Pipeline::take_retired`] and [`Pipeline::summaries`] give them). The
+/// pipelines must keep their summaries and note the streams they end.
+pub fn streams<S, E>(
+    source: &mut S,
+    pipelines: Vec<Pipeline>,
+    mut sink: impl FnMut(&StreamSummary) -> Result<(), E>,
+) -> Result<Option<SourceError>, E>
+where
+    S: Source + Send,
+{
+    run(
+        source,
+        pipelines,
+        Want::Summaries,
+        &mut |record| match record {
+            Record::Message(_) => Ok(()),
+            Record::Summary(summary) => sink(summary),
+        },
+    )
+}
+
+fn run<S, E>(
+    source: &mut S,
+    pipelines: Vec<Pipeline>,
+    want: Want,
+    sink: &mut dyn FnMut(Record<'_>) -> Result<(), E>,
+) -> Result<Option<SourceError>, E>
+where
+    S: Source + Send,
+{
     let n = pipelines.len().max(1);
     std::thread::scope(|scope| {
         let mut to_pipelines = Vec::with_capacity(n);
@@ -183,13 +250,13 @@ where
             let (to_pipeline, batches) = mpsc::sync_channel::<Batch>(QUEUE);
             let (answer, answered) = mpsc::sync_channel::<Answer>(QUEUE);
             let give_back = give_back.clone();
-            scope.spawn(move || decode(pipeline, batches, answer, give_back));
+            scope.spawn(move || decode(pipeline, want, batches, answer, give_back));
             to_pipelines.push(to_pipeline);
             answers.push(answered);
         }
         drop(give_back);
         let reader = scope.spawn(move || read(source, n, to_pipelines, returned));
-        let merged = merge(answers, &mut sink);
+        let merged = merge(answers, sink);
         // A sink that failed dropped the answers: the pipelines and the
         // reader stop at their next send.
         let failure = reader
@@ -273,6 +340,7 @@ fn read<S: Source>(
 /// answers each batch with what it learned.
 fn decode(
     mut pipeline: Pipeline,
+    want: Want,
     batches: Receiver<Batch>,
     answer: SyncSender<Answer>,
     give_back: mpsc::Sender<Batch>,
@@ -305,10 +373,17 @@ fn decode(
                 Kind::Elsewhere { tcp } => (false, pipeline.pass_time(entry.ts, tcp)),
             };
             let frame = entry.number;
-            items.extend(messages.into_iter().map(|message| Item {
+            if want == Want::Messages {
+                items.extend(messages.into_iter().map(|message| Item {
+                    frame,
+                    own,
+                    what: Learned::Message(message),
+                }));
+            }
+            items.extend(pipeline.take_retired().into_iter().map(|summary| Item {
                 frame,
                 own,
-                what: Learned::Message(message),
+                what: Learned::Retired(summary),
             }));
             items.extend(
                 pipeline
@@ -326,7 +401,17 @@ fn decode(
             return;
         }
     }
-    let _ = answer.send(Answer::Finished(pipeline.finish()));
+    let messages = pipeline.finish();
+    let _ = answer.send(match want {
+        Want::Messages => Answer::Finished {
+            messages,
+            summaries: Vec::new(),
+        },
+        Want::Summaries => Answer::Finished {
+            messages: Vec::new(),
+            summaries: pipeline.summaries(),
+        },
+    });
 }
 
 /// One pipeline's answers as the merge goes through them.
@@ -335,21 +420,57 @@ struct Pending {
     items: VecDeque<Item>,
     /// Every item up to this frame has been received.
     through: u64,
-    /// The capture's end was answered (or the pipeline stopped).
-    finished: Option<Vec<WsMessage>>,
+    /// The capture's end was answered (or the pipeline stopped): its last
+    /// messages and summaries.
+    finished: Option<(Vec<WsMessage>, Vec<StreamSummary>)>,
     /// The pipeline's stream numbers of the connections it holds -> the capture's.
     streams: HashMap<u32, u32, foldhash::fast::RandomState>,
 }
 
+/// Summaries waiting for every lower stream's, by the capture's stream
+/// number (and arrival, so that none is lost).
+type Summaries = BTreeMap<(u32, u64), StreamSummary>;
+
+/// Hands `sink` the summaries of the streams below `below`, in order.
+fn hand_out<E>(
+    summaries: &mut Summaries,
+    below: u32,
+    sink: &mut dyn FnMut(Record<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    while let Some(entry) = summaries.first_entry() {
+        if entry.key().0 >= below {
+            break;
+        }
+        sink(Record::Summary(&entry.remove()))?;
+    }
+    Ok(())
+}
+
 /// Goes through the pipelines' answers in frame order, numbering streams as
-/// one pipeline would and handing each message to `sink`.
+/// one pipeline would and handing each message and summary to `sink`.
 fn merge<E>(
     answers: Vec<Receiver<Answer>>,
-    sink: &mut impl FnMut(&WsMessage) -> Result<(), E>,
+    sink: &mut dyn FnMut(Record<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut pending: Vec<Pending> = answers.iter().map(|_| Pending::default()).collect();
     let mut next_stream = 0u32;
+    let mut summaries = Summaries::new();
+    let mut n_summaries = 0u64;
+    let mut n_merged = 0usize;
     loop {
+        n_merged = n_merged.wrapping_add(1);
+        if n_merged.is_multiple_of(SUMMARIES_HELD) && !summaries.is_empty() {
+            // Every stream below the lowest one still held (or yet to be
+            // born) is final.
+            let held = pending
+                .iter()
+                .flat_map(|p| p.streams.values())
+                .copied()
+                .min()
+                .unwrap_or(u32::MAX)
+                .min(next_stream);
+            hand_out(&mut summaries, held, sink)?;
+        }
         // The earliest item waiting, and whether every other pipeline is
         // known to have nothing earlier.
         let first = pending
@@ -379,7 +500,16 @@ fn merge<E>(
                             .get(&message.stream)
                             .copied()
                             .unwrap_or(message.stream);
-                        sink(&message)?;
+                        sink(Record::Message(&message))?;
+                    }
+                    Learned::Retired(mut summary) => {
+                        summary.stream = p
+                            .streams
+                            .get(&summary.stream)
+                            .copied()
+                            .unwrap_or(summary.stream);
+                        summaries.insert((summary.stream, n_summaries), summary);
+                        n_summaries = n_summaries.wrapping_add(1);
                     }
                     Learned::Ended(local) => {
                         p.streams.remove(&local);
@@ -407,26 +537,37 @@ fn merge<E>(
                 p.items.extend(items);
                 p.through = through;
             }
-            Ok(Answer::Finished(messages)) => p.finished = Some(messages),
-            Err(_) => p.finished = Some(Vec::new()),
+            Ok(Answer::Finished {
+                messages,
+                summaries,
+            }) => p.finished = Some((messages, summaries)),
+            Err(_) => p.finished = Some((Vec::new(), Vec::new())),
         }
     }
     // The end of the capture: each pipeline's last messages come in its
     // stream order; together, in the capture's stream order.
     let mut last: Vec<WsMessage> = Vec::new();
     for p in &mut pending {
-        for mut message in p.finished.take().unwrap_or_default() {
-            message.stream = p
-                .streams
-                .get(&message.stream)
-                .copied()
-                .unwrap_or(message.stream);
+        let (messages, held) = p.finished.take().unwrap_or_default();
+        let number = |local: u32| p.streams.get(&local).copied().unwrap_or(local);
+        for mut message in messages {
+            message.stream = number(message.stream);
             last.push(message);
+        }
+        for mut summary in held {
+            summary.stream = number(summary.stream);
+            summaries.insert((summary.stream, n_summaries), summary);
+            n_summaries = n_summaries.wrapping_add(1);
         }
     }
     last.sort_by_key(|message| message.stream);
     for message in &last {
-        sink(message)?;
+        sink(Record::Message(message))?;
+    }
+    hand_out(&mut summaries, u32::MAX, sink)?;
+    // Past u32::MAX itself (a number no capture reaches in practice).
+    for summary in summaries.values() {
+        sink(Record::Summary(summary))?;
     }
     Ok(())
 }
@@ -543,6 +684,85 @@ mod tests {
         Item { frame, own, what }
     }
 
+    fn finished(messages: Vec<WsMessage>) -> Answer {
+        Answer::Finished {
+            messages,
+            summaries: Vec::new(),
+        }
+    }
+
+    fn summary(stream: u32, packets: u64) -> StreamSummary {
+        let endpoint = WsMessage::sample().client;
+        StreamSummary {
+            stream,
+            client: endpoint,
+            server: endpoint,
+            roles_guessed: false,
+            final_state: String::new(),
+            packets: [packets, 0],
+            bytes: [0, 0],
+            first_ts: Timestamp::default(),
+            last_ts: Timestamp::default(),
+            handshake_seen: true,
+            completeness: 0,
+            completeness_text: String::new(),
+            initial_rtt_secs: None,
+            protocol: "data",
+            websocket_state: None,
+            tunnel: None,
+            flags: Vec::new(),
+            evicted: None,
+        }
+    }
+
+    #[test]
+    fn the_merge_numbers_summaries_and_orders_them_by_stream() {
+        // Pipeline 0 holds the capture's streams 0 and 2 (its own 0 and 1),
+        // pipeline 1 stream 1 (its own 0). Summaries are named by packets.
+        let (to_merge_0, answers_0) = mpsc::sync_channel(8);
+        let (to_merge_1, answers_1) = mpsc::sync_channel(8);
+        to_merge_0
+            .send(Answer::Items {
+                items: vec![
+                    item(1, true, Learned::Born(0)),
+                    item(4, true, Learned::Born(1)),
+                    // Let go before stream 1 ends: held until the end.
+                    item(5, false, Learned::Retired(summary(1, 25))),
+                    item(5, false, Learned::Ended(1)),
+                ],
+                through: 6,
+            })
+            .unwrap();
+        to_merge_0
+            .send(Answer::Finished {
+                messages: Vec::new(),
+                summaries: vec![summary(0, 10)],
+            })
+            .unwrap();
+        to_merge_1
+            .send(Answer::Items {
+                items: vec![item(2, true, Learned::Born(0))],
+                through: 6,
+            })
+            .unwrap();
+        to_merge_1
+            .send(Answer::Finished {
+                messages: Vec::new(),
+                summaries: vec![summary(0, 20)],
+            })
+            .unwrap();
+        drop((to_merge_0, to_merge_1));
+        let mut out = Vec::new();
+        merge::<()>(vec![answers_0, answers_1], &mut |record| {
+            if let Record::Summary(summary) = record {
+                out.push((summary.stream, summary.packets[0]));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(out, [(0, 10), (1, 20), (2, 25)]);
+    }
+
     #[test]
     fn the_merge_numbers_streams_and_orders_messages_as_one_pipeline() {
         // Pipeline 0 holds the connections born at frames 1 and 4, pipeline 1
@@ -570,9 +790,7 @@ mod tests {
                 through: 8,
             })
             .unwrap();
-        to_merge_0
-            .send(Answer::Finished(vec![message(1, 91)]))
-            .unwrap();
+        to_merge_0.send(finished(vec![message(1, 91)])).unwrap();
         to_merge_1
             .send(Answer::Items {
                 items: vec![
@@ -591,13 +809,13 @@ mod tests {
                 through: 8,
             })
             .unwrap();
-        to_merge_1
-            .send(Answer::Finished(vec![message(0, 90)]))
-            .unwrap();
+        to_merge_1.send(finished(vec![message(0, 90)])).unwrap();
         drop((to_merge_0, to_merge_1));
         let mut out = Vec::new();
-        merge::<()>(vec![answers_0, answers_1], &mut |message: &WsMessage| {
-            out.push((message.len, message.stream));
+        merge::<()>(vec![answers_0, answers_1], &mut |record| {
+            if let Record::Message(message) = record {
+                out.push((message.len, message.stream));
+            }
             Ok(())
         })
         .unwrap();
@@ -631,7 +849,7 @@ mod tests {
             })
             .unwrap();
         let mut seen = 0;
-        let result = merge(vec![answers], &mut |_: &WsMessage| {
+        let result = merge(vec![answers], &mut |_| {
             seen += 1;
             Err("closed")
         });
