@@ -13,7 +13,7 @@ use crate::cli::{
     Cli, Command, CompareArgs, DumpArgs, LessonArgs, LessonsAction, LessonsArgs, LiveArgs,
     MessagesArgs, StreamsArgs, UiArgs,
 };
-use crate::dissect::{BuildConfig, StreamSummary};
+use crate::dissect::{BuildConfig, StreamSummary, WsMessage};
 use crate::lesson::{self, Lang, Lesson};
 use crate::limits::Limits;
 use crate::pipeline::Pipeline;
@@ -390,8 +390,21 @@ fn messages(args: &MessagesArgs) -> Result<ExitCode> {
         .collect();
     let mut out = output();
     let mut lines = view::messages::MessageLines::new(args.json, args.payload);
-    let failure = crate::pipeline::shard::messages(&mut source, pipelines, |message| {
-        lines.write(&mut out, message)
+    // JSON lines: each message's payload is hashed on its pipeline's thread
+    // and, unless `--payload` wants it, let go there.
+    let (json, keep_payload) = (args.json, args.payload);
+    let prepare = move |message: &mut WsMessage| {
+        if !json {
+            return None;
+        }
+        let sha256 = view::messages::payload_sha256(message);
+        if !keep_payload {
+            message.payload = Vec::new();
+        }
+        sha256
+    };
+    let failure = crate::pipeline::shard::messages(&mut source, pipelines, &prepare, |prepared| {
+        lines.write_hashed(&mut out, &prepared.message, prepared.digest)
     })?;
     out.flush()?;
     match failure {
@@ -413,10 +426,10 @@ fn stream_messages(
     /// Messages handed to the writer at once.
     const BATCH: usize = 256;
     // An empty batch asks the writer to flush.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<crate::dissect::WsMessage>>(16);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<WsMessage>>(16);
     // Written batches come back to be dropped here: memory freed by the
     // thread that allocated it does not contend for the allocator's lock.
-    let (give_back, written) = std::sync::mpsc::sync_channel::<Vec<crate::dissect::WsMessage>>(32);
+    let (give_back, written) = std::sync::mpsc::sync_channel::<Vec<WsMessage>>(32);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> io::Result<()> {
             let mut out = output();

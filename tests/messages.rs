@@ -449,6 +449,18 @@ fn threads_give_the_messages_of_one_pipeline() {
     assert!(incomplete > 4, "{incomplete} incomplete messages");
     for threads in ["2", "3", "4", "7"] {
         let many = run(threads);
+        // Without the payload, each is hashed and let go on its thread.
+        for format in [&["--json"][..], &[][..]] {
+            let args = |threads| [format, &["--threads", threads]].concat();
+            let (one, many) = (
+                messages_output(&args("1"), &path),
+                messages_output(&args(threads), &path),
+            );
+            assert!(
+                one == many,
+                "{threads} threads differ from one ({format:?})"
+            );
+        }
         if many != one {
             let at = one
                 .lines()

@@ -148,7 +148,7 @@ struct Item {
 enum Learned {
     /// A new connection, with the pipeline's own stream number.
     Born(u32),
-    Message(WsMessage),
+    Message(Prepared),
     /// A connection let go, summarised (before its `Ended`).
     Retired(StreamSummary),
     /// A connection let go: its number is no longer needed.
@@ -157,16 +157,39 @@ enum Learned {
 
 /// What the pipelines report: messages (`messages`) or connections'
 /// summaries (`streams`); the other is not made, or dropped where it was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Want {
-    Messages,
+#[derive(Clone, Copy)]
+enum Want<'a> {
+    Messages(Prepare<'a>),
     Summaries,
 }
 
 /// What the merge hands out.
 enum Record<'a> {
-    Message(&'a WsMessage),
+    Message(&'a Prepared),
     Summary(&'a StreamSummary),
+}
+
+/// A message as its pipeline's thread hands it to the merge, with what the
+/// caller's `prepare` made of it there: work on each message (hashing its
+/// payload, say) is then divided between the pipelines' threads instead of
+/// falling to the merge's one, and a payload not wanted further can be let
+/// go where it was made.
+#[derive(Debug)]
+pub struct Prepared {
+    pub message: WsMessage,
+    /// What `prepare` returned: a digest of the payload, for instance.
+    pub digest: Option<[u8; 32]>,
+}
+
+/// The work done on each message on its pipeline's thread (see [`Prepared`]).
+pub type Prepare<'a> = &'a (dyn Fn(&mut WsMessage) -> Option<[u8; 32]> + Sync);
+
+/// Prepares a pipeline's messages on its thread.
+fn prepared(messages: Vec<WsMessage>, prepare: Prepare<'_>) -> impl Iterator<Item = Prepared> + '_ {
+    messages.into_iter().map(move |mut message| Prepared {
+        digest: prepare(&mut message),
+        message,
+    })
 }
 
 /// A pipeline's answers to one batch, or its last ones.
@@ -177,22 +200,23 @@ enum Answer {
     /// The capture ended: the messages that ends, in the pipeline's stream
     /// order, and the summaries of the connections it held.
     Finished {
-        messages: Vec<WsMessage>,
+        messages: Vec<Prepared>,
         summaries: Vec<StreamSummary>,
     },
 }
 
 /// Decodes the frames of `source` with `pipelines` (one thread each) and
-/// hands every WebSocket message to `sink` in the order one pipeline over
-/// the whole capture would (see the module's documentation). The pipelines
-/// must be built alike, with [`Limits::divided`] limits. Returns the
-/// source's error, if reading stopped at one (what was read before it is
-/// decoded and handed out), or the sink's first error, which stops
-/// everything.
+/// hands every WebSocket message, as `prepare` left it on its pipeline's
+/// thread, to `sink` in the order one pipeline over the whole capture would
+/// (see the module's documentation). The pipelines must be built alike,
+/// with [`Limits::divided`] limits. Returns the source's error, if reading
+/// stopped at one (what was read before it is decoded and handed out), or
+/// the sink's first error, which stops everything.
 pub fn messages<S, E>(
     source: &mut S,
     pipelines: Vec<Pipeline>,
-    mut sink: impl FnMut(&WsMessage) -> Result<(), E>,
+    prepare: Prepare<'_>,
+    mut sink: impl FnMut(&Prepared) -> Result<(), E>,
 ) -> Result<Option<SourceError>, E>
 where
     S: Source + Send,
@@ -200,7 +224,7 @@ where
     run(
         source,
         pipelines,
-        Want::Messages,
+        Want::Messages(prepare),
         &mut |record| match record {
             Record::Message(message) => sink(message),
             Record::Summary(_) => Ok(()),
@@ -235,7 +259,7 @@ where
 fn run<S, E>(
     source: &mut S,
     pipelines: Vec<Pipeline>,
-    want: Want,
+    want: Want<'_>,
     sink: &mut dyn FnMut(Record<'_>) -> Result<(), E>,
 ) -> Result<Option<SourceError>, E>
 where
@@ -340,7 +364,7 @@ fn read<S: Source>(
 /// answers each batch with what it learned.
 fn decode(
     mut pipeline: Pipeline,
-    want: Want,
+    want: Want<'_>,
     batches: Receiver<Batch>,
     answer: SyncSender<Answer>,
     give_back: mpsc::Sender<Batch>,
@@ -373,8 +397,8 @@ fn decode(
                 Kind::Elsewhere { tcp } => (false, pipeline.pass_time(entry.ts, tcp)),
             };
             let frame = entry.number;
-            if want == Want::Messages {
-                items.extend(messages.into_iter().map(|message| Item {
+            if let Want::Messages(prepare) = want {
+                items.extend(prepared(messages, prepare).map(|message| Item {
                     frame,
                     own,
                     what: Learned::Message(message),
@@ -403,8 +427,8 @@ fn decode(
     }
     let messages = pipeline.finish();
     let _ = answer.send(match want {
-        Want::Messages => Answer::Finished {
-            messages,
+        Want::Messages(prepare) => Answer::Finished {
+            messages: prepared(messages, prepare).collect(),
             summaries: Vec::new(),
         },
         Want::Summaries => Answer::Finished {
@@ -422,7 +446,7 @@ struct Pending {
     through: u64,
     /// The capture's end was answered (or the pipeline stopped): its last
     /// messages and summaries.
-    finished: Option<(Vec<WsMessage>, Vec<StreamSummary>)>,
+    finished: Option<(Vec<Prepared>, Vec<StreamSummary>)>,
     /// The pipeline's stream numbers of the connections it holds -> the capture's.
     streams: HashMap<u32, u32, foldhash::fast::RandomState>,
 }
@@ -494,13 +518,14 @@ fn merge<E>(
                         p.streams.insert(local, next_stream);
                         next_stream = next_stream.saturating_add(1);
                     }
-                    Learned::Message(mut message) => {
+                    Learned::Message(mut prepared) => {
+                        let message = &mut prepared.message;
                         message.stream = p
                             .streams
                             .get(&message.stream)
                             .copied()
                             .unwrap_or(message.stream);
-                        sink(Record::Message(&message))?;
+                        sink(Record::Message(&prepared))?;
                     }
                     Learned::Retired(mut summary) => {
                         summary.stream = p
@@ -546,13 +571,13 @@ fn merge<E>(
     }
     // The end of the capture: each pipeline's last messages come in its
     // stream order; together, in the capture's stream order.
-    let mut last: Vec<WsMessage> = Vec::new();
+    let mut last: Vec<Prepared> = Vec::new();
     for p in &mut pending {
         let (messages, held) = p.finished.take().unwrap_or_default();
         let number = |local: u32| p.streams.get(&local).copied().unwrap_or(local);
-        for mut message in messages {
-            message.stream = number(message.stream);
-            last.push(message);
+        for mut prepared in messages {
+            prepared.message.stream = number(prepared.message.stream);
+            last.push(prepared);
         }
         for mut summary in held {
             summary.stream = number(summary.stream);
@@ -560,7 +585,7 @@ fn merge<E>(
             n_summaries = n_summaries.wrapping_add(1);
         }
     }
-    last.sort_by_key(|message| message.stream);
+    last.sort_by_key(|prepared| prepared.message.stream);
     for message in &last {
         sink(Record::Message(message))?;
     }
@@ -672,11 +697,15 @@ mod tests {
         assert_eq!(limits.divided(1), limits);
     }
 
-    fn message(stream: u32, len: u64) -> WsMessage {
-        WsMessage {
-            stream,
-            len,
-            ..WsMessage::sample()
+    /// A message named by its length, with a digest that says it too.
+    fn message(stream: u32, len: u64) -> Prepared {
+        Prepared {
+            message: WsMessage {
+                stream,
+                len,
+                ..WsMessage::sample()
+            },
+            digest: Some([u8::try_from(len).unwrap(); 32]),
         }
     }
 
@@ -684,7 +713,7 @@ mod tests {
         Item { frame, own, what }
     }
 
-    fn finished(messages: Vec<WsMessage>) -> Answer {
+    fn finished(messages: Vec<Prepared>) -> Answer {
         Answer::Finished {
             messages,
             summaries: Vec::new(),
@@ -813,7 +842,8 @@ mod tests {
         drop((to_merge_0, to_merge_1));
         let mut out = Vec::new();
         merge::<()>(vec![answers_0, answers_1], &mut |record| {
-            if let Record::Message(message) = record {
+            if let Record::Message(Prepared { message, digest }) = record {
+                assert_eq!(digest.unwrap()[0], u8::try_from(message.len).unwrap());
                 out.push((message.len, message.stream));
             }
             Ok(())

@@ -18,8 +18,9 @@ use crate::dissect::WsMessage;
 use crate::view::sanitize::{json_safe, sanitize, shorten};
 use crate::view::time::utc_string;
 
-/// The SHA-256 of a message's payload, when the whole payload is known.
-fn payload_digest(message: &WsMessage) -> Option<[u8; 32]> {
+/// The SHA-256 of a message's payload, when the whole payload is known
+/// (what the JSON line's `sha256` says).
+pub fn payload_sha256(message: &WsMessage) -> Option<[u8; 32]> {
     let whole = message.payload_complete && message.payload.len() as u64 == message.len;
     whole.then(|| Sha256::digest(&message.payload).into())
 }
@@ -101,9 +102,31 @@ impl MessageLines {
         if !self.json {
             return write_text(out, message);
         }
+        self.write_hashed(out, message, payload_sha256(message))
+    }
+
+    /// Writes one message as one line, with the SHA-256 of its payload
+    /// given ([`payload_sha256`], taken where the message was decoded: the
+    /// payload itself may have been let go since, unless `--payload` or the
+    /// text lines want it).
+    pub fn write_hashed(
+        &mut self,
+        out: &mut impl Write,
+        message: &WsMessage,
+        sha256: Option<[u8; 32]>,
+    ) -> io::Result<()> {
+        if !self.json {
+            return write_text(out, message);
+        }
         self.line.clear();
-        json_line(&mut self.line, &mut self.endpoints, message, self.payload)
-            .map_err(io::Error::other)?;
+        json_line(
+            &mut self.line,
+            &mut self.endpoints,
+            message,
+            sha256,
+            self.payload,
+        )
+        .map_err(io::Error::other)?;
         out.write_all(json_safe(&self.line).as_bytes())?;
         out.write_all(b"\n")
     }
@@ -115,6 +138,7 @@ fn json_line(
     line: &mut String,
     endpoints: &mut Endpoints,
     message: &WsMessage,
+    sha256: Option<[u8; 32]>,
     payload: bool,
 ) -> Result<(), JsonError> {
     let mut numbers = itoa::Buffer::new();
@@ -133,7 +157,7 @@ fn json_line(
     line.push_str(",\"length\":");
     line.push_str(numbers.format(message.len));
     line.push_str(",\"sha256\":");
-    match payload_digest(message) {
+    match sha256 {
         Some(digest) => {
             let mut hex = [0u8; 64];
             hex::encode_to_slice(digest, &mut hex).map_err(|_| JsonError::Format)?;
