@@ -80,8 +80,13 @@ fn tunnels(capture: &Path) -> BTreeMap<String, String> {
 
 /// What `osiscope messages ARGS CAPTURE` printed (it must succeed).
 fn messages_output(args: &[&str], capture: &Path) -> String {
+    output_of("messages", args, capture)
+}
+
+/// What `osiscope COMMAND ARGS CAPTURE` printed (it must succeed).
+fn output_of(command: &str, args: &[&str], capture: &Path) -> String {
     let output = common::osiscope()
-        .arg("messages")
+        .arg(command)
         .args(args)
         .arg(capture)
         .output()
@@ -485,20 +490,7 @@ fn threads_give_the_streams_of_one_pipeline() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("many.pcapng");
     many_connections(&path);
-    let run = |args: &[&str]| {
-        let output = common::osiscope()
-            .arg("streams")
-            .args(args)
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let run = |args: &[&str]| output_of("streams", args, &path);
     for format in [&["--json"][..], &[][..]] {
         let one = run(&[format, &["--threads", "1"]].concat());
         assert!(one.lines().count() > 50, "{one}");

@@ -744,6 +744,14 @@ mod tests {
         }
     }
 
+    /// The end of a pipeline that still held one connection.
+    fn held(summary: StreamSummary) -> Answer {
+        Answer::Finished {
+            messages: Vec::new(),
+            summaries: vec![summary],
+        }
+    }
+
     #[test]
     fn the_merge_numbers_summaries_and_orders_them_by_stream() {
         // Pipeline 0 holds the capture's streams 0 and 2 (its own 0 and 1),
@@ -762,24 +770,14 @@ mod tests {
                 through: 6,
             })
             .unwrap();
-        to_merge_0
-            .send(Answer::Finished {
-                messages: Vec::new(),
-                summaries: vec![summary(0, 10)],
-            })
-            .unwrap();
+        to_merge_0.send(held(summary(0, 10))).unwrap();
         to_merge_1
             .send(Answer::Items {
                 items: vec![item(2, true, Learned::Born(0))],
                 through: 6,
             })
             .unwrap();
-        to_merge_1
-            .send(Answer::Finished {
-                messages: Vec::new(),
-                summaries: vec![summary(0, 20)],
-            })
-            .unwrap();
+        to_merge_1.send(held(summary(0, 20))).unwrap();
         drop((to_merge_0, to_merge_1));
         let mut out = Vec::new();
         merge::<()>(vec![answers_0, answers_1], &mut |record| {
