@@ -61,6 +61,8 @@ pub struct Decoded<'a> {
     /// Only the headers were decoded ([`decode_headers`]): TCP options,
     /// transport checksums and ICMP errors' quoted datagrams were not.
     pub headers_only: bool,
+    /// Transport checksums were not verified ([`decode_unchecked`]).
+    pub unchecked: bool,
 }
 
 /// An IPv4 datagram rebuilt from fragments; its transport header is decoded
@@ -86,6 +88,7 @@ impl<'a> Decoded<'a> {
             problems: Vec::new(),
             quoted: false,
             headers_only: false,
+            unchecked: false,
         }
     }
 
@@ -150,14 +153,23 @@ impl<'a> Decoded<'a> {
 
 /// Decodes one frame's link, network and transport headers.
 pub fn decode_frame<'a>(frame: &RawFrame<'a>) -> Decoded<'a> {
-    decode_with(frame, false, false)
+    decode_with(frame, false, false, false)
+}
+
+/// Decodes a frame as [`decode_frame`] does but leaves transport checksums
+/// unverified: for the passes that build no model, where a bad checksum
+/// would be found and never shown (it changes nothing else: reassembly and
+/// the decoders above take the segment either way). Summing every payload
+/// byte is a few percent of such a pass.
+pub fn decode_unchecked<'a>(frame: &RawFrame<'a>) -> Decoded<'a> {
+    decode_with(frame, false, false, true)
 }
 
 /// Decodes a frame's headers only, to learn its addresses and protocols at
 /// the least cost: no TCP options, no transport checksums, no quoted
 /// datagrams (see [`Decoded::headers_only`]).
 pub fn decode_headers<'a>(frame: &RawFrame<'a>) -> Decoded<'a> {
-    decode_with(frame, false, true)
+    decode_with(frame, false, true, true)
 }
 
 /// Decodes the start of a datagram quoted in an ICMP error (raw IP bytes).
@@ -169,15 +181,21 @@ pub(crate) fn decode_quoted(data: &[u8]) -> Decoded<'_> {
         link_type: crate::source::link_type::RAW,
         data,
     };
-    decode_with(&frame, true, false)
+    decode_with(&frame, true, false, false)
 }
 
-fn decode_with<'a>(frame: &RawFrame<'a>, quoted: bool, headers_only: bool) -> Decoded<'a> {
+fn decode_with<'a>(
+    frame: &RawFrame<'a>,
+    quoted: bool,
+    headers_only: bool,
+    unchecked: bool,
+) -> Decoded<'a> {
     let data = frame.data;
     let (link, next) = link::decode(frame.link_type, data);
     let mut decoded = Decoded::new(data, link);
     decoded.quoted = quoted;
     decoded.headers_only = headers_only;
+    decoded.unchecked = unchecked;
     if !quoted && frame.orig_len < data.len() {
         // A capture file can claim anything; the bytes captured are what is decoded.
         decoded.problem(

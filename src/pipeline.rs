@@ -28,7 +28,9 @@ use crate::application::websocket::message::{Event as WsEvent, ProblemKind};
 use crate::application::websocket::message::{Frame as WsFrame, Message as WsMessageEvent};
 use crate::application::websocket::opcode::{Data, OpCode};
 use crate::decode::defrag::{DefragKey, DefragOutcome, Defragmenter, Expired, Fragment};
-use crate::decode::{decode_frame, DecodeProblem, Decoded, Net, TcpOption, Transport};
+use crate::decode::{
+    decode_frame, decode_unchecked, DecodeProblem, Decoded, Net, TcpOption, Transport,
+};
 use crate::dissect::delivery::{ConnectionDelivery, Delivery, DeliveryReport};
 use crate::dissect::{
     self, keys, AppPdu, AppPduKind, AppProblem, BuildConfig, Dissection, FrameContext, FrameNumber,
@@ -442,7 +444,12 @@ impl Pipeline {
         let model = finish.is_some();
         let mut finished = None;
         let datagram: Vec<u8>;
-        let mut decoded = decode_frame(frame);
+        // Without a model, a bad checksum would be found and never shown.
+        let mut decoded = if model {
+            decode_frame(frame)
+        } else {
+            decode_unchecked(frame)
+        };
         if let Some((payload, frames)) = self.defragment(frame, &mut decoded) {
             datagram = payload;
             decoded.attach_reassembled(&datagram, frames);
@@ -1988,6 +1995,39 @@ mod tests {
         let summary = &pipeline.summaries()[0];
         assert_eq!(summary.protocol, "websocket");
         assert_eq!(summary.tunnel.as_deref(), Some("server.example.com:8080"));
+    }
+
+    #[test]
+    fn a_bad_checksum_is_found_with_a_model_and_changes_no_message_without_one() {
+        let mut frames = websocket_then_server(UNMASKED_HELLO);
+        // The server's frame: its TCP checksum (Ethernet 14 + IPv4 20 + 16) made wrong.
+        let last = frames.last_mut().unwrap();
+        last[50] ^= 0x5a;
+        fn raw(index: usize, data: &[u8]) -> RawFrame<'_> {
+            RawFrame {
+                number: FrameNumber(index as u64 + 1),
+                ts: Timestamp::default(),
+                orig_len: data.len(),
+                link_type: link_type::ETHERNET,
+                data,
+            }
+        }
+        let (mut with_model, mut without) = (Pipeline::default(), Pipeline::default());
+        let (mut shown, mut found) = (Vec::new(), Vec::new());
+        for (index, data) in frames.iter().enumerate() {
+            let output = with_model.process(&raw(index, data), true);
+            shown.extend(output.messages);
+            found.extend(without.process(&raw(index, data), false).messages);
+            if index + 1 == frames.len() {
+                let dissection = output.dissection.unwrap();
+                assert_eq!(problems(&dissection, "tcp.checksum.bad").len(), 1);
+            }
+        }
+        shown.extend(with_model.finish());
+        found.extend(without.finish());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].payload, b"Hello");
+        assert_eq!(found, shown);
     }
 
     #[test]

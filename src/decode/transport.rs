@@ -262,7 +262,8 @@ pub fn decode(
         cut,
         Depth {
             quotes: !decoded.quoted && !decoded.headers_only,
-            verify: !decoded.headers_only,
+            options: !decoded.headers_only,
+            checksums: !decoded.unchecked,
         },
     );
     decoded.transport = result.transport;
@@ -290,15 +291,18 @@ pub fn decode_in(
 struct Depth {
     /// ICMP errors' quoted datagrams are decoded.
     quotes: bool,
-    /// TCP options are parsed and checksums verified.
-    verify: bool,
+    /// TCP options are parsed.
+    options: bool,
+    /// Transport checksums are verified.
+    checksums: bool,
 }
 
 impl Depth {
     /// Everything decoded.
     const FULL: Depth = Depth {
         quotes: true,
-        verify: true,
+        options: true,
+        checksums: true,
     };
 }
 
@@ -312,9 +316,13 @@ fn decode_inner(
     cut: bool,
     depth: Depth,
 ) -> TransportResult<'_> {
-    let Depth { quotes, verify } = depth;
+    let Depth {
+        quotes,
+        options: parse_tcp_options,
+        checksums,
+    } = depth;
     // Without verification a checksum is left unverified, as when cut.
-    let unverified = cut || !verify;
+    let unverified = cut || !checksums;
     let mut result = TransportResult::default();
     let body = bytes.get(payload.start..payload.end).unwrap_or(&[]);
     let offset = payload.start;
@@ -334,7 +342,7 @@ fn decode_inner(
         ip_proto::TCP => match TcpHeaderSlice::from_slice(body) {
             Ok(header) => {
                 let header_len = header.slice().len();
-                let options = if verify {
+                let options = if parse_tcp_options {
                     parse_options(header.slice(), offset)
                 } else {
                     TcpOptions::new()
