@@ -41,8 +41,9 @@
 //! other; each pipeline decodes its batches on a thread of its own and
 //! answers each with what it learned, frame by frame; the caller's thread
 //! merges the answers and hands the messages, or the summaries, to the
-//! caller's sink (which formats and writes them). Channels between them are bounded, so memory
-//! stays within a few batches per pipeline whatever the file's size.
+//! caller's sink (which formats and writes them). Channels between them are
+//! bounded, so memory stays within a few batches per pipeline whatever the
+//! file's size.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, SyncSender};
